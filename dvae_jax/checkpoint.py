@@ -1,0 +1,89 @@
+"""Orbax checkpoints of the whole train state, plus a JSON record of where training stood.
+
+Each checkpoint holds two items: `state` (the TrainState pytree) and `meta` (step, epoch, position
+in the epoch, and the config parts that must match for a resume to make sense).
+"""
+
+import pathlib
+from typing import Any
+
+import orbax.checkpoint as ocp
+
+
+class CheckpointError(RuntimeError):
+  """A checkpoint cannot be used with the current config; nothing on disk was changed."""
+
+
+# Config entries that define what a checkpoint *is*; anything else (epochs, logging) may change.
+IDENTITY_KEYS = ("seed", "model", "data.name", "data.grayscale", "data.binarize", "data.validation_split",
+                 "data.validation_fraction", "train.batch_size")
+
+
+def identity(config_dict: dict[str, Any]) -> dict[str, Any]:
+  """The identity-defining entries of a config (as a plain dict) under dotted names."""
+  out = {}
+  for key in IDENTITY_KEYS:
+    value = config_dict
+    for part in key.split("."):
+      value = value[part]
+    if isinstance(value, dict):
+      out.update({f"{key}.{k}": _plain(v) for k, v in sorted(value.items())})
+    else:
+      out[key] = _plain(value)
+  return out
+
+
+def _plain(value: Any) -> Any:
+  return list(value) if isinstance(value, tuple | list) else value
+
+
+class Checkpointer:
+  def __init__(self, directory: str | pathlib.Path, *, max_to_keep: int = 3):
+    self.directory = pathlib.Path(directory).absolute()
+    self._manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=False),
+        item_names=("state", "meta"),
+    )
+
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
+
+  def read_meta(self, step: int) -> dict[str, Any]:
+    return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+
+  def check_compatible(self, step: int, expected: dict[str, Any]) -> dict[str, Any]:
+    """Returns the checkpoint's meta, or raises CheckpointError listing every differing entry."""
+    meta = self.read_meta(step)
+    found = meta.get("identity", {})
+    diffs = [f"{k}: checkpoint has {found.get(k)!r}, config has {expected.get(k)!r}"
+             for k in sorted(set(found) | set(expected)) if found.get(k) != expected.get(k)]
+    if diffs:
+      raise CheckpointError(
+          f"The checkpoint at step {step} in {self.directory} was written by a different experiment, "
+          f"so it cannot be resumed or evaluated with this config. Differences: {'; '.join(diffs)}. "
+          "Use a new --workdir, or the config the checkpoint was trained with. "
+          "Nothing in the workdir was changed."
+      )
+    return meta
+
+  def restore(self, step: int, target: Any) -> Any:
+    """Restores the state onto `target`'s structure, shapes, dtypes and shardings."""
+    try:
+      return self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))).state
+    except (ValueError, KeyError, TypeError) as e:
+      raise CheckpointError(
+          f"The checkpoint at step {step} in {self.directory} does not match the model built from this "
+          f"config (its parameter tree or shapes differ: {str(e).splitlines()[0][:300]}). "
+          "Use a new --workdir, or the config the checkpoint was trained with. Nothing was changed."
+      ) from e
+
+  def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
+    self.directory.mkdir(parents=True, exist_ok=True)
+    self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+
+  def wait(self) -> None:
+    self._manager.wait_until_finished()
+
+  def close(self) -> None:
+    self._manager.close()

@@ -1,0 +1,167 @@
+"""The one config system: a base ConfigDict that experiment files adjust, and its validation.
+
+Experiment files (`experiments/*.py`) define `get_config(arg)` and start from `base_config()`.
+Configs are locked, so a misspelt key is an error; `validate` checks values.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+from dvae_jax.data.pipeline import BINARIZE, VALIDATION_SPLITS
+from dvae_jax.data.sources import DATASETS
+from dvae_jax.models import FAMILIES
+from dvae_jax.models.networks import ACTIVATIONS
+from dvae_jax.models.spec import ARCHITECTURES, LIKELIHOODS, NOISE_TYPES, SAMPLE_MODES
+
+
+class ConfigError(ValueError):
+  """A config value is out of its allowed set or range."""
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Defaults: the reference MNIST VAE (dojoteef/dvae); experiments override what differs."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.num_devices = config_dict.placeholder(int)  # None: all visible devices
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "mnist"
+  c.data.dir = config_dict.placeholder(str)  # None: $DVAE_DATA_DIR, else ~/.cache/dvae_jax/data
+  c.data.source = "raw"  # "raw" files or "tfds"
+  c.data.download = True  # fetch missing MNIST / Fashion-MNIST files on first use
+  c.data.grayscale = False
+  c.data.invert = True  # the reference uses 1 - pixel / 255 for MNIST
+  c.data.binarize = "none"
+  c.data.validation_fraction = 0.1
+  c.data.validation_split = "first"  # the reference: the first 10%, unshuffled
+  c.data.train_limit = config_dict.placeholder(int)  # keep only the first N training examples
+  c.data.eval_limit = config_dict.placeholder(int)  # and the first N validation / test examples
+
+  c.model = ml_collections.ConfigDict()
+  c.model.family = "vae"
+  c.model.architecture = "conv"
+  c.model.latent_dim = 50
+  c.model.conv_channels = (64, 64)
+  c.model.kernel_size = 5
+  c.model.fc_sizes = (384, 192)
+  c.model.activation = "relu"
+  c.model.batch_norm = True
+  c.model.bn_momentum = 0.999
+  c.model.bn_trainable_affine = False
+  c.model.likelihood = "bernoulli"
+  c.model.gaussian_log_std = 0.0
+  c.model.samples = 1
+  c.model.sample_mode = "average_z"  # the reference's; "elbo" is the k-sample ELBO average
+  c.model.label_head = True  # the reference's hidden supervised term
+  c.model.label_loss_weight = 1.0
+  c.model.share_encoder = True
+  c.model.noise_type = "gaussian"
+  c.model.noise_std = 0.5
+  c.model.noise_drop_rate = 0.3
+  c.model.weight_decay = 5e-4  # weight * sum(w^2) / 2 on dense weights/biases and conv biases
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.learning_rate = 0.01
+  c.optim.decay_epochs = 50  # staircase: multiply by decay_rate every decay_epochs epochs
+  c.optim.decay_rate = 0.1
+  c.optim.min_learning_rate = 1e-5
+  c.optim.clip_value = 5.0  # clip each gradient entry to [-clip, clip]; 0 disables
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.999
+  c.optim.eps = 1e-8
+  c.optim.batch_reduction = "sum"  # the reference optimizes the batch sum; "mean" also allowed
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 64
+  c.train.eval_batch_size = 256
+  c.train.num_epochs = 250
+  c.train.steps_per_dispatch = 1  # steps fused in one jitted call (lax.scan); results unchanged
+  c.train.log_every_steps = 100
+  c.train.checkpoint_every_steps = 500  # also at every epoch end
+  c.train.max_checkpoints = 3
+  c.train.progress_bar = True
+  c.train.grid_images = 32  # images in the reconstruction grid
+  return c
+
+
+def cifar10_reference(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The reference's CIFAR-10 data, network and schedule (REFERENCE.md section 1)."""
+  config.data.name = "cifar10"
+  config.data.invert = False
+  config.model.conv_channels = (128, 64)
+  config.model.fc_sizes = (512, 256)
+  config.model.latent_dim = 100
+  config.optim.learning_rate = 0.001
+  config.optim.decay_epochs = 200
+  config.train.num_epochs = 500
+  return config
+
+
+VARIANTS = ("smoke",)
+
+
+def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_collections.ConfigDict:
+  """Applies a named variant (`path.py:variant` on the command line) to an experiment config.
+
+  "smoke": a tiny model on the first 512 training / 256 evaluation images, 2 short epochs, for
+  tests and for checking that an experiment runs end to end (seconds on a CPU).
+  """
+  if not variant:
+    return config
+  if variant != "smoke":
+    raise ConfigError(f"unknown config variant {variant!r}; valid variants: {list(VARIANTS)} (or none).")
+  config.data.train_limit = 512
+  config.data.eval_limit = 256
+  config.model.latent_dim = 8
+  config.model.conv_channels = (8, 8)
+  config.model.fc_sizes = (32, 16)
+  config.train.batch_size = 32
+  config.train.eval_batch_size = 128
+  config.train.num_epochs = 2
+  config.train.log_every_steps = 4
+  config.train.checkpoint_every_steps = 8
+  config.train.grid_images = 16
+  config.model.bn_momentum = 0.9  # running statistics must settle within a few steps
+  config.optim.learning_rate = 1e-3
+  return config
+
+
+def _choice(path: str, value, allowed) -> None:
+  if value not in allowed:
+    raise ConfigError(f"config.{path}={value!r} is not valid; expected one of {sorted(allowed)}.")
+
+
+def _positive(path: str, value, *, allow_zero: bool = False) -> None:
+  if value is None or value < 0 or (value == 0 and not allow_zero):
+    raise ConfigError(f"config.{path}={value!r} is not valid; expected a {'non-negative' if allow_zero else 'positive'} number.")
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError naming the first bad value and what was expected."""
+  _choice("data.name", config.data.name, DATASETS)
+  _choice("data.source", config.data.source, ("raw", "tfds"))
+  _choice("data.binarize", config.data.binarize, BINARIZE)
+  _choice("data.validation_split", config.data.validation_split, VALIDATION_SPLITS)
+  if not 0.0 <= config.data.validation_fraction < 1.0:
+    raise ConfigError(f"config.data.validation_fraction={config.data.validation_fraction} must be in [0, 1).")
+  model = config.model
+  _choice("model.family", model.family, FAMILIES)
+  _choice("model.architecture", model.architecture, ARCHITECTURES)
+  _choice("model.activation", model.activation, ACTIVATIONS)
+  _choice("model.likelihood", model.likelihood, LIKELIHOODS)
+  _choice("model.sample_mode", model.sample_mode, SAMPLE_MODES)
+  _choice("model.noise_type", model.noise_type, NOISE_TYPES)
+  _choice("optim.batch_reduction", config.optim.batch_reduction, ("sum", "mean"))
+  def get(path: str):
+    section, key = path.split(".")
+    return config[section][key]
+
+  for path in ("model.latent_dim", "model.samples", "model.kernel_size", "train.batch_size",
+               "train.eval_batch_size", "train.steps_per_dispatch", "train.log_every_steps",
+               "train.checkpoint_every_steps", "train.max_checkpoints", "optim.learning_rate",
+               "optim.decay_epochs"):
+    _positive(path, get(path))
+  for path in ("train.num_epochs", "optim.clip_value", "model.weight_decay", "train.grid_images"):
+    _positive(path, get(path), allow_zero=True)
+  if model.architecture == "conv" and not model.conv_channels:
+    raise ConfigError("config.model.conv_channels is empty; the conv architecture needs at least one conv layer.")

@@ -1,0 +1,30 @@
+"""Datasets: raw-file, TFDS and synthetic sources, and the batching pipeline."""
+
+from dvae_jax.data.pipeline import (
+    PreprocessSpec,
+    Split,
+    Splits,
+    eval_batches,
+    load_splits,
+    preprocess,
+    preprocess_spec_from_config,
+    train_batches,
+)
+from dvae_jax.data.sources import DATASETS, DataError, ImageData, download, load_split, resolve_data_dir
+
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "ImageData",
+    "PreprocessSpec",
+    "Split",
+    "Splits",
+    "download",
+    "eval_batches",
+    "load_split",
+    "load_splits",
+    "preprocess",
+    "preprocess_spec_from_config",
+    "resolve_data_dir",
+    "train_batches",
+]

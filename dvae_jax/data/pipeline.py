@@ -1,0 +1,153 @@
+"""From raw uint8 images to sharded, preprocessed batches.
+
+Host side: load a dataset, cut the validation split, and produce per-epoch index orders that are a
+pure function of (data key, epoch). Device side: `preprocess` turns uint8 images into floats in
+[0, 1] (grayscale, invert, binarize) inside the jitted step.
+
+Last-partial-batch policy: training drops the last partial batch of each epoch (every epoch is
+reshuffled, so every example is still seen); evaluation pads it and masks the padding out, so every
+evaluation example counts exactly once.
+"""
+
+import dataclasses
+from collections.abc import Iterator
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from dvae_jax.data.sources import ImageData, load_split
+
+BINARIZE = ("none", "static", "dynamic")
+VALIDATION_SPLITS = ("first", "random")
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+  """Examples of one split. `ids` are unique across the dataset's files (static binarization keys)."""
+
+  images: np.ndarray  # uint8 [N, H, W, C]
+  labels: np.ndarray  # int32 [N]
+  ids: np.ndarray  # int32 [N]
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+  def take(self, index: np.ndarray) -> dict[str, np.ndarray]:
+    return {"image": self.images[index], "label": self.labels[index], "id": self.ids[index]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+  train: Split
+  valid: Split
+  test: Split
+  num_classes: int
+
+  @property
+  def raw_image_shape(self) -> tuple[int, int, int]:
+    return tuple(self.train.images.shape[1:])
+
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessSpec:
+  grayscale: bool = False
+  invert: bool = False
+  binarize: str = "none"
+
+  def image_shape(self, raw_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    return (raw_shape[0], raw_shape[1], 1) if self.grayscale else tuple(raw_shape)
+
+
+def preprocess_spec_from_config(data: ml_collections.ConfigDict) -> PreprocessSpec:
+  return PreprocessSpec(grayscale=data.grayscale, invert=data.invert, binarize=data.binarize)
+
+
+def load_splits(data: ml_collections.ConfigDict, *, seed: int) -> Splits:
+  """Loads train and test files and carves the validation split out of the training file."""
+  kwargs = dict(data_dir=data.dir, source=data.source, download=data.download)
+  train_file = load_split(data.name, "train", **kwargs)
+  test_file = load_split(data.name, "test", **kwargs)
+  num_classes = int(max(train_file.labels.max(), test_file.labels.max())) + 1
+  n_train_file = len(train_file.labels)
+  train_ids = np.arange(n_train_file, dtype=np.int32)
+  test = Split(test_file.images, test_file.labels.astype(np.int32),
+               np.arange(n_train_file, n_train_file + len(test_file.labels), dtype=np.int32))
+
+  num_valid = int(round(data.validation_fraction * n_train_file))
+  if data.validation_split == "first":
+    order = train_ids  # The reference takes the first 10% of the training file, unshuffled.
+  else:
+    order = np.random.default_rng([seed, 0x5EED]).permutation(n_train_file).astype(np.int32)
+  valid_ids, train_ids = np.sort(order[:num_valid]), np.sort(order[num_valid:])
+
+  def subset(ids: np.ndarray, limit: int | None) -> Split:
+    ids = ids[:limit] if limit else ids
+    return Split(train_file.images[ids], train_file.labels[ids].astype(np.int32), ids)
+
+  return Splits(
+      train=subset(train_ids, data.train_limit),
+      valid=subset(valid_ids, data.eval_limit),
+      test=_limit(test, data.eval_limit),
+      num_classes=num_classes,
+  )
+
+
+def _limit(split: Split, limit: int | None) -> Split:
+  if not limit:
+    return split
+  return Split(split.images[:limit], split.labels[:limit], split.ids[:limit])
+
+
+def preprocess(
+    images: jax.Array, ids: jax.Array, *, spec: PreprocessSpec, key: jax.Array, per_example_keys: bool
+) -> jax.Array:
+  """uint8 [..., H, W, C] -> float32 in [0, 1].
+
+  Binarization draws x ~ Bernoulli(pixel). "static" keys each draw by example id only, so an image
+  is binarized the same way every time; "dynamic" uses `key`, which the training loop derives from
+  the step (per_example_keys=False) and evaluation from the example ids (per_example_keys=True,
+  so an evaluation is deterministic).
+  """
+  x = images.astype(jnp.float32) / 255.0
+  if spec.grayscale and x.shape[-1] == 3:
+    x = jnp.sum(x * jnp.array([0.299, 0.587, 0.114], jnp.float32), axis=-1, keepdims=True)
+  if spec.invert:
+    x = 1.0 - x
+  if spec.binarize == "none":
+    return x
+  if spec.binarize == "static" or per_example_keys:
+    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids.reshape(-1))
+    draws = jax.vmap(lambda k, p: jax.random.bernoulli(k, p))(keys, x.reshape(-1, *x.shape[-3:]))
+    return draws.reshape(x.shape).astype(jnp.float32)
+  return jax.random.bernoulli(key, x).astype(jnp.float32)
+
+
+def epoch_permutation(key: jax.Array, epoch: int, num_examples: int) -> np.ndarray:
+  """The order of epoch `epoch`: a pure function of the data key and the epoch."""
+  return np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), num_examples))
+
+
+def train_batches(
+    split: Split, *, key: jax.Array, epoch: int, batch_size: int, start_step: int, steps_per_dispatch: int
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+  """Yields (step in epoch, batch with a leading [k] dispatch axis) from `start_step` on.
+
+  The last chunk of an epoch may hold fewer than `steps_per_dispatch` steps.
+  """
+  steps = len(split) // batch_size
+  order = epoch_permutation(key, epoch, len(split))[: steps * batch_size].reshape(steps, batch_size)
+  for first in range(start_step, steps, steps_per_dispatch):
+    yield first, split.take(order[first : first + steps_per_dispatch])
+
+
+def eval_batches(split: Split, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
+  """Fixed-order batches covering the split once; the last one is padded, with `mask` 0 on padding."""
+  n = len(split)
+  for start in range(0, n, batch_size):
+    index = np.arange(start, start + batch_size)
+    mask = (index < n).astype(np.float32)
+    batch = split.take(np.minimum(index, n - 1))
+    batch["mask"] = mask
+    yield batch

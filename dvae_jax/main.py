@@ -1,0 +1,79 @@
+"""The `dvae` command line. It parses flags and calls one library function per command.
+
+  dvae train    --config experiments/mnist_dvae.py[:smoke] --workdir runs/x [--config.train.num_epochs=2]
+  dvae evaluate --workdir runs/x [--split test]
+  dvae data download mnist [--data_dir DIR] [--mirror URL]
+"""
+
+import functools
+import logging
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+COMMANDS = ("train", "evaluate", "data")
+USAGE = __doc__
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and figures.")
+_SPLIT = flags.DEFINE_enum("split", "test", ["test", "valid"], "Split that `evaluate` measures.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Data directory (default: $DVAE_DATA_DIR, else ~/.cache/dvae_jax/data).")
+_MIRRORS = flags.DEFINE_multi_string("mirror", None, "Base URL to download from instead of the official mirrors.")
+
+
+def _fail(message: str) -> None:
+  print(f"dvae: error: {message}", file=sys.stderr)
+  sys.exit(1)
+
+
+def _print_metrics(title: str, metrics: dict) -> None:
+  print(title)
+  for name in sorted(metrics):
+    value = metrics[name]
+    print(f"  {name:<28} {value:.4f}" if isinstance(value, float) else f"  {name:<28} {value}")
+
+
+def _main(command: str, argv: list[str]) -> None:
+  # Imported here so that `dvae --help` and flag errors stay fast.
+  from dvae_jax import train
+  from dvae_jax.checkpoint import CheckpointError
+  from dvae_jax.configs import ConfigError
+  from dvae_jax.data import DataError, download
+
+  logging.getLogger("absl").setLevel(logging.WARNING)
+  try:
+    if command == "data":
+      if argv[1:2] != ["download"] or len(argv) != 3:
+        _fail("usage: dvae data download NAME  (NAME: mnist or fashion_mnist)")
+      for path in download(argv[2], _DATA_DIR.value, mirrors=_MIRRORS.value):
+        print(path)
+      return
+    if len(argv) > 1:
+      _fail(f"unexpected arguments {argv[1:]}.\n{USAGE}")
+    if not _WORKDIR.value:
+      _fail(f"--workdir is required.\n{USAGE}")
+    if command == "train":
+      if _CONFIG.value is None:
+        _fail(f"--config is required for `dvae train`.\n{USAGE}")
+      valid = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+      _print_metrics(f"validation metrics after training ({_WORKDIR.value}):", valid)
+      return
+    result = train.evaluate_checkpoint(_WORKDIR.value, split=_SPLIT.value, config=_CONFIG.value)
+    _print_metrics(f"{result['split']} metrics at step {result['step']} "
+                   f"(test loss = reference_loss, test KLD = kl_nats):", result)
+  except (ConfigError, DataError, CheckpointError, train.NonFiniteError, FileNotFoundError) as e:
+    _fail(str(e))
+
+
+def run() -> None:
+  """Console entry point: `dvae COMMAND [flags]`."""
+  if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+    print(USAGE, file=sys.stderr)
+    sys.exit(2)
+  command = sys.argv.pop(1)
+  app.run(functools.partial(_main, command))
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,403 @@
+"""The one training loop, for every model family: `train_and_evaluate(config, workdir)`.
+
+A model family plugs in a module and its per-example loss terms (`dvae_jax.models`); this file
+turns them into a pure objective, one jitted multi-step train function on a device mesh, an
+evaluation function, checkpoints, metrics and figures.
+"""
+
+import dataclasses
+import json
+import logging
+import pathlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from jax.sharding import Mesh
+
+from dvae_jax import configs, images, losses, parallel
+from dvae_jax.checkpoint import Checkpointer, CheckpointError, identity
+from dvae_jax.data import PreprocessSpec, Split, Splits, eval_batches, load_splits, preprocess
+from dvae_jax.data import preprocess_spec_from_config, train_batches
+from dvae_jax.metric_writer import MetricWriter
+from dvae_jax.models import Family, ModelSpec, get_family, spec_from_config
+
+Objective = Callable[..., tuple[jax.Array, tuple[dict[str, jax.Array], Any]]]
+
+# Each random stream has a fixed tag, so adding a stream never changes the draws of another.
+KEY_TAGS = {"init": 0, "data": 1, "train": 2, "eval": 3, "sample": 4, "binarize": 5}
+RNG_STREAMS = {"params": 0, "reparam": 1, "noise": 2, "dropout": 3}
+
+
+class NonFiniteError(FloatingPointError):
+  """Training produced a NaN or Inf; the last good checkpoint is kept."""
+
+
+class TrainState(flax.struct.PyTreeNode):
+  step: jax.Array  # int32 []
+  params: Any
+  model_state: Any  # {"batch_stats": ...}, or {} for models without batch norm
+  opt_state: Any
+
+
+def named_keys(seed: int) -> dict[str, jax.Array]:
+  """One seed, split once into named keys."""
+  root = jax.random.key(seed)
+  return {name: jax.random.fold_in(root, tag) for name, tag in KEY_TAGS.items()}
+
+
+def module_rngs(key: jax.Array) -> dict[str, jax.Array]:
+  return {name: jax.random.fold_in(key, tag) for name, tag in RNG_STREAMS.items() if name != "params"}
+
+
+def make_objective(family: Family, model, spec: ModelSpec, *, batch_reduction: str) -> Objective:
+  """objective(params, model_state, batch, key, *, train) -> (loss, (metrics, new_model_state)).
+
+  `loss` is what is optimized: the per-image objective reduced over the batch ("sum", as the
+  reference does, or "mean"), plus the L2 penalty. `metrics` holds per-example terms [B] in nats
+  per image and scalars; `reference_loss` is the reference's "test loss" (the output generator's
+  reconstruction BCE plus that generator's L2 term).
+  """
+
+  def objective(params, model_state, batch, key, *, train: bool):
+    variables = {"params": params, **model_state}
+    rngs = module_rngs(key)
+    if train:
+      outputs, new_state = model.apply(variables, batch["image"], train=True, rngs=rngs, mutable=list(model_state))
+    else:
+      outputs, new_state = model.apply(variables, batch["image"], train=False, rngs=rngs), model_state
+    terms, per_example = family.terms(outputs, batch, spec)
+    l2 = losses.l2_penalty(params, spec.weight_decay, include=losses.reference_l2_include)
+    generator_params = params
+    for name in family.output_generator:
+      generator_params = generator_params[name]
+    generator_l2 = losses.l2_penalty(generator_params, spec.weight_decay, include=losses.reference_l2_include)
+    reduced = jnp.sum(per_example) if batch_reduction == "sum" else jnp.mean(per_example)
+    metrics = {**terms, "objective_nats": per_example, "reference_loss": terms["output_recon_nats"] + generator_l2,
+               "l2": l2}
+    return reduced + l2, (metrics, new_state)
+
+  return objective
+
+
+def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  """Adam with the reference's staircase decay (x decay_rate every decay_epochs) and floor."""
+  schedule = optax.exponential_decay(
+      optim.learning_rate,
+      transition_steps=optim.decay_epochs * steps_per_epoch,
+      decay_rate=optim.decay_rate,
+      staircase=True,
+      end_value=min(optim.min_learning_rate, optim.learning_rate),
+  )
+  adam = optax.adam(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps)
+  return (optax.chain(optax.clip(optim.clip_value), adam) if optim.clip_value else adam), schedule
+
+
+@dataclasses.dataclass
+class Experiment:
+  """Everything built from a config: data, model, objective and the compiled step functions."""
+
+  config: ml_collections.ConfigDict
+  mesh: Mesh
+  splits: Splits
+  preprocess_spec: PreprocessSpec
+  spec: ModelSpec
+  family: Family
+  model: Any
+  optimizer: optax.GradientTransformation
+  schedule: optax.Schedule
+  keys: dict[str, jax.Array]
+  steps_per_epoch: int
+  train_step: Callable  # (state, batches [k, B, ...]) -> (state, metrics [k])
+  eval_step: Callable  # (state, batch [B, ...], key) -> metric sums
+  reconstruct: Callable  # (state, batch [B, ...], key) -> (inputs, reconstructions)
+  traces: dict[str, int]
+
+  @property
+  def identity(self) -> dict[str, Any]:
+    return identity(self.config.to_dict())
+
+  def init_state(self) -> TrainState:
+    sample = jnp.zeros((1, *self.spec.image_shape), jnp.float32)
+
+    def init() -> TrainState:
+      key = self.keys["init"]
+      rngs = {name: jax.random.fold_in(key, tag) for name, tag in RNG_STREAMS.items()}
+      variables = self.model.init(rngs, sample, train=False)
+      params = variables.pop("params")
+      return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=dict(variables),
+                        opt_state=self.optimizer.init(params))
+
+    return jax.jit(init, out_shardings=parallel.replicated(self.mesh))()
+
+  def epoch_of(self, step: int) -> tuple[int, int]:
+    """(epoch, position in the epoch) of a global step."""
+    return divmod(step, self.steps_per_epoch)
+
+
+def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None = None) -> Experiment:
+  configs.validate(config)
+  # Random draws must not depend on how arrays are sharded (1 device vs a pod).
+  jax.config.update("jax_threefry_partitionable", True)
+  mesh = parallel.make_mesh(config.num_devices)
+  num_devices = mesh.devices.size
+  for name in ("batch_size", "eval_batch_size"):
+    if config.train[name] % num_devices:
+      raise configs.ConfigError(
+          f"config.train.{name}={config.train[name]} must be divisible by the {num_devices} devices of the mesh.")
+  splits = splits or load_splits(config.data, seed=config.seed)
+  steps_per_epoch = len(splits.train) // config.train.batch_size
+  if steps_per_epoch == 0:
+    raise configs.ConfigError(
+        f"the training split has {len(splits.train)} examples, fewer than one batch of "
+        f"config.train.batch_size={config.train.batch_size}.")
+  preprocess_spec = preprocess_spec_from_config(config.data)
+  spec = spec_from_config(config.model, image_shape=preprocess_spec.image_shape(splits.raw_image_shape),
+                          num_classes=splits.num_classes)
+  family = get_family(spec.family)
+  model = family.module(spec)
+  optimizer, schedule = make_optimizer(config.optim, steps_per_epoch)
+  keys = named_keys(config.seed)
+  objective = make_objective(family, model, spec, batch_reduction=config.optim.batch_reduction)
+  traces = {"train": 0, "eval": 0}
+
+  def prepare(batch, key, *, per_example_keys: bool):
+    image = preprocess(batch["image"], batch["id"], spec=preprocess_spec, key=key, per_example_keys=per_example_keys)
+    return {"image": image, "label": batch["label"]}
+
+  def one_step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:
+    inputs = prepare(batch, jax.random.fold_in(keys["binarize"], state.step), per_example_keys=False)
+    step_key = jax.random.fold_in(keys["train"], state.step)
+    grad_fn = jax.value_and_grad(objective, has_aux=True)
+    (loss, (metrics, model_state)), grads = grad_fn(state.params, state.model_state, inputs, step_key, train=True)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    metrics = {name: jnp.mean(value) for name, value in metrics.items()}
+    metrics.update(loss=loss, grad_norm=optax.global_norm(grads), learning_rate=schedule(state.step))
+    new_state = TrainState(step=state.step + 1, params=optax.apply_updates(state.params, updates),
+                           model_state=model_state, opt_state=opt_state)
+    return new_state, metrics
+
+  def multi_step(state: TrainState, batches):
+    traces["train"] += 1  # runs at trace time only
+    return jax.lax.scan(one_step, state, batches)
+
+  def eval_step(state: TrainState, batch, key):
+    traces["eval"] += 1
+    inputs = prepare(batch, keys["binarize"], per_example_keys=True)
+    _, (metrics, _) = objective(state.params, state.model_state, inputs, key, train=False)
+    mask = batch["mask"]
+    sums = {name: (jnp.sum(value * mask) if value.ndim else value * jnp.sum(mask)) for name, value in metrics.items()}
+    return sums, jnp.sum(mask)
+
+  def reconstruct(state: TrainState, batch, key):
+    inputs = prepare(batch, keys["binarize"], per_example_keys=True)
+    variables = {"params": state.params, **state.model_state}
+    recon = model.apply(variables, inputs["image"], rngs=module_rngs(key), method="reconstruct")
+    return inputs["image"], recon
+
+  replicated = parallel.replicated(mesh)
+  return Experiment(
+      config=config,
+      mesh=mesh,
+      splits=splits,
+      preprocess_spec=preprocess_spec,
+      spec=spec,
+      family=family,
+      model=model,
+      optimizer=optimizer,
+      schedule=schedule,
+      keys=keys,
+      steps_per_epoch=steps_per_epoch,
+      train_step=jax.jit(
+          multi_step,
+          in_shardings=(replicated, parallel.batch_sharding(mesh, leading_axes=1)),
+          out_shardings=(replicated, replicated),
+          donate_argnums=0,
+      ),
+      eval_step=jax.jit(eval_step, in_shardings=(replicated, parallel.batch_sharding(mesh), replicated),
+                        out_shardings=replicated),
+      reconstruct=jax.jit(reconstruct, out_shardings=replicated),
+      traces=traces,
+  )
+
+
+def evaluate(experiment: Experiment, state: TrainState, split: Split) -> dict[str, float]:
+  """Means of every metric over `split` (each example counted once; z sampled, BN in eval mode)."""
+  batch_size = experiment.config.train.eval_batch_size
+  sharding = parallel.batch_sharding(experiment.mesh)
+  totals, count = None, 0.0
+  for index, batch in enumerate(eval_batches(split, batch_size)):
+    key = jax.random.fold_in(experiment.keys["eval"], index)
+    sums, n = experiment.eval_step(state, parallel.global_batch(batch, sharding), key)
+    totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+    count += float(n)
+  return {name: float(value) / count for name, value in jax.device_get(totals).items()}
+
+
+def save_reconstructions(experiment: Experiment, state: TrainState, split: Split, path: pathlib.Path) -> pathlib.Path:
+  n = min(experiment.config.train.grid_images, len(split))
+  batch = split.take(np.arange(n))
+  inputs, recon = experiment.reconstruct(state, batch, experiment.keys["sample"])
+  return images.save_reconstruction_grid(path, np.asarray(inputs), np.asarray(recon))
+
+
+def _check_finite(history: list[tuple[int, dict[str, np.ndarray]]], checkpointer: Checkpointer, workdir) -> None:
+  """Raises NonFiniteError naming the metric and the step range where it first went non-finite."""
+  for first_step, metrics in history:
+    for name, values in metrics.items():
+      bad = np.flatnonzero(~np.isfinite(values))
+      if bad.size:
+        checkpointer.wait()
+        last = checkpointer.latest_step()
+        kept = f"the last good checkpoint (step {last}) in {workdir} is kept" if last is not None else "no checkpoint had been written yet"
+        raise NonFiniteError(
+            f"Training stopped: metric {name!r} became {values[bad[0]]} at step {first_step + bad[0] + 1} "
+            f"(in the dispatch covering steps {first_step + 1}-{first_step + len(values)}); {kept}. "
+            "Lower optim.learning_rate or keep optim.clip_value on, and rerun to resume from the checkpoint.")
+
+
+def _mean_history(history: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, float]:
+  names = history[0][1]
+  return {name: float(np.mean(np.concatenate([m[name] for _, m in history]))) for name in names}
+
+
+def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple[TrainState, int]:
+  """The latest checkpoint's state (after checking it belongs to this experiment), else a fresh one."""
+  state = experiment.init_state()
+  latest = checkpointer.latest_step()
+  if latest is None:
+    return state, 0
+  checkpointer.check_compatible(latest, experiment.identity)
+  return checkpointer.restore(latest, state), latest
+
+
+def _write_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+
+
+def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+  path = pathlib.Path(workdir) / "config.json"
+  if not path.exists():
+    raise FileNotFoundError(f"{path} not found: is {workdir} a workdir written by `dvae train`?")
+  config = configs.base_config()
+  config.unlock()
+  config.update(json.loads(path.read_text()))
+  config.lock()
+  return config
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict[str, float]:
+  """Trains (resuming from the latest checkpoint in `workdir`), validates every epoch.
+
+  Returns the last validation metrics.
+  """
+  workdir = pathlib.Path(workdir)
+  experiment = build_experiment(config)
+  checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=config.train.max_checkpoints)
+  state, start_step = restore_or_init(experiment, checkpointer)
+  workdir.mkdir(parents=True, exist_ok=True)
+  _write_config(config, workdir)
+  if start_step:
+    logging.info("Resuming from the checkpoint at step %d in %s", start_step, workdir)
+  writer = MetricWriter(workdir, resume_step=start_step)
+  try:
+    valid = _train_loop(experiment, state, start_step, checkpointer, writer, workdir)
+  finally:
+    checkpointer.wait()
+    checkpointer.close()
+    writer.close()
+  return valid
+
+
+def _train_loop(experiment: Experiment, state: TrainState, step: int, checkpointer: Checkpointer,
+                writer: MetricWriter, workdir: pathlib.Path) -> dict[str, float]:
+  cfg = experiment.config.train
+  total_steps = cfg.num_epochs * experiment.steps_per_epoch
+  sharding = parallel.batch_sharding(experiment.mesh, leading_axes=1)
+  progress = _progress_bar(cfg.progress_bar, total=total_steps, initial=step)
+  history: list[tuple[int, Any]] = []  # (first step, metrics [k]) since the last flush
+  valid: dict[str, float] = {}
+  window_start = time.perf_counter()
+
+  def flush(step: int) -> None:
+    nonlocal history, window_start
+    if not history:
+      return
+    host = [(first, jax.device_get(m)) for first, m in history]
+    _check_finite(host, checkpointer, workdir)
+    means = _mean_history(host)
+    elapsed = time.perf_counter() - window_start
+    images_per_second = (step - host[0][0]) * cfg.batch_size / max(elapsed, 1e-9)
+    writer.write(step, "train", {**means, "images_per_second": images_per_second})
+    progress.set_postfix(loss=f"{means['objective_nats']:.2f}", img_s=f"{images_per_second:.0f}")
+    history, window_start = [], time.perf_counter()
+
+  def save(step: int) -> None:
+    epoch, position = experiment.epoch_of(step)
+    checkpointer.save(step, state, {"step": step, "epoch": epoch, "position_in_epoch": position,
+                                    "identity": experiment.identity})
+
+  while step < total_steps:
+    epoch, position = experiment.epoch_of(step)
+    for first, batch in train_batches(experiment.splits.train, key=experiment.keys["data"], epoch=epoch,
+                                      batch_size=cfg.batch_size, start_step=position,
+                                      steps_per_dispatch=cfg.steps_per_dispatch):
+      state, metrics = experiment.train_step(state, parallel.global_batch(batch, sharding, batch_axis=1))
+      previous, step = step, step + len(batch["label"])
+      history.append((previous, metrics))
+      progress.update(step - previous)
+      at_epoch_end = first + len(batch["label"]) == experiment.steps_per_epoch
+      checkpoint_due = _crossed(previous, step, cfg.checkpoint_every_steps) or at_epoch_end
+      if checkpoint_due or _crossed(previous, step, cfg.log_every_steps):
+        flush(step)  # checks finiteness before anything is saved
+      if at_epoch_end:
+        valid = evaluate(experiment, state, experiment.splits.valid)
+        _check_finite([(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})], checkpointer, workdir)
+        writer.write(step, "valid", {**valid, "epoch": epoch + 1})
+      if checkpoint_due:
+        save(step)
+  progress.close()
+  if not valid and experiment.config.train.num_epochs:
+    valid = evaluate(experiment, state, experiment.splits.valid)
+  save_reconstructions(experiment, state, experiment.splits.valid, workdir / "reconstructions.png")
+  return valid
+
+
+def _crossed(previous: int, step: int, every: int) -> bool:
+  """Whether a multiple of `every` lies in (previous, step]."""
+  return step // every > previous // every
+
+
+def _progress_bar(enabled: bool, *, total: int, initial: int):
+  from tqdm.auto import tqdm
+
+  return tqdm(total=total, initial=initial, unit="step", disable=not enabled, dynamic_ncols=True)
+
+
+def evaluate_checkpoint(workdir: str | pathlib.Path, *, split: str = "test",
+                        config: ml_collections.ConfigDict | None = None) -> dict[str, float]:
+  """Evaluates the latest checkpoint in `workdir` on `split`; writes `eval_<split>.json` and a grid."""
+  workdir = pathlib.Path(workdir)
+  config = config or load_config(workdir)
+  experiment = build_experiment(config)
+  checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=config.train.max_checkpoints)
+  try:
+    latest = checkpointer.latest_step()
+    if latest is None:
+      raise CheckpointError(f"no checkpoint found in {workdir / 'checkpoints'}; train first with `dvae train`.")
+    state, step = restore_or_init(experiment, checkpointer)
+  finally:
+    checkpointer.close()
+  data = getattr(experiment.splits, split)
+  metrics = evaluate(experiment, state, data)
+  result = {"step": step, "epoch": step / experiment.steps_per_epoch, "split": split,
+            "num_examples": len(data), **metrics}
+  (workdir / f"eval_{split}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+  save_reconstructions(experiment, state, data, workdir / f"{split}_reconstructions.png")
+  return result
