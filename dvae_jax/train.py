@@ -293,26 +293,31 @@ def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict[str, float]:
-  """Trains (resuming from the latest checkpoint in `workdir`), validates every epoch.
+  """Trains (resuming from the latest checkpoint in `workdir`), validating every epoch.
 
   Returns the last validation metrics.
   """
+  return run_training(build_experiment(config), workdir)
+
+
+def run_training(experiment: Experiment, workdir: str | pathlib.Path) -> dict[str, float]:
+  """`train_and_evaluate` for an already built experiment (tests inspect its trace counts)."""
   workdir = pathlib.Path(workdir)
-  experiment = build_experiment(config)
-  checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=config.train.max_checkpoints)
-  state, start_step = restore_or_init(experiment, checkpointer)
-  workdir.mkdir(parents=True, exist_ok=True)
-  _write_config(config, workdir)
-  if start_step:
-    logging.info("Resuming from the checkpoint at step %d in %s", start_step, workdir)
-  writer = MetricWriter(workdir, resume_step=start_step)
+  checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=experiment.config.train.max_checkpoints)
   try:
-    valid = _train_loop(experiment, state, start_step, checkpointer, writer, workdir)
+    state, start_step = restore_or_init(experiment, checkpointer)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _write_config(experiment.config, workdir)
+    if start_step:
+      logging.info("Resuming from the checkpoint at step %d in %s", start_step, workdir)
+    writer = MetricWriter(workdir, resume_step=start_step)
+    try:
+      return _train_loop(experiment, state, start_step, checkpointer, writer, workdir)
+    finally:
+      writer.close()
   finally:
     checkpointer.wait()
     checkpointer.close()
-    writer.close()
-  return valid
 
 
 def _train_loop(experiment: Experiment, state: TrainState, step: int, checkpointer: Checkpointer,

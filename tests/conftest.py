@@ -1,0 +1,48 @@
+"""Test setup: 4 fake CPU devices, the shared real data, tiny configs."""
+
+import os
+import pathlib
+
+# Must precede the first jax import: the multi-device tests need several (fake) CPU devices.
+os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+jax.config.update("jax_threefry_partitionable", True)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> pathlib.Path:
+  if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
+    raise FileNotFoundError(f"the real MNIST files are expected in {SHARED_DATA} (../shared/data beside the repo)")
+  return SHARED_DATA
+
+
+@pytest.fixture
+def tiny_config(shared_data):
+  """A factory for tiny configs on a slice of real MNIST (one device unless told otherwise)."""
+  from dvae_jax import configs
+
+  def make(family: str = "dvae", **overrides):
+    config = configs.apply_variant(configs.base_config(), "smoke")
+    config.model.family = family
+    config.data.dir = str(shared_data)
+    config.data.train_limit = 128
+    config.data.eval_limit = 64
+    config.train.batch_size = 16
+    config.train.eval_batch_size = 32
+    config.train.num_epochs = 1
+    config.train.progress_bar = False
+    config.num_devices = 1
+    for path, value in overrides.items():  # section__key=value, or a top-level key
+      *section, key = path.split("__")
+      (config[section[0]] if section else config)[key] = value
+    config.lock()
+    return config
+
+  return make

@@ -1,0 +1,139 @@
+"""Shapes, parameter counts and the known-answer arithmetic of every model family."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dvae_jax.models import FAMILIES, ModelSpec, get_family
+from dvae_jax.models.families import corrupt, dvae_terms, vae_terms
+from dvae_jax.models.networks import reparameterize
+
+MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
+CIFAR = dict(image_shape=(32, 32, 3), num_classes=10, conv_channels=(128, 64), fc_sizes=(512, 256), latent_dim=100)
+RNGS = {"params": jax.random.key(0), "reparam": jax.random.key(1), "noise": jax.random.key(2)}
+
+
+def _init(spec: ModelSpec, batch: int = 2, *, abstract: bool = True):
+  """Model, input and variables; abstract (shape-only, no compute) unless asked otherwise."""
+  model = get_family(spec.family).module(spec)
+  x = jnp.zeros((batch, *spec.image_shape), jnp.float32)
+  init = jax.eval_shape if abstract else (lambda f, *args, **kw: f(*args, **kw))
+  return model, x, init(lambda rngs, x: model.init(rngs, x, train=False), RNGS, x)
+
+
+def _count(tree) -> int:
+  return sum(leaf.size for leaf in jax.tree.leaves(tree))
+
+
+# Pinned against a hand count of REFERENCE.md section 1 (e.g. MNIST encoder: conv 1664 + 102464,
+# FC 1204608 + 73920, heads 9650 + 9650 + label 1930; decoder 9792 + 74112 + 1207360 + 102464 + 1601).
+@pytest.mark.parametrize("family,dims,expected", [
+    ("vae", MNIST, 2_799_215),
+    ("dvae", MNIST, 4_221_808),
+    ("vae", CIFAR, 7_067_157),  # encoder 2497554 + decoder 4569603
+])
+def test_reference_parameter_counts(family, dims, expected):
+  _, _, variables = _init(ModelSpec(family=family, **dims))
+  assert _count(variables["params"]) == expected
+  # Batch norm has running statistics but no trainable scale/offset in the reference.
+  assert not any("scale" in str(path) for path, _ in jax.tree_util.tree_leaves_with_path(variables["params"]))
+
+
+def test_trainable_batch_norm_affine_is_a_switch():
+  _, _, frozen = _init(ModelSpec(family="vae", **MNIST))
+  _, _, affine = _init(ModelSpec(family="vae", bn_trainable_affine=True, **MNIST))
+  assert _count(affine["params"]) > _count(frozen["params"])
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("architecture", ["conv", "mlp"])
+def test_output_shapes_and_dtypes(family, architecture):
+  spec = ModelSpec(family=family, architecture=architecture, conv_channels=(4, 4), fc_sizes=(16, 8), latent_dim=3,
+                   samples=2, sample_mode="elbo", **MNIST)
+  model, x, variables = _init(spec, batch=5)
+  outputs, updates = jax.eval_shape(
+      lambda v: model.apply(v, x, train=True, rngs=RNGS, mutable=["batch_stats"]), variables)
+  assert outputs["logits"].shape[1:] == (5, 28, 28, 1) and outputs["logits"].dtype == jnp.float32
+  if family != "dae":
+    assert outputs["mean"].shape == outputs["logvar"].shape == (5, 3)
+    assert outputs["z"].shape == (2, 5, 3)
+  if family == "dvae":
+    assert outputs["dae_logits"].shape == (2, 5, 28, 28, 1)
+    assert outputs["generated_label_logits"].shape == (2, 5, 10)
+  assert set(updates) == {"batch_stats"}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_reconstructions_are_probabilities(family):
+  spec = ModelSpec(family=family, architecture="mlp", fc_sizes=(16, 8), latent_dim=3, **MNIST)
+  model, _, variables = _init(spec, abstract=False)
+  x = jax.random.uniform(jax.random.key(3), (4, 28, 28, 1))
+  recon = jax.jit(lambda v, x: model.apply(v, x, rngs=RNGS, method="reconstruct"))(variables, x)
+  assert recon.shape == (4, 28, 28, 1) and float(recon.min()) >= 0.0 and float(recon.max()) <= 1.0
+
+
+def test_dvae_shares_the_encoder_unless_told_not_to():
+  _, _, shared = _init(ModelSpec(family="dvae", **MNIST))
+  _, _, separate = _init(ModelSpec(family="dvae", share_encoder=False, **MNIST))
+  assert "dae_inference" not in shared["params"] and "dae_inference" in separate["params"]
+
+
+def test_average_z_draws_have_variance_one_over_k():
+  mean, logvar = jnp.zeros((20_000, 1)), jnp.zeros((20_000, 1))
+  z = reparameterize(jax.random.key(0), mean, logvar, samples=5, mode="average_z")
+  assert z.shape == (1, 20_000, 1)
+  np.testing.assert_allclose(jnp.var(z), 1 / 5, rtol=0.05)
+  z = reparameterize(jax.random.key(0), mean, logvar, samples=5, mode="elbo")
+  assert z.shape == (5, 20_000, 1)
+  np.testing.assert_allclose(jnp.var(z), 1.0, rtol=0.05)
+
+
+def test_vae_terms_known_answer():
+  """A fake model with fixed outputs: zero logits, a known posterior, a known label head."""
+  spec = ModelSpec(family="vae", image_shape=(2, 2, 1), num_classes=2, label_loss_weight=0.5)
+  outputs = {
+      "logits": jnp.zeros((1, 1, 2, 2, 1)),
+      "mean": jnp.array([[1.0, 0.0]]),
+      "logvar": jnp.zeros((1, 2)),
+      "label_logits": jnp.array([[0.0, 0.0]]),
+  }
+  batch = {"image": jnp.full((1, 2, 2, 1), 0.25), "label": jnp.array([1])}
+  terms, objective = vae_terms(outputs, batch, spec)
+  recon, kl, ce = 4 * np.log(2), 0.5, np.log(2)  # 4 pixels at log 2; KL = mu^2 / 2; uniform 2-way CE
+  np.testing.assert_allclose(terms["recon_nats"], [recon], rtol=1e-6)
+  np.testing.assert_allclose(terms["kl_nats"], [kl], rtol=1e-6)
+  np.testing.assert_allclose(terms["label_ce_nats"], [ce], rtol=1e-6)
+  np.testing.assert_allclose(objective, [recon + kl + 0.5 * ce], rtol=1e-6)
+
+
+def test_dvae_terms_add_the_dae_and_generated_label_terms():
+  spec = ModelSpec(family="dvae", image_shape=(2, 2, 1), num_classes=2)
+  outputs = {
+      "logits": jnp.zeros((1, 1, 2, 2, 1)),
+      "dae_logits": jnp.full((1, 1, 2, 2, 1), 100.0),  # confident "on": 100 nats per "off" pixel
+      "mean": jnp.zeros((1, 2)),
+      "logvar": jnp.zeros((1, 2)),
+      "label_logits": jnp.array([[0.0, 0.0]]),
+      "generated_label_logits": jnp.array([[[0.0, 0.0]]]),
+  }
+  batch = {"image": jnp.array([[[[1.0], [1.0]], [[0.0], [1.0]]]]), "label": jnp.array([0])}
+  terms, objective = dvae_terms(outputs, batch, spec)
+  np.testing.assert_allclose(terms["dae_recon_nats"], [100.0], rtol=1e-5)
+  assert terms["output_recon_nats"] is terms["dae_recon_nats"]
+  np.testing.assert_allclose(objective, [4 * np.log(2) + 0 + 100.0 + 2 * np.log(2)], rtol=1e-5)
+
+
+def test_corruption_noise():
+  x = jnp.full((1000, 4), 0.5)
+  gaussian = corrupt(jax.random.key(0), x, ModelSpec(family="dae", noise_std=0.1, **MNIST))
+  assert float(gaussian.min()) >= 0 and float(gaussian.max()) <= 1
+  np.testing.assert_allclose(jnp.std(gaussian), 0.1, rtol=0.05)
+  masked = corrupt(jax.random.key(0), x, ModelSpec(family="dae", noise_type="dropout", noise_drop_rate=0.3, **MNIST))
+  np.testing.assert_allclose(jnp.mean(masked == 0), 0.3, atol=0.02)
+  assert set(np.unique(np.asarray(masked))) <= {0.0, 0.5}
+
+
+def test_unknown_family_lists_the_valid_ones():
+  with pytest.raises(ValueError, match="valid families"):
+    get_family("gan")
