@@ -167,18 +167,18 @@ def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None
   objective = make_objective(family, model, spec, batch_reduction=config.optim.batch_reduction)
   traces = {"train": 0, "eval": 0}
 
-  def prepare(batch, key, *, per_example_keys: bool):
-    image = preprocess(batch["image"], batch["id"], spec=preprocess_spec, key=key, per_example_keys=per_example_keys)
+  def prepare(batch, step=None):
+    image = preprocess(batch["image"], batch["id"], spec=preprocess_spec, key=keys["binarize"], step=step)
     return {"image": image, "label": batch["label"]}
 
   def one_step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:
-    inputs = prepare(batch, jax.random.fold_in(keys["binarize"], state.step), per_example_keys=False)
+    inputs = prepare(batch, state.step)
     step_key = jax.random.fold_in(keys["train"], state.step)
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     (loss, (metrics, model_state)), grads = grad_fn(state.params, state.model_state, inputs, step_key, train=True)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     metrics = {name: jnp.mean(value) for name, value in metrics.items()}
-    metrics.update(loss=loss, grad_norm=optax.global_norm(grads), learning_rate=schedule(state.step))
+    metrics.update(loss=loss, grad_norm=optax.tree.norm(grads), learning_rate=schedule(state.step))
     new_state = TrainState(step=state.step + 1, params=optax.apply_updates(state.params, updates),
                            model_state=model_state, opt_state=opt_state)
     return new_state, metrics
@@ -189,14 +189,14 @@ def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None
 
   def eval_step(state: TrainState, batch, key):
     traces["eval"] += 1
-    inputs = prepare(batch, keys["binarize"], per_example_keys=True)
+    inputs = prepare(batch)
     _, (metrics, _) = objective(state.params, state.model_state, inputs, key, train=False)
     mask = batch["mask"]
     sums = {name: (jnp.sum(value * mask) if value.ndim else value * jnp.sum(mask)) for name, value in metrics.items()}
     return sums, jnp.sum(mask)
 
   def reconstruct(state: TrainState, batch, key):
-    inputs = prepare(batch, keys["binarize"], per_example_keys=True)
+    inputs = prepare(batch)
     variables = {"params": state.params, **state.model_state}
     recon = model.apply(variables, inputs["image"], rngs=module_rngs(key), method="reconstruct")
     return inputs["image"], recon
@@ -248,18 +248,23 @@ def save_reconstructions(experiment: Experiment, state: TrainState, split: Split
 
 
 def _check_finite(history: list[tuple[int, dict[str, np.ndarray]]], checkpointer: Checkpointer, workdir) -> None:
-  """Raises NonFiniteError naming the metric and the step range where it first went non-finite."""
+  """Raises NonFiniteError naming the first step with a NaN/Inf metric, and which metrics."""
   for first_step, metrics in history:
-    for name, values in metrics.items():
-      bad = np.flatnonzero(~np.isfinite(values))
-      if bad.size:
-        checkpointer.wait()
-        last = checkpointer.latest_step()
-        kept = f"the last good checkpoint (step {last}) in {workdir} is kept" if last is not None else "no checkpoint had been written yet"
-        raise NonFiniteError(
-            f"Training stopped: metric {name!r} became {values[bad[0]]} at step {first_step + bad[0] + 1} "
-            f"(in the dispatch covering steps {first_step + 1}-{first_step + len(values)}); {kept}. "
-            "Lower optim.learning_rate or keep optim.clip_value on, and rerun to resume from the checkpoint.")
+    bad = {name: np.flatnonzero(~np.isfinite(values)) for name, values in metrics.items()}
+    bad = {name: index[0] for name, index in bad.items() if index.size}
+    if not bad:
+      continue
+    offset = min(bad.values())
+    names = sorted((n for n, i in bad.items() if i == offset), key=lambda n: (n != "loss", n))
+    values = ", ".join(f"{n}={metrics[n][offset]}" for n in names)
+    checkpointer.wait()
+    last = checkpointer.latest_step()
+    kept = (f"the last good checkpoint (step {last}) in {workdir} is kept, and a rerun resumes from it"
+            if last is not None else "no checkpoint had been written yet")
+    raise NonFiniteError(
+        f"Training stopped: metric {names[0]!r} is not finite at step {first_step + offset + 1} "
+        f"({values}; every step before it was finite); {kept}. "
+        "Consider a lower optim.learning_rate, gradient clipping (optim.clip_value) or a config error.")
 
 
 def _mean_history(history: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, float]:

@@ -23,7 +23,7 @@ def shared_data() -> pathlib.Path:
   return SHARED_DATA
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_config(shared_data):
   """A factory for tiny configs on a slice of real MNIST (one device unless told otherwise)."""
   from dvae_jax import configs

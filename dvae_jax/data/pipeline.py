@@ -101,14 +101,14 @@ def _limit(split: Split, limit: int | None) -> Split:
 
 
 def preprocess(
-    images: jax.Array, ids: jax.Array, *, spec: PreprocessSpec, key: jax.Array, per_example_keys: bool
+    images: jax.Array, ids: jax.Array, *, spec: PreprocessSpec, key: jax.Array, step: jax.Array | None = None
 ) -> jax.Array:
   """uint8 [..., H, W, C] -> float32 in [0, 1].
 
-  Binarization draws x ~ Bernoulli(pixel). "static" keys each draw by example id only, so an image
-  is binarized the same way every time; "dynamic" uses `key`, which the training loop derives from
-  the step (per_example_keys=False) and evaluation from the example ids (per_example_keys=True,
-  so an evaluation is deterministic).
+  Binarization draws x ~ Bernoulli(pixel) from the binarization stream `key`. "static" keys each
+  draw by example id, so an image is binarized the same way every time it is seen; "dynamic" draws
+  afresh at every training `step`. Evaluation (step None) keys by example id as well, so it is
+  deterministic and independent of batching.
   """
   x = images.astype(jnp.float32) / 255.0
   if spec.grayscale and x.shape[-1] == 3:
@@ -117,11 +117,11 @@ def preprocess(
     x = 1.0 - x
   if spec.binarize == "none":
     return x
-  if spec.binarize == "static" or per_example_keys:
-    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids.reshape(-1))
-    draws = jax.vmap(lambda k, p: jax.random.bernoulli(k, p))(keys, x.reshape(-1, *x.shape[-3:]))
-    return draws.reshape(x.shape).astype(jnp.float32)
-  return jax.random.bernoulli(key, x).astype(jnp.float32)
+  if spec.binarize == "dynamic" and step is not None:
+    return jax.random.bernoulli(jax.random.fold_in(key, step), x).astype(jnp.float32)
+  keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids.reshape(-1))
+  draws = jax.vmap(jax.random.bernoulli)(keys, x.reshape(-1, *x.shape[-3:]))
+  return draws.reshape(x.shape).astype(jnp.float32)
 
 
 def epoch_permutation(key: jax.Array, epoch: int, num_examples: int) -> np.ndarray:
