@@ -41,7 +41,8 @@ def _main(command: str, argv: list[str]) -> None:
   from dvae_jax.configs import ConfigError
   from dvae_jax.data import DataError, download
 
-  logging.getLogger("absl").setLevel(logging.WARNING)
+  # Backend probing (e.g. "Unable to initialize backend 'tpu'") is not news to a user.
+  logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
   try:
     if command == "data":
       if argv[1:2] != ["download"] or len(argv) != 3:
@@ -66,13 +67,31 @@ def _main(command: str, argv: list[str]) -> None:
     _fail(str(e))
 
 
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's parser, with config errors (a misspelt key, a bad override) as one clear paragraph."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    message = str(e)
+    if "Traceback" in message:  # an error raised inside the config file: keep its last line
+      head, trace = message.split("Traceback", 1)
+      message = f"{head.strip()} {trace.strip().splitlines()[-1]}"
+    _fail(message)
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    # ml_collections reports a misspelt or wrongly typed override this way (the config is locked).
+    cause = e.args[0] if e.args else e
+    message = cause.args[0] if isinstance(cause, KeyError) and cause.args else str(cause)
+    _fail(f"bad config override: no key {' '.join(str(message).split())} The config is locked, so only "
+          "its existing keys can be set (each key and its meaning: dvae_jax/configs.py).")
+
+
 def run() -> None:
   """Console entry point: `dvae COMMAND [flags]`."""
   if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
     print(USAGE, file=sys.stderr)
     sys.exit(2)
   command = sys.argv.pop(1)
-  app.run(functools.partial(_main, command))
+  app.run(functools.partial(_main, command), flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Test setup: 4 fake CPU devices, the shared real data, tiny configs."""
 
+import functools
+import http.server
 import os
 import pathlib
+import threading
 
 # Must precede the first jax import: the multi-device tests need several (fake) CPU devices.
 os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
@@ -46,3 +49,22 @@ def tiny_config(shared_data):
     return config
 
   return make
+
+
+@pytest.fixture
+def serve():
+  """Starts HTTP servers on 127.0.0.1 for directories; yields a URL factory (the fake mirrors)."""
+  servers = []
+
+  def start(directory: pathlib.Path) -> str:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    servers.append(server)
+    return f"http://127.0.0.1:{server.server_address[1]}/"
+
+  yield start
+  for server in servers:
+    server.shutdown()
+    server.server_close()

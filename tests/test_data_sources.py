@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import pathlib
 import shutil
 import socket
-import threading
 
 import numpy as np
 import pytest
@@ -224,26 +221,6 @@ def test_synthetic(name, shape):
 
 
 # ---------------------------------------------------------------- download
-
-
-@pytest.fixture
-def serve():
-    """Starts HTTP servers on 127.0.0.1 for directories; yields a URL factory."""
-    servers = []
-
-    def start(directory: pathlib.Path) -> str:
-        handler = functools.partial(
-            http.server.SimpleHTTPRequestHandler, directory=str(directory))
-        handler.log_message = lambda *args: None
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

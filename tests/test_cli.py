@@ -1,0 +1,95 @@
+"""The `dvae` command as a user runs it: a smoke training, evaluation, and clear errors."""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def dvae(*args: str, data_dir: pathlib.Path) -> subprocess.CompletedProcess:
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # one CPU device, as for a user
+  env["DVAE_DATA_DIR"] = str(data_dir)
+  return subprocess.run([sys.executable, "-m", "dvae_jax.main", *args], cwd=REPO, env=env, capture_output=True,
+                        text=True, timeout=600)
+
+
+def _snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
+  return {str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns) for p in directory.rglob("*")}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, shared_data):
+  workdir = tmp_path_factory.mktemp("smoke")
+  result = dvae("train", "--config", "experiments/mnist_dvae.py:smoke", "--workdir", str(workdir), data_dir=shared_data)
+  assert result.returncode == 0, result.stderr
+  return workdir, result
+
+
+def test_smoke_training_leaves_metrics_checkpoint_and_grid(smoke_run):
+  workdir, result = smoke_run
+  assert "validation metrics after training" in result.stdout and "kl_nats" in result.stdout
+  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  assert {r["split"] for r in records} == {"train", "valid"}
+  assert records[-1] == {**records[-1], "split": "valid", "step": 32, "epoch": 2}  # 512 / 32 = 16 steps x 2
+  assert list((workdir / "tb").glob("events.out.tfevents.*"))
+  assert (workdir / "checkpoints" / "32").is_dir()
+  assert (workdir / "reconstructions.png").stat().st_size > 0
+
+
+def test_evaluate_prints_and_writes_test_metrics(smoke_run, shared_data, tmp_path):
+  workdir, _ = smoke_run
+  shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)
+  result = dvae("evaluate", "--workdir", str(tmp_path), data_dir=shared_data)
+  assert result.returncode == 0, result.stderr
+  metrics = json.loads((tmp_path / "eval_test.json").read_text())
+  assert metrics["num_examples"] == 256 and metrics["split"] == "test"
+  assert f"{metrics['reference_loss']:.4f}" in result.stdout and f"{metrics['kl_nats']:.4f}" in result.stdout
+  assert (tmp_path / "test_reconstructions.png").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--config.train.num_epoch=3",), 'Did you mean "num_epochs"'),
+    (("--config.model.family=gan",), "config.model.family='gan' is not valid; expected one of"),
+    (("--config.model.family=vae",), "model.family: checkpoint has 'dvae', config has 'vae'"),
+])
+def test_bad_config_fails_cleanly_and_keeps_checkpoints(smoke_run, shared_data, tmp_path, args, message):
+  workdir, _ = smoke_run
+  shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)
+  before = _snapshot(tmp_path / "checkpoints")
+  result = dvae("train", "--config", "experiments/mnist_dvae.py:smoke", "--workdir", str(tmp_path), *args,
+                data_dir=shared_data)
+  assert result.returncode == 1
+  assert message in result.stderr and "Traceback" not in result.stderr
+  assert _snapshot(tmp_path / "checkpoints") == before
+
+
+def test_corrupt_data_file_fails_cleanly_and_keeps_checkpoints(smoke_run, shared_data, tmp_path):
+  workdir, _ = smoke_run
+  run = tmp_path / "run"
+  shutil.copytree(workdir, run)
+  data = tmp_path / "data"
+  shutil.copytree(shared_data / "mnist", data / "mnist")
+  image_file = data / "mnist" / "train-images-idx3-ubyte.gz"
+  corrupted = bytearray(image_file.read_bytes())
+  corrupted[5000] ^= 0xFF
+  image_file.write_bytes(bytes(corrupted))
+  before = _snapshot(run / "checkpoints")
+  result = dvae("train", "--config", "experiments/mnist_dvae.py:smoke", "--workdir", str(run), data_dir=data)
+  assert result.returncode == 1
+  assert "does not match the official file" in result.stderr and "dvae data download mnist" in result.stderr
+  assert "Traceback" not in result.stderr
+  assert _snapshot(run / "checkpoints") == before
+
+
+def test_data_download_command(serve, shared_data, tmp_path):
+  mirror = serve(shared_data / "mnist")
+  result = dvae("data", "download", "mnist", "--data_dir", str(tmp_path), "--mirror", mirror, data_dir=tmp_path)
+  assert result.returncode == 0, result.stderr
+  for name in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+    assert (tmp_path / "mnist" / name).read_bytes() == (shared_data / "mnist" / name).read_bytes()
