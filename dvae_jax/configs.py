@@ -75,7 +75,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.batch_size = 64
   c.train.eval_batch_size = 256
   c.train.num_epochs = 250
-  c.train.steps_per_dispatch = 1  # steps fused in one jitted call (lax.scan); results unchanged
+  c.train.steps_per_dispatch = 1  # steps per jitted call (lax.scan); same math, see train.py
   c.train.log_every_steps = 100
   c.train.checkpoint_every_steps = 500  # also at every epoch end
   c.train.max_checkpoints = 3
