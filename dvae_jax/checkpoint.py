@@ -15,8 +15,16 @@ class CheckpointError(RuntimeError):
 
 
 # Config entries that define what a checkpoint *is*; anything else (epochs, logging) may change.
-IDENTITY_KEYS = ("seed", "model", "data.name", "data.grayscale", "data.binarize", "data.validation_split",
-                 "data.validation_fraction", "train.batch_size")
+IDENTITY_KEYS = (
+  "seed",
+  "model",
+  "data.name",
+  "data.grayscale",
+  "data.binarize",
+  "data.validation_split",
+  "data.validation_fraction",
+  "train.batch_size",
+)
 
 
 def identity(config_dict: dict[str, Any]) -> dict[str, Any]:
@@ -41,9 +49,9 @@ class Checkpointer:
   def __init__(self, directory: str | pathlib.Path, *, max_to_keep: int = 3):
     self.directory = pathlib.Path(directory).absolute()
     self._manager = ocp.CheckpointManager(
-        self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=False),
-        item_names=("state", "meta"),
+      self.directory,
+      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=False),
+      item_names=("state", "meta"),
     )
 
   def latest_step(self) -> int | None:
@@ -56,14 +64,17 @@ class Checkpointer:
     """Returns the checkpoint's meta, or raises CheckpointError listing every differing entry."""
     meta = self.read_meta(step)
     found = meta.get("identity", {})
-    diffs = [f"{k}: checkpoint has {found.get(k)!r}, config has {expected.get(k)!r}"
-             for k in sorted(set(found) | set(expected)) if found.get(k) != expected.get(k)]
+    diffs = [
+      f"{k}: checkpoint has {found.get(k)!r}, config has {expected.get(k)!r}"
+      for k in sorted(set(found) | set(expected))
+      if found.get(k) != expected.get(k)
+    ]
     if diffs:
       raise CheckpointError(
-          f"The checkpoint at step {step} in {self.directory} was written by a different experiment, "
-          f"so it cannot be resumed or evaluated with this config. Differences: {'; '.join(diffs)}. "
-          "Use a new --workdir, or the config the checkpoint was trained with. "
-          "Nothing in the workdir was changed."
+        f"The checkpoint at step {step} in {self.directory} was written by a different experiment, "
+        f"so it cannot be resumed or evaluated with this config. Differences: {'; '.join(diffs)}. "
+        "Use a new --workdir, or the config the checkpoint was trained with. "
+        "Nothing in the workdir was changed."
       )
     return meta
 
@@ -73,9 +84,9 @@ class Checkpointer:
       return self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))).state
     except (ValueError, KeyError, TypeError) as e:
       raise CheckpointError(
-          f"The checkpoint at step {step} in {self.directory} does not match the model built from this "
-          f"config (its parameter tree or shapes differ: {str(e).splitlines()[0][:300]}). "
-          "Use a new --workdir, or the config the checkpoint was trained with. Nothing was changed."
+        f"The checkpoint at step {step} in {self.directory} does not match the model built from this "
+        f"config (its parameter tree or shapes differ: {str(e).splitlines()[0][:300]}). "
+        "Use a new --workdir, or the config the checkpoint was trained with. Nothing was changed."
       ) from e
 
   def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:

@@ -133,7 +133,9 @@ def _choice(path: str, value, allowed) -> None:
 
 def _positive(path: str, value, *, allow_zero: bool = False) -> None:
   if value is None or value < 0 or (value == 0 and not allow_zero):
-    raise ConfigError(f"config.{path}={value!r} is not valid; expected a {'non-negative' if allow_zero else 'positive'} number.")
+    raise ConfigError(
+      f"config.{path}={value!r} is not valid; expected a {'non-negative' if allow_zero else 'positive'} number."
+    )
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -152,14 +154,24 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _choice("model.sample_mode", model.sample_mode, SAMPLE_MODES)
   _choice("model.noise_type", model.noise_type, NOISE_TYPES)
   _choice("optim.batch_reduction", config.optim.batch_reduction, ("sum", "mean"))
+
   def get(path: str):
     section, key = path.split(".")
     return config[section][key]
 
-  for path in ("model.latent_dim", "model.samples", "model.kernel_size", "train.batch_size",
-               "train.eval_batch_size", "train.steps_per_dispatch", "train.log_every_steps",
-               "train.checkpoint_every_steps", "train.max_checkpoints", "optim.learning_rate",
-               "optim.decay_epochs"):
+  for path in (
+    "model.latent_dim",
+    "model.samples",
+    "model.kernel_size",
+    "train.batch_size",
+    "train.eval_batch_size",
+    "train.steps_per_dispatch",
+    "train.log_every_steps",
+    "train.checkpoint_every_steps",
+    "train.max_checkpoints",
+    "optim.learning_rate",
+    "optim.decay_epochs",
+  ):
     _positive(path, get(path))
   for path in ("train.num_epochs", "optim.clip_value", "model.weight_decay", "train.grid_images"):
     _positive(path, get(path), allow_zero=True)

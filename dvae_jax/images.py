@@ -26,7 +26,7 @@ def save_grid(path: str | pathlib.Path, images: np.ndarray, *, columns: int) -> 
 
 
 def save_reconstruction_grid(
-    path: str | pathlib.Path, inputs: np.ndarray, reconstructions: np.ndarray, *, columns: int = 8
+  path: str | pathlib.Path, inputs: np.ndarray, reconstructions: np.ndarray, *, columns: int = 8
 ) -> pathlib.Path:
   """Rows of inputs, each followed by the row of their reconstructions."""
   n = len(inputs) - len(inputs) % columns or len(inputs)

@@ -22,13 +22,13 @@ def bits_per_dim(nll_nats: jax.Array | float, num_dims: int) -> jax.Array | floa
 
 
 def importance_weighted_log_likelihood(
-    key: jax.Array,
-    mean: jax.Array,
-    logvar: jax.Array,
-    log_likelihood_fn: Callable[[jax.Array], jax.Array],
-    *,
-    num_samples: int,
-    chunk_size: int,
+  key: jax.Array,
+  mean: jax.Array,
+  logvar: jax.Array,
+  log_likelihood_fn: Callable[[jax.Array], jax.Array],
+  *,
+  num_samples: int,
+  chunk_size: int,
 ) -> jax.Array:
   """Importance-weighted estimate of log p(x) with k = `num_samples` samples.
 
@@ -72,9 +72,9 @@ def importance_weighted_log_likelihood(
     eps = jax.random.normal(jax.random.fold_in(key, chunk_index), (chunk_size, *mean.shape), mean.dtype)
     z = mean + std * eps
     log_w = (
-        log_likelihood_fn(z)
-        + diagonal_gaussian_log_density(z, zeros, zeros)
-        - diagonal_gaussian_log_density(z, mean, logvar)
+      log_likelihood_fn(z)
+      + diagonal_gaussian_log_density(z, zeros, zeros)
+      - diagonal_gaussian_log_density(z, mean, logvar)
     )
     valid = chunk_index * chunk_size + jnp.arange(chunk_size) < num_samples
     log_w = jnp.where(valid[:, None], log_w, -jnp.inf)

@@ -34,7 +34,7 @@ def bernoulli_log_likelihood(logits: ArrayLike, targets: ArrayLike, *, batch_dim
 
 
 def gaussian_log_likelihood(
-    mean: ArrayLike, targets: ArrayLike, log_std: ArrayLike, *, batch_dims: int = 1
+  mean: ArrayLike, targets: ArrayLike, log_std: ArrayLike, *, batch_dims: int = 1
 ) -> jax.Array:
   """log N(x; mean, exp(log_std)^2), summed over all but the leading `batch_dims` axes."""
   mean, targets, log_std = jnp.asarray(mean), jnp.asarray(targets), jnp.asarray(log_std)

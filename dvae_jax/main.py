@@ -1,8 +1,8 @@
 """The `dvae` command line. It parses flags and calls one library function per command.
 
-  dvae train    --config experiments/mnist_dvae.py[:smoke] --workdir runs/x [--config.train.num_epochs=2]
-  dvae evaluate --workdir runs/x [--split test]
-  dvae data download mnist [--data_dir DIR] [--mirror URL]
+dvae train    --config experiments/mnist_dvae.py[:smoke] --workdir runs/x [--config.train.num_epochs=2]
+dvae evaluate --workdir runs/x [--split test]
+dvae data download mnist [--data_dir DIR] [--mirror URL]
 """
 
 import functools
@@ -18,7 +18,9 @@ USAGE = __doc__
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and figures.")
 _SPLIT = flags.DEFINE_enum("split", "test", ["test", "valid"], "Split that `evaluate` measures.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Data directory (default: $DVAE_DATA_DIR, else ~/.cache/dvae_jax/data).")
+_DATA_DIR = flags.DEFINE_string(
+  "data_dir", None, "Data directory (default: $DVAE_DATA_DIR, else ~/.cache/dvae_jax/data)."
+)
 _MIRRORS = flags.DEFINE_multi_string("mirror", None, "Base URL to download from instead of the official mirrors.")
 
 
@@ -61,8 +63,9 @@ def _main(command: str, argv: list[str]) -> None:
       _print_metrics(f"validation metrics after training ({_WORKDIR.value}):", valid)
       return
     result = train.evaluate_checkpoint(_WORKDIR.value, split=_SPLIT.value, config=_CONFIG.value)
-    _print_metrics(f"{result['split']} metrics at step {result['step']} "
-                   f"(test loss = reference_loss, test KLD = kl_nats):", result)
+    _print_metrics(
+      f"{result['split']} metrics at step {result['step']} (test loss = reference_loss, test KLD = kl_nats):", result
+    )
   except (ConfigError, DataError, CheckpointError, train.NonFiniteError, FileNotFoundError) as e:
     _fail(str(e))
 
@@ -81,8 +84,10 @@ def _parse_flags(argv: list[str]) -> list[str]:
     # ml_collections reports a misspelt or wrongly typed override this way (the config is locked).
     cause = e.args[0] if e.args else e
     message = cause.args[0] if isinstance(cause, KeyError) and cause.args else str(cause)
-    _fail(f"bad config override: no key {' '.join(str(message).split())} The config is locked, so only "
-          "its existing keys can be set (each key and its meaning: dvae_jax/configs.py).")
+    _fail(
+      f"bad config override: no key {' '.join(str(message).split())} The config is locked, so only "
+      "its existing keys can be set (each key and its meaning: dvae_jax/configs.py)."
+    )
 
 
 def run() -> None:

@@ -23,8 +23,16 @@ from jax.sharding import Mesh
 
 from dvae_jax import configs, images, losses, parallel
 from dvae_jax.checkpoint import Checkpointer, CheckpointError, identity
-from dvae_jax.data import PreprocessSpec, Split, Splits, eval_batches, load_splits, preprocess
-from dvae_jax.data import preprocess_spec_from_config, train_batches
+from dvae_jax.data import (
+  PreprocessSpec,
+  Split,
+  Splits,
+  eval_batches,
+  load_splits,
+  preprocess,
+  preprocess_spec_from_config,
+  train_batches,
+)
 from dvae_jax.metric_writer import MetricWriter
 from dvae_jax.models import Family, ModelSpec, get_family, spec_from_config
 
@@ -79,21 +87,27 @@ def make_objective(family: Family, model, spec: ModelSpec, *, batch_reduction: s
       generator_params = generator_params[name]
     generator_l2 = losses.l2_penalty(generator_params, spec.weight_decay, include=losses.reference_l2_include)
     reduced = jnp.sum(per_example) if batch_reduction == "sum" else jnp.mean(per_example)
-    metrics = {**terms, "objective_nats": per_example, "reference_loss": terms["output_recon_nats"] + generator_l2,
-               "l2": l2}
+    metrics = {
+      **terms,
+      "objective_nats": per_example,
+      "reference_loss": terms["output_recon_nats"] + generator_l2,
+      "l2": l2,
+    }
     return reduced + l2, (metrics, new_state)
 
   return objective
 
 
-def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
+def make_optimizer(
+  optim: ml_collections.ConfigDict, steps_per_epoch: int
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
   """Adam with the reference's staircase decay (x decay_rate every decay_epochs) and floor."""
   schedule = optax.exponential_decay(
-      optim.learning_rate,
-      transition_steps=optim.decay_epochs * steps_per_epoch,
-      decay_rate=optim.decay_rate,
-      staircase=True,
-      end_value=min(optim.min_learning_rate, optim.learning_rate),
+    optim.learning_rate,
+    transition_steps=optim.decay_epochs * steps_per_epoch,
+    decay_rate=optim.decay_rate,
+    staircase=True,
+    end_value=min(optim.min_learning_rate, optim.learning_rate),
   )
   adam = optax.adam(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps)
   return (optax.chain(optax.clip(optim.clip_value), adam) if optim.clip_value else adam), schedule
@@ -131,8 +145,9 @@ class Experiment:
       rngs = {name: jax.random.fold_in(key, tag) for name, tag in RNG_STREAMS.items()}
       variables = self.model.init(rngs, sample, train=False)
       params = variables.pop("params")
-      return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=dict(variables),
-                        opt_state=self.optimizer.init(params))
+      return TrainState(
+        step=jnp.zeros((), jnp.int32), params=params, model_state=dict(variables), opt_state=self.optimizer.init(params)
+      )
 
     return jax.jit(init, out_shardings=parallel.replicated(self.mesh))()
 
@@ -150,16 +165,19 @@ def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None
   for name in ("batch_size", "eval_batch_size"):
     if config.train[name] % num_devices:
       raise configs.ConfigError(
-          f"config.train.{name}={config.train[name]} must be divisible by the {num_devices} devices of the mesh.")
+        f"config.train.{name}={config.train[name]} must be divisible by the {num_devices} devices of the mesh."
+      )
   splits = splits or load_splits(config.data, seed=config.seed)
   steps_per_epoch = len(splits.train) // config.train.batch_size
   if steps_per_epoch == 0:
     raise configs.ConfigError(
-        f"the training split has {len(splits.train)} examples, fewer than one batch of "
-        f"config.train.batch_size={config.train.batch_size}.")
+      f"the training split has {len(splits.train)} examples, fewer than one batch of "
+      f"config.train.batch_size={config.train.batch_size}."
+    )
   preprocess_spec = preprocess_spec_from_config(config.data)
-  spec = spec_from_config(config.model, image_shape=preprocess_spec.image_shape(splits.raw_image_shape),
-                          num_classes=splits.num_classes)
+  spec = spec_from_config(
+    config.model, image_shape=preprocess_spec.image_shape(splits.raw_image_shape), num_classes=splits.num_classes
+  )
   family = get_family(spec.family)
   model = family.module(spec)
   optimizer, schedule = make_optimizer(config.optim, steps_per_epoch)
@@ -179,8 +197,12 @@ def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     metrics = {name: jnp.mean(value) for name, value in metrics.items()}
     metrics.update(loss=loss, grad_norm=optax.tree.norm(grads), learning_rate=schedule(state.step))
-    new_state = TrainState(step=state.step + 1, params=optax.apply_updates(state.params, updates),
-                           model_state=model_state, opt_state=opt_state)
+    new_state = TrainState(
+      step=state.step + 1,
+      params=optax.apply_updates(state.params, updates),
+      model_state=model_state,
+      opt_state=opt_state,
+    )
     return new_state, metrics
 
   def multi_step(state: TrainState, batches):
@@ -209,27 +231,28 @@ def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None
 
   replicated = parallel.replicated(mesh)
   return Experiment(
-      config=config,
-      mesh=mesh,
-      splits=splits,
-      preprocess_spec=preprocess_spec,
-      spec=spec,
-      family=family,
-      model=model,
-      optimizer=optimizer,
-      schedule=schedule,
-      keys=keys,
-      steps_per_epoch=steps_per_epoch,
-      train_step=jax.jit(
-          multi_step,
-          in_shardings=(replicated, parallel.batch_sharding(mesh, leading_axes=1)),
-          out_shardings=(replicated, replicated),
-          donate_argnums=0,
-      ),
-      eval_step=jax.jit(eval_step, in_shardings=(replicated, parallel.batch_sharding(mesh), replicated),
-                        out_shardings=replicated),
-      reconstruct=jax.jit(reconstruct, out_shardings=replicated),
-      traces=traces,
+    config=config,
+    mesh=mesh,
+    splits=splits,
+    preprocess_spec=preprocess_spec,
+    spec=spec,
+    family=family,
+    model=model,
+    optimizer=optimizer,
+    schedule=schedule,
+    keys=keys,
+    steps_per_epoch=steps_per_epoch,
+    train_step=jax.jit(
+      multi_step,
+      in_shardings=(replicated, parallel.batch_sharding(mesh, leading_axes=1)),
+      out_shardings=(replicated, replicated),
+      donate_argnums=0,
+    ),
+    eval_step=jax.jit(
+      eval_step, in_shardings=(replicated, parallel.batch_sharding(mesh), replicated), out_shardings=replicated
+    ),
+    reconstruct=jax.jit(reconstruct, out_shardings=replicated),
+    traces=traces,
   )
 
 
@@ -265,12 +288,16 @@ def _check_finite(history: list[tuple[int, dict[str, np.ndarray]]], checkpointer
     values = ", ".join(f"{n}={metrics[n][offset]}" for n in names)
     checkpointer.wait()
     last = checkpointer.latest_step()
-    kept = (f"the last good checkpoint (step {last}) in {workdir} is kept, and a rerun resumes from it"
-            if last is not None else "no checkpoint had been written yet")
+    kept = (
+      f"the last good checkpoint (step {last}) in {workdir} is kept, and a rerun resumes from it"
+      if last is not None
+      else "no checkpoint had been written yet"
+    )
     raise NonFiniteError(
-        f"Training stopped: metric {names[0]!r} is not finite at step {first_step + offset + 1} "
-        f"({values}; every step before it was finite); {kept}. "
-        "Consider a lower optim.learning_rate, gradient clipping (optim.clip_value) or a config error.")
+      f"Training stopped: metric {names[0]!r} is not finite at step {first_step + offset + 1} "
+      f"({values}; every step before it was finite); {kept}. "
+      "Consider a lower optim.learning_rate, gradient clipping (optim.clip_value) or a config error."
+    )
 
 
 def _mean_history(history: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, float]:
@@ -331,8 +358,14 @@ def run_training(experiment: Experiment, workdir: str | pathlib.Path) -> dict[st
     checkpointer.close()
 
 
-def _train_loop(experiment: Experiment, state: TrainState, step: int, checkpointer: Checkpointer,
-                writer: MetricWriter, workdir: pathlib.Path) -> dict[str, float]:
+def _train_loop(
+  experiment: Experiment,
+  state: TrainState,
+  step: int,
+  checkpointer: Checkpointer,
+  writer: MetricWriter,
+  workdir: pathlib.Path,
+) -> dict[str, float]:
   cfg = experiment.config.train
   total_steps = cfg.num_epochs * experiment.steps_per_epoch
   sharding = parallel.batch_sharding(experiment.mesh, leading_axes=1)
@@ -356,14 +389,20 @@ def _train_loop(experiment: Experiment, state: TrainState, step: int, checkpoint
 
   def save(step: int) -> None:
     epoch, position = experiment.epoch_of(step)
-    checkpointer.save(step, state, {"step": step, "epoch": epoch, "position_in_epoch": position,
-                                    "identity": experiment.identity})
+    checkpointer.save(
+      step, state, {"step": step, "epoch": epoch, "position_in_epoch": position, "identity": experiment.identity}
+    )
 
   while step < total_steps:
     epoch, position = experiment.epoch_of(step)
-    for first, batch in train_batches(experiment.splits.train, key=experiment.keys["data"], epoch=epoch,
-                                      batch_size=cfg.batch_size, start_step=position,
-                                      steps_per_dispatch=cfg.steps_per_dispatch):
+    for first, batch in train_batches(
+      experiment.splits.train,
+      key=experiment.keys["data"],
+      epoch=epoch,
+      batch_size=cfg.batch_size,
+      start_step=position,
+      steps_per_dispatch=cfg.steps_per_dispatch,
+    ):
       state, metrics = experiment.train_step(state, parallel.global_batch(batch, sharding, batch_axis=1))
       previous, step = step, step + len(batch["label"])
       history.append((previous, metrics))
@@ -396,8 +435,9 @@ def _progress_bar(enabled: bool, *, total: int, initial: int):
   return tqdm(total=total, initial=initial, unit="step", disable=not enabled, dynamic_ncols=True)
 
 
-def evaluate_checkpoint(workdir: str | pathlib.Path, *, split: str = "test",
-                        config: ml_collections.ConfigDict | None = None) -> dict[str, float]:
+def evaluate_checkpoint(
+  workdir: str | pathlib.Path, *, split: str = "test", config: ml_collections.ConfigDict | None = None
+) -> dict[str, float]:
   """Evaluates the latest checkpoint in `workdir` on `split`; writes `eval_<split>.json` and a grid."""
   workdir = pathlib.Path(workdir)
   config = config or load_config(workdir)
@@ -412,8 +452,13 @@ def evaluate_checkpoint(workdir: str | pathlib.Path, *, split: str = "test",
     checkpointer.close()
   data = getattr(experiment.splits, split)
   metrics = evaluate(experiment, state, data)
-  result = {"step": step, "epoch": step / experiment.steps_per_epoch, "split": split,
-            "num_examples": len(data), **metrics}
+  result = {
+    "step": step,
+    "epoch": step / experiment.steps_per_epoch,
+    "split": split,
+    "num_examples": len(data),
+    **metrics,
+  }
   (workdir / f"eval_{split}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
   save_reconstructions(experiment, state, data, workdir / f"{split}_reconstructions.png")
   return result

@@ -15,8 +15,9 @@ from tests.conftest import REPO
 def dvae(*args: str, data_dir: pathlib.Path) -> subprocess.CompletedProcess:
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # one CPU device, as for a user
   env["DVAE_DATA_DIR"] = str(data_dir)
-  return subprocess.run([sys.executable, "-m", "dvae_jax.main", *args], cwd=REPO, env=env, capture_output=True,
-                        text=True, timeout=600)
+  return subprocess.run(
+    [sys.executable, "-m", "dvae_jax.main", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+  )
 
 
 def _snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
@@ -53,17 +54,21 @@ def test_evaluate_prints_and_writes_test_metrics(smoke_run, shared_data, tmp_pat
   assert (tmp_path / "test_reconstructions.png").exists()
 
 
-@pytest.mark.parametrize("args,message", [
+@pytest.mark.parametrize(
+  "args,message",
+  [
     (("--config.train.num_epoch=3",), 'Did you mean "num_epochs"'),
     (("--config.model.family=gan",), "config.model.family='gan' is not valid; expected one of"),
     (("--config.model.family=vae",), "model.family: checkpoint has 'dvae', config has 'vae'"),
-])
+  ],
+)
 def test_bad_config_fails_cleanly_and_keeps_checkpoints(smoke_run, shared_data, tmp_path, args, message):
   workdir, _ = smoke_run
   shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)
   before = _snapshot(tmp_path / "checkpoints")
-  result = dvae("train", "--config", "experiments/mnist_dvae.py:smoke", "--workdir", str(tmp_path), *args,
-                data_dir=shared_data)
+  result = dvae(
+    "train", "--config", "experiments/mnist_dvae.py:smoke", "--workdir", str(tmp_path), *args, data_dir=shared_data
+  )
   assert result.returncode == 1
   assert message in result.stderr and "Traceback" not in result.stderr
   assert _snapshot(tmp_path / "checkpoints") == before

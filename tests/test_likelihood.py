@@ -38,8 +38,12 @@ class LinearGaussian:
     diff = self.post_mean - mean
     _, logdet = np.linalg.slogdet(self.post_cov)
     return 0.5 * (
-        np.sum(np.diag(inv) * var, axis=-1) + np.einsum("bi,ij,bj->b", diff, inv, diff)
-        - LATENT + logdet - np.sum(np.log(var), axis=-1))
+      np.sum(np.diag(inv) * var, axis=-1)
+      + np.einsum("bi,ij,bj->b", diff, inv, diff)
+      - LATENT
+      + logdet
+      - np.sum(np.log(var), axis=-1)
+    )
 
   def log_likelihood_fn(self, x: np.ndarray):
     weights, bias, x = (jnp.asarray(a, jnp.float32) for a in (self.weights, self.bias, x))
@@ -71,17 +75,23 @@ def correlated_posterior() -> LinearGaussian:
 
 def _estimate(model, mean, var, *, num_samples, chunk_size, key=0, x=None):
   x = model.x if x is None else x
-  return np.asarray(importance_weighted_log_likelihood(
-      jax.random.key(key), jnp.asarray(mean, jnp.float32), jnp.asarray(np.log(var), jnp.float32),
-      model.log_likelihood_fn(x), num_samples=num_samples, chunk_size=chunk_size))
+  return np.asarray(
+    importance_weighted_log_likelihood(
+      jax.random.key(key),
+      jnp.asarray(mean, jnp.float32),
+      jnp.asarray(np.log(var), jnp.float32),
+      model.log_likelihood_fn(x),
+      num_samples=num_samples,
+      chunk_size=chunk_size,
+    )
+  )
 
 
 @pytest.mark.parametrize("num_samples,chunk_size", [(1, 1), (100, 25), (100, 7), (5000, 5000)])
 def test_exact_posterior_gives_exact_log_marginal(diagonal_posterior, num_samples, chunk_size):
   # With q = p(z|x) every importance weight equals p(x), for any k and any chunking.
   model = diagonal_posterior
-  est = _estimate(model, model.post_mean, np.diag(model.post_cov),
-                  num_samples=num_samples, chunk_size=chunk_size)
+  est = _estimate(model, model.post_mean, np.diag(model.post_cov), num_samples=num_samples, chunk_size=chunk_size)
   np.testing.assert_allclose(est, model.log_marginal(), atol=1e-4)
 
 
@@ -98,14 +108,15 @@ def test_misspecified_posterior_tightens_towards_log_marginal(correlated_posteri
   ests = {}
   for k, reps in ((1, 4096), (10, 1024), (100, 4096), (5000, 64)):
     tile = lambda a, reps=reps: np.tile(a, (reps, 1))
-    ests[k] = _estimate(model, tile(mean), tile(var), num_samples=k, chunk_size=min(k, 500),
-                        x=tile(model.x)).reshape(reps, BATCH)
+    ests[k] = _estimate(model, tile(mean), tile(var), num_samples=k, chunk_size=min(k, 500), x=tile(model.x)).reshape(
+      reps, BATCH
+    )
   gaps = {k: truth - est.mean(axis=0) for k, est in ests.items()}  # [B] each
   # k = 1 is the ELBO, whose expected gap is KL(q || p(z|x)); the per-row standard error is ~0.03.
   np.testing.assert_allclose(gaps[1], kl, atol=0.15)
   np.testing.assert_allclose(gaps[1].mean(), kl.mean(), atol=0.08)
   mean_gaps = [gaps[k].mean() for k in (1, 10, 100, 5000)]
-  assert all(a > b for a, b in zip(mean_gaps, mean_gaps[1:])), mean_gaps
+  assert all(a > b for a, b in zip(mean_gaps, mean_gaps[1:], strict=False)), mean_gaps
   np.testing.assert_allclose(gaps[5000], 0.0, atol=0.02)
   np.testing.assert_allclose(ests[5000], np.broadcast_to(truth, ests[5000].shape), atol=0.1)
 
@@ -120,7 +131,8 @@ def test_chunking_masks_surplus_samples(correlated_posterior):
   # The same per-chunk draws, then the weights and their log-mean-exp in float64 numpy.
   key = jax.random.key(5)
   eps = np.concatenate(
-      [jax.random.normal(jax.random.fold_in(key, i), (3, BATCH, LATENT), jnp.float32) for i in range(3)])
+    [jax.random.normal(jax.random.fold_in(key, i), (3, BATCH, LATENT), jnp.float32) for i in range(3)]
+  )
   z = mean + np.sqrt(var) * eps  # [9, B, z]
   resid = model.x - z @ model.weights.T - model.bias
   log_lik = -0.5 * np.sum(resid**2 / SIGMA**2 + math.log(2 * math.pi * SIGMA**2), axis=-1)
@@ -144,16 +156,15 @@ def test_chunk_size_larger_than_k_equals_chunk_size_k(correlated_posterior):
 def test_all_zero_weights_give_minus_inf_not_nan():
   mean = jnp.zeros((3, LATENT))
   est = importance_weighted_log_likelihood(
-      jax.random.key(0), mean, mean, lambda z: jnp.full(z.shape[:2], -jnp.inf),
-      num_samples=5, chunk_size=2)
+    jax.random.key(0), mean, mean, lambda z: jnp.full(z.shape[:2], -jnp.inf), num_samples=5, chunk_size=2
+  )
   assert np.all(np.isneginf(np.asarray(est)))
 
 
 def test_invalid_sizes_raise():
   mean = jnp.zeros((1, LATENT))
   with pytest.raises(ValueError):
-    importance_weighted_log_likelihood(jax.random.key(0), mean, mean, lambda z: z[..., 0],
-                                       num_samples=0, chunk_size=1)
+    importance_weighted_log_likelihood(jax.random.key(0), mean, mean, lambda z: z[..., 0], num_samples=0, chunk_size=1)
 
 
 def test_jit(diagonal_posterior):
@@ -162,15 +173,13 @@ def test_jit(diagonal_posterior):
 
   @functools.partial(jax.jit, static_argnames=("num_samples", "chunk_size"))
   def estimate(key, mean, logvar, *, num_samples, chunk_size):
-    return importance_weighted_log_likelihood(key, mean, logvar, fn, num_samples=num_samples,
-                                              chunk_size=chunk_size)
+    return importance_weighted_log_likelihood(key, mean, logvar, fn, num_samples=num_samples, chunk_size=chunk_size)
 
   mean = jnp.asarray(model.post_mean, jnp.float32)
   logvar = jnp.asarray(np.log(np.diag(model.post_cov)) * np.ones((BATCH, LATENT)), jnp.float32)
   est = estimate(jax.random.key(3), mean, logvar, num_samples=50, chunk_size=16)
   np.testing.assert_allclose(est, model.log_marginal(), atol=1e-4)
-  eager = importance_weighted_log_likelihood(jax.random.key(3), mean, logvar, fn, num_samples=50,
-                                             chunk_size=16)
+  eager = importance_weighted_log_likelihood(jax.random.key(3), mean, logvar, fn, num_samples=50, chunk_size=16)
   np.testing.assert_allclose(est, eager, atol=1e-5)
 
 

@@ -32,8 +32,9 @@ def test_bernoulli_log_likelihood_is_minus_sigmoid_cross_entropy():
   expected = np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=(1, 2, 3))
   np.testing.assert_allclose(losses.bernoulli_log_likelihood(logits, x), expected, rtol=1e-5)
   # Zero logits: every pixel costs log 2, whatever the target.
-  np.testing.assert_allclose(losses.bernoulli_log_likelihood(jnp.zeros((1, 784)), jnp.full((1, 784), 0.3)),
-                             [-784 * np.log(2)], rtol=1e-6)
+  np.testing.assert_allclose(
+    losses.bernoulli_log_likelihood(jnp.zeros((1, 784)), jnp.full((1, 784), 0.3)), [-784 * np.log(2)], rtol=1e-6
+  )
 
 
 def test_bernoulli_log_likelihood_is_stable_for_large_logits():
@@ -57,9 +58,9 @@ def test_softmax_cross_entropy():
 @pytest.mark.parametrize("weight", [0.0, 5e-4])
 def test_l2_penalty_uses_the_reference_set(weight):
   params = {
-      "conv_0": {"kernel": jnp.ones((5, 5, 1, 2)), "bias": jnp.full((2,), 2.0)},
-      "dense_0": {"kernel": jnp.full((3, 2), 3.0), "bias": jnp.ones((2,))},
-      "bn_dense_0": {"scale": jnp.full((2,), 10.0)},
+    "conv_0": {"kernel": jnp.ones((5, 5, 1, 2)), "bias": jnp.full((2,), 2.0)},
+    "dense_0": {"kernel": jnp.full((3, 2), 3.0), "bias": jnp.ones((2,))},
+    "bn_dense_0": {"scale": jnp.full((2,), 10.0)},
   }
   # tf.nn.l2_loss convention: sum(w^2) / 2 over dense weights, dense biases and conv biases.
   expected = weight * 0.5 * (2 * 4.0 + 6 * 9.0 + 2 * 1.0)

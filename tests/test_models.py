@@ -28,11 +28,14 @@ def _count(tree) -> int:
 
 # Pinned against a hand count of REFERENCE.md section 1 (e.g. MNIST encoder: conv 1664 + 102464,
 # FC 1204608 + 73920, heads 9650 + 9650 + label 1930; decoder 9792 + 74112 + 1207360 + 102464 + 1601).
-@pytest.mark.parametrize("family,dims,expected", [
+@pytest.mark.parametrize(
+  "family,dims,expected",
+  [
     ("vae", MNIST, 2_799_215),
     ("dvae", MNIST, 4_221_808),
     ("vae", CIFAR, 7_067_157),  # encoder 2497554 + decoder 4569603
-])
+  ],
+)
 def test_reference_parameter_counts(family, dims, expected):
   _, _, variables = _init(ModelSpec(family=family, **dims))
   assert _count(variables["params"]) == expected
@@ -49,11 +52,20 @@ def test_trainable_batch_norm_affine_is_a_switch():
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @pytest.mark.parametrize("architecture", ["conv", "mlp"])
 def test_output_shapes_and_dtypes(family, architecture):
-  spec = ModelSpec(family=family, architecture=architecture, conv_channels=(4, 4), fc_sizes=(16, 8), latent_dim=3,
-                   samples=2, sample_mode="elbo", **MNIST)
+  spec = ModelSpec(
+    family=family,
+    architecture=architecture,
+    conv_channels=(4, 4),
+    fc_sizes=(16, 8),
+    latent_dim=3,
+    samples=2,
+    sample_mode="elbo",
+    **MNIST,
+  )
   model, x, variables = _init(spec, batch=5)
   outputs, updates = jax.eval_shape(
-      lambda v: model.apply(v, x, train=True, rngs=RNGS, mutable=["batch_stats"]), variables)
+    lambda v: model.apply(v, x, train=True, rngs=RNGS, mutable=["batch_stats"]), variables
+  )
   assert outputs["logits"].shape[1:] == (5, 28, 28, 1) and outputs["logits"].dtype == jnp.float32
   if family != "dae":
     assert outputs["mean"].shape == outputs["logvar"].shape == (5, 3)
@@ -93,10 +105,10 @@ def test_vae_terms_known_answer():
   """A fake model with fixed outputs: zero logits, a known posterior, a known label head."""
   spec = ModelSpec(family="vae", image_shape=(2, 2, 1), num_classes=2, label_loss_weight=0.5)
   outputs = {
-      "logits": jnp.zeros((1, 1, 2, 2, 1)),
-      "mean": jnp.array([[1.0, 0.0]]),
-      "logvar": jnp.zeros((1, 2)),
-      "label_logits": jnp.array([[0.0, 0.0]]),
+    "logits": jnp.zeros((1, 1, 2, 2, 1)),
+    "mean": jnp.array([[1.0, 0.0]]),
+    "logvar": jnp.zeros((1, 2)),
+    "label_logits": jnp.array([[0.0, 0.0]]),
   }
   batch = {"image": jnp.full((1, 2, 2, 1), 0.25), "label": jnp.array([1])}
   terms, objective = vae_terms(outputs, batch, spec)
@@ -110,12 +122,12 @@ def test_vae_terms_known_answer():
 def test_dvae_terms_add_the_dae_and_generated_label_terms():
   spec = ModelSpec(family="dvae", image_shape=(2, 2, 1), num_classes=2)
   outputs = {
-      "logits": jnp.zeros((1, 1, 2, 2, 1)),
-      "dae_logits": jnp.full((1, 1, 2, 2, 1), 100.0),  # confident "on": 100 nats per "off" pixel
-      "mean": jnp.zeros((1, 2)),
-      "logvar": jnp.zeros((1, 2)),
-      "label_logits": jnp.array([[0.0, 0.0]]),
-      "generated_label_logits": jnp.array([[[0.0, 0.0]]]),
+    "logits": jnp.zeros((1, 1, 2, 2, 1)),
+    "dae_logits": jnp.full((1, 1, 2, 2, 1), 100.0),  # confident "on": 100 nats per "off" pixel
+    "mean": jnp.zeros((1, 2)),
+    "logvar": jnp.zeros((1, 2)),
+    "label_logits": jnp.array([[0.0, 0.0]]),
+    "generated_label_logits": jnp.array([[[0.0, 0.0]]]),
   }
   batch = {"image": jnp.array([[[[1.0], [1.0]], [[0.0], [1.0]]]]), "label": jnp.array([0])}
   terms, objective = dvae_terms(outputs, batch, spec)

@@ -12,8 +12,9 @@ from dvae_jax.data.pipeline import epoch_permutation
 
 
 def _split(n: int) -> Split:
-  return Split(np.arange(n, dtype=np.uint8).reshape(n, 1, 1, 1), np.arange(n, dtype=np.int32) % 10,
-               np.arange(n, dtype=np.int32))
+  return Split(
+    np.arange(n, dtype=np.uint8).reshape(n, 1, 1, 1), np.arange(n, dtype=np.int32) % 10, np.arange(n, dtype=np.int32)
+  )
 
 
 def _data_config(shared_data, **kw) -> ml_collections.ConfigDict:

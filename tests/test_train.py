@@ -131,7 +131,9 @@ def test_four_devices_agree_with_one(reference_run, tiny_config, tmp_path):
 def test_non_finite_loss_stops_with_the_metric_and_steps_named(tiny_config, tmp_path):
   # A Gaussian likelihood with std e^-60 makes the loss overflow to inf at the first step.
   config = tiny_config(model__likelihood="gaussian", model__gaussian_log_std=-60.0)
-  with pytest.raises(train.NonFiniteError, match=r"'loss' is not finite at step 1 \(loss=inf.*no checkpoint had been written"):
+  with pytest.raises(
+    train.NonFiniteError, match=r"'loss' is not finite at step 1 \(loss=inf.*no checkpoint had been written"
+  ):
     train.train_and_evaluate(config, tmp_path)
   assert Checkpointer(tmp_path / "checkpoints").latest_step() is None
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dvae_jax.data.sources import ImageData, load_split
+from dvae_jax.data.sources import load_split
 
 BINARIZE = ("none", "static", "dynamic")
 VALIDATION_SPLITS = ("first", "random")
@@ -72,8 +72,11 @@ def load_splits(data: ml_collections.ConfigDict, *, seed: int) -> Splits:
   num_classes = int(max(train_file.labels.max(), test_file.labels.max())) + 1
   n_train_file = len(train_file.labels)
   train_ids = np.arange(n_train_file, dtype=np.int32)
-  test = Split(test_file.images, test_file.labels.astype(np.int32),
-               np.arange(n_train_file, n_train_file + len(test_file.labels), dtype=np.int32))
+  test = Split(
+    test_file.images,
+    test_file.labels.astype(np.int32),
+    np.arange(n_train_file, n_train_file + len(test_file.labels), dtype=np.int32),
+  )
 
   num_valid = int(round(data.validation_fraction * n_train_file))
   if data.validation_split == "first":
@@ -87,10 +90,10 @@ def load_splits(data: ml_collections.ConfigDict, *, seed: int) -> Splits:
     return Split(train_file.images[ids], train_file.labels[ids].astype(np.int32), ids)
 
   return Splits(
-      train=subset(train_ids, data.train_limit),
-      valid=subset(valid_ids, data.eval_limit),
-      test=_limit(test, data.eval_limit),
-      num_classes=num_classes,
+    train=subset(train_ids, data.train_limit),
+    valid=subset(valid_ids, data.eval_limit),
+    test=_limit(test, data.eval_limit),
+    num_classes=num_classes,
   )
 
 
@@ -101,7 +104,7 @@ def _limit(split: Split, limit: int | None) -> Split:
 
 
 def preprocess(
-    images: jax.Array, ids: jax.Array, *, spec: PreprocessSpec, key: jax.Array, step: jax.Array | None = None
+  images: jax.Array, ids: jax.Array, *, spec: PreprocessSpec, key: jax.Array, step: jax.Array | None = None
 ) -> jax.Array:
   """uint8 [..., H, W, C] -> float32 in [0, 1].
 
@@ -130,7 +133,7 @@ def epoch_permutation(key: jax.Array, epoch: int, num_examples: int) -> np.ndarr
 
 
 def train_batches(
-    split: Split, *, key: jax.Array, epoch: int, batch_size: int, start_step: int, steps_per_dispatch: int
+  split: Split, *, key: jax.Array, epoch: int, batch_size: int, start_step: int, steps_per_dispatch: int
 ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
   """Yields (step in epoch, batch with a leading [k] dispatch axis) from `start_step` on.
 

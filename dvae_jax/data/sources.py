@@ -39,107 +39,107 @@ _log = logging.getLogger(__name__)
 
 
 def resolve_data_dir(data_dir: str | None) -> pathlib.Path:
-    """Returns data_dir if given (non-empty), else $DVAE_DATA_DIR, else ~/.cache/dvae_jax/data."""
-    chosen = data_dir or os.environ.get("DVAE_DATA_DIR") or "~/.cache/dvae_jax/data"
-    return pathlib.Path(chosen).expanduser()
+  """Returns data_dir if given (non-empty), else $DVAE_DATA_DIR, else ~/.cache/dvae_jax/data."""
+  chosen = data_dir or os.environ.get("DVAE_DATA_DIR") or "~/.cache/dvae_jax/data"
+  return pathlib.Path(chosen).expanduser()
 
 
 def _check_choice(kind: str, value: str, valid: Sequence[str]) -> None:
-    if value not in valid:
-        raise DataError(f"Unknown {kind} {value!r}; expected one of: {', '.join(valid)}.")
+  if value not in valid:
+    raise DataError(f"Unknown {kind} {value!r}; expected one of: {', '.join(valid)}.")
 
 
-def download(
-    name: str, data_dir: str | None = None, *, mirrors: Sequence[str] | None = None
-) -> list[pathlib.Path]:
-    """Fetches the raw files of `name` into <data_dir>/<name>/ and verifies their sha256.
+def download(name: str, data_dir: str | None = None, *, mirrors: Sequence[str] | None = None) -> list[pathlib.Path]:
+  """Fetches the raw files of `name` into <data_dir>/<name>/ and verifies their sha256.
 
-    Files already present and verified are not fetched again; a present file
-    that fails verification is replaced. Each file is written to a temporary
-    name and renamed only once its sha256 matches.
+  Files already present and verified are not fetched again; a present file
+  that fails verification is replaced. Each file is written to a temporary
+  name and renamed only once its sha256 matches.
 
-    Args:
-      name: "mnist" or "fashion_mnist" (CIFAR-10 must be placed by hand).
-      data_dir: data dir, resolved by `resolve_data_dir`.
-      mirrors: base URLs tried in order; default: $DVAE_<NAME>_MIRRORS if set,
-        else the official mirrors.
+  Args:
+    name: "mnist" or "fashion_mnist" (CIFAR-10 must be placed by hand).
+    data_dir: data dir, resolved by `resolve_data_dir`.
+    mirrors: base URLs tried in order; default: $DVAE_<NAME>_MIRRORS if set,
+      else the official mirrors.
 
-    Returns:
-      Paths of the verified files.
-    """
-    _check_choice("dataset", name, DATASETS)
-    if name not in IDX_FILES:
-        raise DataError(
-            f"Automatic download of {name!r} is not supported; only {', '.join(IDX_FILES)} can be "
-            "downloaded. For cifar10, download the official \"CIFAR-10 binary version\" tarball "
-            "(https://www.cs.toronto.edu/~kriz/cifar.html) and extract it into "
-            f"{resolve_data_dir(data_dir) / 'cifar10'}. Synthetic datasets need no files."
-        )
-    return download_idx(name, resolve_data_dir(data_dir) / name, mirrors)
-
-
-def _ensure_idx_files(
-    name: str, splits: Sequence[str], root: pathlib.Path, allow_download: bool
-) -> None:
-    """Makes sure the IDX files of `splits` exist, fetching them if allowed."""
-    directory = root / name
-    wanted = [f for split in splits for f in split_files(split)]
-    missing = [f for f in wanted if not (directory / f).is_file()]
-    if not missing:
-        return
-    if not allow_download:
-        raise DataError(
-            f"{_DISPLAY[name]} files not found: {', '.join(missing)} missing from "
-            f"{directory}. Run `dvae data download {name}` to fetch them, or point "
-            "--config.data.dir / $DVAE_DATA_DIR at a data dir that has them."
-        )
-    mirrors = mirrors_for(name)
-    _log.warning(
-        "%s files not found in %s; downloading from %s into %s (run `dvae data download %s` to "
-        "do this explicitly)", _DISPLAY[name], directory, mirrors[0], directory, name,
+  Returns:
+    Paths of the verified files.
+  """
+  _check_choice("dataset", name, DATASETS)
+  if name not in IDX_FILES:
+    raise DataError(
+      f"Automatic download of {name!r} is not supported; only {', '.join(IDX_FILES)} can be "
+      'downloaded. For cifar10, download the official "CIFAR-10 binary version" tarball '
+      "(https://www.cs.toronto.edu/~kriz/cifar.html) and extract it into "
+      f"{resolve_data_dir(data_dir) / 'cifar10'}. Synthetic datasets need no files."
     )
-    download_idx(name, directory, mirrors)
+  return download_idx(name, resolve_data_dir(data_dir) / name, mirrors)
+
+
+def _ensure_idx_files(name: str, splits: Sequence[str], root: pathlib.Path, allow_download: bool) -> None:
+  """Makes sure the IDX files of `splits` exist, fetching them if allowed."""
+  directory = root / name
+  wanted = [f for split in splits for f in split_files(split)]
+  missing = [f for f in wanted if not (directory / f).is_file()]
+  if not missing:
+    return
+  if not allow_download:
+    raise DataError(
+      f"{_DISPLAY[name]} files not found: {', '.join(missing)} missing from "
+      f"{directory}. Run `dvae data download {name}` to fetch them, or point "
+      "--config.data.dir / $DVAE_DATA_DIR at a data dir that has them."
+    )
+  mirrors = mirrors_for(name)
+  _log.warning(
+    "%s files not found in %s; downloading from %s into %s (run `dvae data download %s` to do this explicitly)",
+    _DISPLAY[name],
+    directory,
+    mirrors[0],
+    directory,
+    name,
+  )
+  download_idx(name, directory, mirrors)
 
 
 def load_split(
-    name: str,
-    split: str,
-    *,
-    data_dir: str | None = None,
-    source: str = "raw",
-    download: bool = True,  # pylint: disable=redefined-outer-name
+  name: str,
+  split: str,
+  *,
+  data_dir: str | None = None,
+  source: str = "raw",
+  download: bool = True,  # pylint: disable=redefined-outer-name
 ) -> ImageData:
-    """Loads one split of a dataset as NHWC uint8 images and int32 labels.
+  """Loads one split of a dataset as NHWC uint8 images and int32 labels.
 
-    Args:
-      name: one of DATASETS.
-      split: "train" or "test".
-      data_dir: data dir, resolved by `resolve_data_dir`.
-      source: "raw" (parse the files with numpy) or "tfds" (tensorflow-datasets,
-        prepared offline from the same raw files). Synthetic data ignores it.
-      download: fetch missing MNIST / Fashion-MNIST files on first use.
+  Args:
+    name: one of DATASETS.
+    split: "train" or "test".
+    data_dir: data dir, resolved by `resolve_data_dir`.
+    source: "raw" (parse the files with numpy) or "tfds" (tensorflow-datasets,
+      prepared offline from the same raw files). Synthetic data ignores it.
+    download: fetch missing MNIST / Fashion-MNIST files on first use.
 
-    Returns:
-      ImageData: images uint8 [N, H, W, C], labels int32 [N].
+  Returns:
+    ImageData: images uint8 [N, H, W, C], labels int32 [N].
 
-    Raises:
-      DataError: on unknown arguments, missing, corrupt or malformed files.
-    """
-    _check_choice("dataset", name, DATASETS)
-    _check_choice("split", split, SPLITS)
-    _check_choice("source", source, SOURCES)
-    if name.startswith("synthetic"):
-        return make_synthetic(name, split)
-    root = resolve_data_dir(data_dir)
-    if source == "tfds":
-        if name in IDX_FILES:
-            # TFDS prepares every split at once, so it needs all four files.
-            _ensure_idx_files(name, SPLITS, root, download)
-            for filename in IDX_FILES[name]:
-                verify(name, root / name / filename)
-        return load_tfds_split(name, split, root)
+  Raises:
+    DataError: on unknown arguments, missing, corrupt or malformed files.
+  """
+  _check_choice("dataset", name, DATASETS)
+  _check_choice("split", split, SPLITS)
+  _check_choice("source", source, SOURCES)
+  if name.startswith("synthetic"):
+    return make_synthetic(name, split)
+  root = resolve_data_dir(data_dir)
+  if source == "tfds":
     if name in IDX_FILES:
-        _ensure_idx_files(name, (split,), root, download)
-    if name in IDX_FILES:
-        return load_idx_split(name, root / name, split)
-    return load_cifar10_split(root / name, split)
+      # TFDS prepares every split at once, so it needs all four files.
+      _ensure_idx_files(name, SPLITS, root, download)
+      for filename in IDX_FILES[name]:
+        verify(name, root / name / filename)
+    return load_tfds_split(name, split, root)
+  if name in IDX_FILES:
+    _ensure_idx_files(name, (split,), root, download)
+  if name in IDX_FILES:
+    return load_idx_split(name, root / name, split)
+  return load_cifar10_split(root / name, split)

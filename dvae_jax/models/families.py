@@ -38,8 +38,8 @@ def corrupt(key: jax.Array, x: jax.Array, spec: ModelSpec) -> jax.Array:
 
 def _label_terms(logits: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
   return {
-      "label_ce_nats": losses.softmax_cross_entropy(logits, labels),
-      "label_error": (jnp.argmax(logits, axis=-1) != labels).astype(jnp.float32),
+    "label_ce_nats": losses.softmax_cross_entropy(logits, labels),
+    "label_error": (jnp.argmax(logits, axis=-1) != labels).astype(jnp.float32),
   }
 
 
@@ -59,8 +59,11 @@ class VAE(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
     posterior = self.inference(x, train=train)
     z = reparameterize(
-        self.make_rng("reparam"), posterior["mean"], posterior["logvar"],
-        samples=self.spec.samples, mode=self.spec.sample_mode,
+      self.make_rng("reparam"),
+      posterior["mean"],
+      posterior["logvar"],
+      samples=self.spec.samples,
+      mode=self.spec.sample_mode,
     )  # [S, B, z]
     return {**posterior, "z": z, "logits": self.decode(z, train=train)}  # logits [S, B, H, W, C]
 
@@ -157,9 +160,9 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "vae": Family("vae", VAE, vae_terms, ("generator",)),
-    "dae": Family("dae", DAE, dae_terms, ("generator",)),
-    "dvae": Family("dvae", DVAE, dvae_terms, ("dae_generator",)),
+  "vae": Family("vae", VAE, vae_terms, ("generator",)),
+  "dae": Family("dae", DAE, dae_terms, ("generator",)),
+  "dvae": Family("dvae", DVAE, dvae_terms, ("dae_generator",)),
 }
 
 

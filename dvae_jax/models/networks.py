@@ -15,11 +15,11 @@ import jax.numpy as jnp
 from dvae_jax.models.spec import ModelSpec
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": nn.relu,
-    "elu": nn.elu,
-    "leaky_relu": nn.leaky_relu,
-    "tanh": jnp.tanh,
-    "softplus": nn.softplus,
+  "relu": nn.relu,
+  "elu": nn.elu,
+  "leaky_relu": nn.leaky_relu,
+  "tanh": jnp.tanh,
+  "softplus": nn.softplus,
 }
 
 # Xavier (Glorot) normal weights and zero biases, as in the reference.
@@ -34,12 +34,12 @@ def _norm(spec: ModelSpec, name: str, *, train: bool) -> Callable[[jax.Array], j
   if not spec.batch_norm:
     return lambda x: x
   return nn.BatchNorm(
-      use_running_average=not train,
-      momentum=spec.bn_momentum,
-      epsilon=1e-3,  # tf.contrib.layers.batch_norm's default
-      use_scale=spec.bn_trainable_affine,
-      use_bias=spec.bn_trainable_affine,
-      name=name,
+    use_running_average=not train,
+    momentum=spec.bn_momentum,
+    epsilon=1e-3,  # tf.contrib.layers.batch_norm's default
+    use_scale=spec.bn_trainable_affine,
+    use_bias=spec.bn_trainable_affine,
+    name=name,
   )
 
 
@@ -49,8 +49,8 @@ def _conv_grid(spec: ModelSpec) -> tuple[int, int]:
   factor = 2 ** len(spec.conv_channels)
   if height % factor or width % factor:
     raise ValueError(
-        f"image shape {spec.image_shape} is not divisible by 2**{len(spec.conv_channels)} "
-        "(one stride-2 pool per conv layer); change model.conv_channels or the data."
+      f"image shape {spec.image_shape} is not divisible by 2**{len(spec.conv_channels)} "
+      "(one stride-2 pool per conv layer); change model.conv_channels or the data."
     )
   return height // factor, width // factor
 
@@ -101,16 +101,16 @@ class Decoder(nn.Module):
     x = x.reshape(x.shape[0], grid_h, grid_w, spec.conv_channels[0])
     for i, features in enumerate(spec.conv_channels[1:]):
       x = nn.ConvTranspose(
-          features, (spec.kernel_size,) * 2, strides=(2, 2), padding="SAME", kernel_init=kernel_init, name=f"deconv_{i}"
+        features, (spec.kernel_size,) * 2, strides=(2, 2), padding="SAME", kernel_init=kernel_init, name=f"deconv_{i}"
       )(x)
       x = act(_norm(spec, f"bn_deconv_{i}", train=train)(x))
     return nn.ConvTranspose(
-        channels,
-        (spec.kernel_size,) * 2,
-        strides=(2, 2),
-        padding="SAME",
-        kernel_init=kernel_init,
-        name=f"deconv_{len(spec.conv_channels) - 1}",
+      channels,
+      (spec.kernel_size,) * 2,
+      strides=(2, 2),
+      padding="SAME",
+      kernel_init=kernel_init,
+      name=f"deconv_{len(spec.conv_channels) - 1}",
     )(x)
 
 
@@ -124,9 +124,9 @@ class InferenceNet(nn.Module):
     spec = self.spec
     features = Encoder(spec, name="trunk")(x, train=train)  # [B, F]
     out = {
-        "features": features,
-        "mean": _dense(spec.latent_dim, "mean")(features),  # [B, z]
-        "logvar": _dense(spec.latent_dim, "logvar")(features),  # [B, z]
+      "features": features,
+      "mean": _dense(spec.latent_dim, "mean")(features),  # [B, z]
+      "logvar": _dense(spec.latent_dim, "logvar")(features),  # [B, z]
     }
     if spec.label_head:
       out["label_logits"] = _dense(spec.num_classes, "label_head")(features)  # [B, classes]

@@ -44,7 +44,7 @@ class ModelSpec:
 
 
 def spec_from_config(
-    model: ml_collections.ConfigDict, *, image_shape: tuple[int, int, int], num_classes: int
+  model: ml_collections.ConfigDict, *, image_shape: tuple[int, int, int], num_classes: int
 ) -> ModelSpec:
   """Freezes `config.model` into a ModelSpec (lists become tuples)."""
   fields = {f.name for f in dataclasses.fields(ModelSpec)}
