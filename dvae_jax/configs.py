@@ -81,6 +81,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.max_checkpoints = 3
   c.train.progress_bar = True
   c.train.grid_images = 32  # images in the reconstruction grid
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.iw_samples = 5000  # importance samples for the test NLL (dvae evaluate); 0 skips it
+  c.eval.iw_chunk_size = 100  # samples drawn at once per image: memory ~ chunk x batch decodes
+  c.eval.iw_batch_size = 50
+  c.eval.iw_limit = config_dict.placeholder(int)  # estimate on the first N examples only
   return c
 
 
@@ -123,6 +129,10 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_
   config.train.grid_images = 16
   config.model.bn_momentum = 0.9  # running statistics must settle within a few steps
   config.optim.learning_rate = 1e-3
+  config.eval.iw_samples = 20
+  config.eval.iw_chunk_size = 10
+  config.eval.iw_batch_size = 32
+  config.eval.iw_limit = 64
   return config
 
 
@@ -169,11 +179,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
     "train.log_every_steps",
     "train.checkpoint_every_steps",
     "train.max_checkpoints",
+    "eval.iw_chunk_size",
+    "eval.iw_batch_size",
     "optim.learning_rate",
     "optim.decay_epochs",
   ):
     _positive(path, get(path))
-  for path in ("train.num_epochs", "optim.clip_value", "model.weight_decay", "train.grid_images"):
+  for path in ("train.num_epochs", "optim.clip_value", "model.weight_decay", "train.grid_images", "eval.iw_samples"):
     _positive(path, get(path), allow_zero=True)
   if model.architecture == "conv" and not model.conv_channels:
     raise ConfigError("config.model.conv_channels is empty; the conv architecture needs at least one conv layer.")

@@ -21,6 +21,12 @@ _SPLIT = flags.DEFINE_enum("split", "test", ["test", "valid"], "Split that `eval
 _DATA_DIR = flags.DEFINE_string(
   "data_dir", None, "Data directory (default: $DVAE_DATA_DIR, else ~/.cache/dvae_jax/data)."
 )
+_CLASSIFIER = flags.DEFINE_string(
+  "classifier_workdir", None, "`evaluate`: a trained classifier's workdir, to score reconstructions."
+)
+_IW_SAMPLES = flags.DEFINE_integer(
+  "iw_samples", None, "`evaluate`: importance samples for the NLL (default config.eval.iw_samples; 0 skips)."
+)
 _MIRRORS = flags.DEFINE_multi_string("mirror", None, "Base URL to download from instead of the official mirrors.")
 
 
@@ -38,7 +44,7 @@ def _print_metrics(title: str, metrics: dict) -> None:
 
 def _main(command: str, argv: list[str]) -> None:
   # Imported here so that `dvae --help` and flag errors stay fast.
-  from dvae_jax import train
+  from dvae_jax import evaluate, train
   from dvae_jax.checkpoint import CheckpointError
   from dvae_jax.configs import ConfigError
   from dvae_jax.data import DataError, download
@@ -62,7 +68,13 @@ def _main(command: str, argv: list[str]) -> None:
       valid = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
       _print_metrics(f"validation metrics after training ({_WORKDIR.value}):", valid)
       return
-    result = train.evaluate_checkpoint(_WORKDIR.value, split=_SPLIT.value, config=_CONFIG.value)
+    result = evaluate.evaluate_checkpoint(
+      _WORKDIR.value,
+      split=_SPLIT.value,
+      config=_CONFIG.value,
+      classifier_workdir=_CLASSIFIER.value,
+      iw_samples=_IW_SAMPLES.value,
+    )
     _print_metrics(
       f"{result['split']} metrics at step {result['step']} (test loss = reference_loss, test KLD = kl_nats):", result
     )
@@ -90,12 +102,21 @@ def _parse_flags(argv: list[str]) -> list[str]:
     )
 
 
+def _underscore_flag(arg: str) -> str:
+  """--classifier-workdir=x -> --classifier_workdir=x (flag names only; --config.* paths stay)."""
+  if not arg.startswith("--") or arg.startswith("--config"):
+    return arg
+  name, sep, value = arg.partition("=")
+  return "--" + name[2:].replace("-", "_") + sep + value
+
+
 def run() -> None:
   """Console entry point: `dvae COMMAND [flags]`."""
   if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
     print(USAGE, file=sys.stderr)
     sys.exit(2)
   command = sys.argv.pop(1)
+  sys.argv = [_underscore_flag(arg) for arg in sys.argv]
   app.run(functools.partial(_main, command), flags_parser=_parse_flags)
 
 

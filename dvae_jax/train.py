@@ -22,7 +22,7 @@ import optax
 from jax.sharding import Mesh
 
 from dvae_jax import configs, images, losses, parallel
-from dvae_jax.checkpoint import Checkpointer, CheckpointError, identity
+from dvae_jax.checkpoint import Checkpointer, identity
 from dvae_jax.data import (
   PreprocessSpec,
   Split,
@@ -82,17 +82,14 @@ def make_objective(family: Family, model, spec: ModelSpec, *, batch_reduction: s
       outputs, new_state = model.apply(variables, batch["image"], train=False, rngs=rngs), model_state
     terms, per_example = family.terms(outputs, batch, spec)
     l2 = losses.l2_penalty(params, spec.weight_decay, include=losses.reference_l2_include)
-    generator_params = params
-    for name in family.output_generator:
-      generator_params = generator_params[name]
-    generator_l2 = losses.l2_penalty(generator_params, spec.weight_decay, include=losses.reference_l2_include)
     reduced = jnp.sum(per_example) if batch_reduction == "sum" else jnp.mean(per_example)
-    metrics = {
-      **terms,
-      "objective_nats": per_example,
-      "reference_loss": terms["output_recon_nats"] + generator_l2,
-      "l2": l2,
-    }
+    metrics = {**terms, "objective_nats": per_example, "l2": l2}
+    if family.generative:
+      generator_params = params
+      for name in family.output_generator:
+        generator_params = generator_params[name]
+      generator_l2 = losses.l2_penalty(generator_params, spec.weight_decay, include=losses.reference_l2_include)
+      metrics["reference_loss"] = terms["output_recon_nats"] + generator_l2
     return reduced + l2, (metrics, new_state)
 
   return objective
@@ -128,6 +125,7 @@ class Experiment:
   schedule: optax.Schedule
   keys: dict[str, jax.Array]
   steps_per_epoch: int
+  prepare: Callable  # (uint8 batch, step=None) -> {"image": floats in [0, 1], "label"}; traceable
   train_step: Callable  # (state, batches [k, B, ...]) -> (state, metrics [k])
   eval_step: Callable  # (state, batch [B, ...], key) -> metric sums
   reconstruct: Callable  # (state, batch [B, ...], key) -> (inputs, reconstructions)
@@ -136,6 +134,11 @@ class Experiment:
   @property
   def identity(self) -> dict[str, Any]:
     return identity(self.config.to_dict())
+
+  @staticmethod
+  def variables(state: TrainState) -> dict[str, Any]:
+    """The Flax variables of a train state."""
+    return {"params": state.params, **state.model_state}
 
   def init_state(self) -> TrainState:
     sample = jnp.zeros((1, *self.spec.image_shape), jnp.float32)
@@ -162,10 +165,10 @@ def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None
   jax.config.update("jax_threefry_partitionable", True)
   mesh = parallel.make_mesh(config.num_devices)
   num_devices = mesh.devices.size
-  for name in ("batch_size", "eval_batch_size"):
-    if config.train[name] % num_devices:
+  for section, name in (("train", "batch_size"), ("train", "eval_batch_size"), ("eval", "iw_batch_size")):
+    if config[section][name] % num_devices:
       raise configs.ConfigError(
-        f"config.train.{name}={config.train[name]} must be divisible by the {num_devices} devices of the mesh."
+        f"config.{section}.{name}={config[section][name]} must be divisible by the {num_devices} devices of the mesh."
       )
   splits = splits or load_splits(config.data, seed=config.seed)
   steps_per_epoch = len(splits.train) // config.train.batch_size
@@ -225,8 +228,7 @@ def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None
 
   def reconstruct(state: TrainState, batch, key):
     inputs = prepare(batch)
-    variables = {"params": state.params, **state.model_state}
-    recon = model.apply(variables, inputs["image"], rngs=module_rngs(key), method="reconstruct")
+    recon = model.apply(Experiment.variables(state), inputs["image"], rngs=module_rngs(key), method="reconstruct")
     return inputs["image"], recon
 
   replicated = parallel.replicated(mesh)
@@ -242,6 +244,7 @@ def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None
     schedule=schedule,
     keys=keys,
     steps_per_epoch=steps_per_epoch,
+    prepare=prepare,
     train_step=jax.jit(
       multi_step,
       in_shardings=(replicated, parallel.batch_sharding(mesh, leading_axes=1)),
@@ -420,7 +423,8 @@ def _train_loop(
   progress.close()
   if not valid and experiment.config.train.num_epochs:
     valid = evaluate(experiment, state, experiment.splits.valid)
-  save_reconstructions(experiment, state, experiment.splits.valid, workdir / "reconstructions.png")
+  if experiment.family.generative:
+    save_reconstructions(experiment, state, experiment.splits.valid, workdir / "reconstructions.png")
   return valid
 
 
@@ -433,32 +437,3 @@ def _progress_bar(enabled: bool, *, total: int, initial: int):
   from tqdm.auto import tqdm
 
   return tqdm(total=total, initial=initial, unit="step", disable=not enabled, dynamic_ncols=True)
-
-
-def evaluate_checkpoint(
-  workdir: str | pathlib.Path, *, split: str = "test", config: ml_collections.ConfigDict | None = None
-) -> dict[str, float]:
-  """Evaluates the latest checkpoint in `workdir` on `split`; writes `eval_<split>.json` and a grid."""
-  workdir = pathlib.Path(workdir)
-  config = config or load_config(workdir)
-  experiment = build_experiment(config)
-  checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=config.train.max_checkpoints)
-  try:
-    latest = checkpointer.latest_step()
-    if latest is None:
-      raise CheckpointError(f"no checkpoint found in {workdir / 'checkpoints'}; train first with `dvae train`.")
-    state, step = restore_or_init(experiment, checkpointer)
-  finally:
-    checkpointer.close()
-  data = getattr(experiment.splits, split)
-  metrics = evaluate(experiment, state, data)
-  result = {
-    "step": step,
-    "epoch": step / experiment.steps_per_epoch,
-    "split": split,
-    "num_examples": len(data),
-    **metrics,
-  }
-  (workdir / f"eval_{split}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-  save_reconstructions(experiment, state, data, workdir / f"{split}_reconstructions.png")
-  return result

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from dvae_jax import train
+from dvae_jax import evaluate, train
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
 from dvae_jax.metric_writer import read_metrics
 
@@ -150,16 +150,16 @@ def test_checkpoint_of_another_model_is_refused_and_left_untouched(reference_run
   with pytest.raises(CheckpointError, match=r"model.family: checkpoint has 'dvae', config has 'vae'"):
     train.train_and_evaluate(other, tmp_path)
   with pytest.raises(CheckpointError, match="different experiment"):
-    train.evaluate_checkpoint(tmp_path, config=other)
+    evaluate.evaluate_checkpoint(tmp_path, config=other)
   assert _snapshot(tmp_path) == before
 
 
 def test_evaluate_checkpoint_writes_test_metrics(reference_run, tmp_path):
   config, workdir, _, _ = reference_run
   shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)
-  result = train.evaluate_checkpoint(tmp_path)
+  result = evaluate.evaluate_checkpoint(tmp_path)
   assert result["step"] == 2 * STEPS_PER_EPOCH and result["num_examples"] == 64
   assert json.loads((tmp_path / "eval_test.json").read_text()) == result
   assert (tmp_path / "test_reconstructions.png").exists()
   # Deterministic: a second evaluation gives the same numbers.
-  assert train.evaluate_checkpoint(tmp_path) == result
+  assert evaluate.evaluate_checkpoint(tmp_path) == result

@@ -34,6 +34,10 @@ class Split:
   def __len__(self) -> int:
     return len(self.labels)
 
+  def head(self, n: int | None) -> "Split":
+    """The first n examples (all when n is None or 0)."""
+    return Split(self.images[:n], self.labels[:n], self.ids[:n]) if n else self
+
   def take(self, index: np.ndarray) -> dict[str, np.ndarray]:
     return {"image": self.images[index], "label": self.labels[index], "id": self.ids[index]}
 
@@ -92,15 +96,9 @@ def load_splits(data: ml_collections.ConfigDict, *, seed: int) -> Splits:
   return Splits(
     train=subset(train_ids, data.train_limit),
     valid=subset(valid_ids, data.eval_limit),
-    test=_limit(test, data.eval_limit),
+    test=test.head(data.eval_limit),
     num_classes=num_classes,
   )
-
-
-def _limit(split: Split, limit: int | None) -> Split:
-  if not limit:
-    return split
-  return Split(split.images[:limit], split.labels[:limit], split.ids[:limit])
 
 
 def preprocess(

@@ -4,6 +4,7 @@ VAE: diagonal Gaussian posterior, N(0, I) prior, Bernoulli or Gaussian likelihoo
 DAE: corrupt the input (Gaussian or dropout noise), reconstruct the clean image.
 DVAE (dojoteef/dvae): the VAE's sigmoid output is the corrupted input of a DAE trained jointly to
 reconstruct the clean x; the DAE's loss flows back into the VAE.
+Classifier: the reference's separate CNN that scores reconstructions.
 """
 
 import dataclasses
@@ -14,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from dvae_jax import losses
-from dvae_jax.models.networks import Decoder, Encoder, InferenceNet, reparameterize
+from dvae_jax.models.networks import Decoder, Encoder, InferenceNet, kernel_init, reparameterize
 from dvae_jax.models.spec import ModelSpec
 
 Terms = tuple[dict[str, jax.Array], jax.Array]  # (per-example metrics [B], per-example objective [B])
@@ -70,6 +71,15 @@ class VAE(nn.Module):
   def reconstruct(self, x: jax.Array) -> jax.Array:
     """One stochastic reconstruction per image, as probabilities [B, H, W, C] (eval mode)."""
     return jax.nn.sigmoid(self(x, train=False)["logits"][0])
+
+  def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Posterior mean and log-variance [B, z] (eval mode)."""
+    posterior = self.inference(x, train=False)
+    return posterior["mean"], posterior["logvar"]
+
+  def output_logits(self, z: jax.Array) -> jax.Array:
+    """Codes [..., z] -> logits of the model's output [..., H, W, C] (eval mode)."""
+    return self.decode(z)
 
 
 def vae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], spec: ModelSpec) -> Terms:
@@ -132,6 +142,17 @@ class DVAE(nn.Module):
   def reconstruct(self, x: jax.Array) -> jax.Array:
     return jax.nn.sigmoid(self(x, train=False)["dae_logits"][0])
 
+  def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return self.vae.encode(x)
+
+  def output_logits(self, z: jax.Array) -> jax.Array:
+    """The DVAE's output: the DAE applied to the VAE decoder's sigmoid output (eval mode)."""
+    lead = z.shape[:-1]
+    generated = jax.nn.sigmoid(self.vae.decode(z.reshape(-1, z.shape[-1])))
+    dae_encoder = self.vae.inference if self.spec.share_encoder else self.dae_inference
+    logits = self.dae_generator(dae_encoder(generated, train=False)["features"], train=False)
+    return logits.reshape(*lead, *self.spec.image_shape)
+
 
 def dvae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], spec: ModelSpec) -> Terms:
   terms, objective = vae_terms(outputs, batch, spec)
@@ -149,6 +170,27 @@ def dvae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], spec:
   return terms, objective
 
 
+class Classifier(nn.Module):
+  """The reference's separate evaluation classifier: the conv trunk and a linear label layer."""
+
+  spec: ModelSpec
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
+    features = Encoder(self.spec, name="trunk")(x, train=train)
+    return {"label_logits": nn.Dense(self.spec.num_classes, kernel_init=kernel_init, name="label_head")(features)}
+
+  def classify(self, x: jax.Array) -> jax.Array:
+    """Class logits [B, classes] (eval mode)."""
+    return self(x, train=False)["label_logits"]
+
+
+def classifier_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], spec: ModelSpec) -> Terms:
+  del spec
+  terms = _label_terms(outputs["label_logits"], batch["label"])
+  return terms, terms["label_ce_nats"]
+
+
 @dataclasses.dataclass(frozen=True)
 class Family:
   """How the training loop sees a model family."""
@@ -156,13 +198,20 @@ class Family:
   name: str
   module: Callable[[ModelSpec], nn.Module]
   terms: Callable[[dict[str, jax.Array], dict[str, jax.Array], ModelSpec], Terms]
-  output_generator: tuple[str, ...]  # params path of the generator whose output is "the" output
+  # Params path of the generator whose output is the model's output; None for a classifier.
+  output_generator: tuple[str, ...] | None
+  latent: bool = False  # has a posterior q(z|x) and a prior: `encode` and `output_logits` methods
+
+  @property
+  def generative(self) -> bool:
+    return self.output_generator is not None
 
 
 FAMILIES: dict[str, Family] = {
-  "vae": Family("vae", VAE, vae_terms, ("generator",)),
+  "vae": Family("vae", VAE, vae_terms, ("generator",), latent=True),
   "dae": Family("dae", DAE, dae_terms, ("generator",)),
-  "dvae": Family("dvae", DVAE, dvae_terms, ("dae_generator",)),
+  "dvae": Family("dvae", DVAE, dvae_terms, ("dae_generator",), latent=True),
+  "classifier": Family("classifier", Classifier, classifier_terms, None),
 }
 
 

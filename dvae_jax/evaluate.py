@@ -1,0 +1,192 @@
+"""Evaluation of a trained run: the reference's metrics, the classifier error on reconstructions,
+and an importance-weighted estimate of the test negative log-likelihood.
+
+`evaluate_checkpoint(workdir)` is what `dvae evaluate` runs. All numbers are means per image over
+the split (every example counted once), in nats unless the name says otherwise.
+"""
+
+import dataclasses
+import json
+import math
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from dvae_jax import parallel
+from dvae_jax.checkpoint import Checkpointer, CheckpointError
+from dvae_jax.data import Split, eval_batches
+from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
+from dvae_jax.models.families import log_likelihood
+from dvae_jax.train import (
+  Experiment,
+  TrainState,
+  build_experiment,
+  evaluate,
+  load_config,
+  module_rngs,
+  restore_or_init,
+  save_reconstructions,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """A trained run restored from its workdir."""
+
+  workdir: pathlib.Path
+  experiment: Experiment
+  state: TrainState
+  step: int
+
+  def split(self, name: str) -> Split:
+    return getattr(self.experiment.splits, name)
+
+
+def restore_run(workdir: str | pathlib.Path, config: ml_collections.ConfigDict | None = None) -> Run:
+  """Rebuilds the experiment of `workdir` (from its config.json unless given) and its latest state."""
+  workdir = pathlib.Path(workdir)
+  config = config or load_config(workdir)
+  experiment = build_experiment(config)
+  checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=config.train.max_checkpoints)
+  try:
+    if checkpointer.latest_step() is None:
+      raise CheckpointError(f"no checkpoint found in {workdir / 'checkpoints'}; train first with `dvae train`.")
+    state, step = restore_or_init(experiment, checkpointer)
+  finally:
+    checkpointer.close()
+  return Run(workdir, experiment, state, step)
+
+
+def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split) -> float:
+  """Error of `classifier` on one stochastic reconstruction of each image of `split`.
+
+  The reference averages per batch of 256; this is the exact mean over images.
+  """
+  if classifier.experiment.family.name != "classifier":
+    raise CheckpointError(f"{classifier.workdir} holds a {classifier.experiment.family.name!r} run, not a classifier.")
+  if classifier.experiment.preprocess_spec != run.experiment.preprocess_spec:
+    raise CheckpointError(
+      f"the classifier in {classifier.workdir} was trained on differently preprocessed images "
+      f"({classifier.experiment.preprocess_spec}) than the model in {run.workdir} ({run.experiment.preprocess_spec})."
+    )
+  model, classifier_model = run.experiment.model, classifier.experiment.model
+
+  @jax.jit
+  def errors(state, classifier_state, batch, key):
+    inputs = run.experiment.prepare(batch)
+    recon = model.apply(Experiment.variables(state), inputs["image"], rngs=module_rngs(key), method="reconstruct")
+    logits = classifier_model.apply(Experiment.variables(classifier_state), recon, method="classify")
+    return jnp.sum((jnp.argmax(logits, axis=-1) != inputs["label"]) * batch["mask"])
+
+  batch_size = run.experiment.config.train.eval_batch_size
+  sharding = parallel.batch_sharding(run.experiment.mesh)
+  key = run.experiment.keys["sample"]
+  wrong = sum(
+    float(errors(run.state, classifier.state, parallel.global_batch(batch, sharding), jax.random.fold_in(key, index)))
+    for index, batch in enumerate(eval_batches(split, batch_size))
+  )
+  return wrong / len(split)
+
+
+def importance_weighted_nll(
+  run: Run, split: Split, *, num_samples: int, chunk_size: int, batch_size: int
+) -> dict[str, float]:
+  """-log p(x) estimated with `num_samples` importance samples from q(z|x), per image.
+
+  The model's output likelihood is used: the VAE decoder's, or for the DVAE the DAE applied to
+  the decoder's output. A true NLL only for binarized data under a Bernoulli likelihood.
+  """
+  experiment = run.experiment
+  if not experiment.family.latent:
+    raise ValueError(f"the {experiment.family.name!r} family has no latent variable model to estimate p(x) for.")
+  model, spec = experiment.model, experiment.spec
+  sharding = parallel.batch_sharding(experiment.mesh)
+
+  @jax.jit
+  def nll_sum(state, batch, key):
+    x = experiment.prepare(batch)["image"]
+    variables = Experiment.variables(state)
+    mean, logvar = model.apply(variables, x, method="encode")
+
+    def log_likelihood_fn(z):  # [S, B, z] -> [S, B]
+      logits = model.apply(variables, z, method="output_logits")
+      return log_likelihood(logits, x[None], spec, batch_dims=2)
+
+    log_px = importance_weighted_log_likelihood(
+      key, mean, logvar, log_likelihood_fn, num_samples=num_samples, chunk_size=chunk_size
+    )
+    return jnp.sum(-log_px * batch["mask"])
+
+  key = jax.random.fold_in(experiment.keys["eval"], 0x1A5)
+  total = sum(
+    float(nll_sum(run.state, parallel.global_batch(batch, sharding), jax.random.fold_in(key, index)))
+    for index, batch in enumerate(eval_batches(split, batch_size))
+  )
+  nll = total / len(split)
+  return {
+    "iw_nll_nats": nll,
+    "iw_bits_per_dim": float(bits_per_dim(nll, math.prod(spec.image_shape))),
+    "iw_samples": num_samples,
+    "iw_num_examples": len(split),
+  }
+
+
+def evaluate_checkpoint(
+  workdir: str | pathlib.Path,
+  *,
+  split: str = "test",
+  config: ml_collections.ConfigDict | None = None,
+  classifier_workdir: str | pathlib.Path | None = None,
+  iw_samples: int | None = None,
+) -> dict[str, float]:
+  """Evaluates the latest checkpoint in `workdir` on `split`; writes `eval_<split>.json` and a grid.
+
+  `iw_samples` overrides `config.eval.iw_samples` (0 skips the likelihood estimate).
+  """
+  run = restore_run(workdir, config)
+  experiment, eval_config = run.experiment, run.experiment.config.eval
+  data = run.split(split)
+  result = {
+    "step": run.step,
+    "epoch": run.step / experiment.steps_per_epoch,
+    "split": split,
+    "num_examples": len(data),
+    **evaluate(experiment, run.state, data),
+  }
+  if classifier_workdir:
+    classifier = restore_run(classifier_workdir)
+    result["classifier_error_on_reconstructions"] = classifier_error_on_reconstructions(run, classifier, data)
+    result["classifier_workdir"] = str(classifier_workdir)
+  num_samples = eval_config.iw_samples if iw_samples is None else iw_samples
+  if experiment.family.latent and num_samples:
+    subset = data.head(eval_config.iw_limit) if eval_config.iw_limit else data
+    result.update(
+      importance_weighted_nll(
+        run,
+        subset,
+        num_samples=num_samples,
+        chunk_size=min(eval_config.iw_chunk_size, num_samples),
+        batch_size=eval_config.iw_batch_size,
+      )
+    )
+  (run.workdir / f"eval_{split}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+  if experiment.family.generative:
+    save_reconstructions(experiment, run.state, data, run.workdir / f"{split}_reconstructions.png")
+  return result
+
+
+def prior_samples(run: Run, num: int) -> np.ndarray:
+  """Images decoded from z ~ N(0, I), as probabilities [num, H, W, C]."""
+  model = run.experiment.model
+  z = jax.random.normal(run.experiment.keys["sample"], (num, run.experiment.spec.latent_dim))
+  logits = jax.jit(lambda state, z: model.apply(Experiment.variables(state), z, method="output_logits"))(run.state, z)
+  return np.asarray(jax.nn.sigmoid(logits))
+
+
+def reconstructions(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
+  """(inputs, one stochastic reconstruction each) for the first `num` images of `split`."""
+  inputs, recon = run.experiment.reconstruct(run.state, split.take(np.arange(num)), run.experiment.keys["sample"])
+  return np.asarray(inputs), np.asarray(recon)
