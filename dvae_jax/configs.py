@@ -103,6 +103,15 @@ def cifar10_reference(config: ml_collections.ConfigDict) -> ml_collections.Confi
   return config
 
 
+def classifier_reference(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The reference's separate evaluation CNN (REFERENCE.md section 1); the schedule is per dataset."""
+  config.model.family = "classifier"
+  config.model.conv_channels = (128, 64, 32)
+  config.model.fc_sizes = (1024, 512, 512)
+  config.optim.learning_rate = 0.01
+  return config
+
+
 VARIANTS = ("smoke",)
 
 

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dvae_jax import parallel
+from dvae_jax import parallel, plots
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
 from dvae_jax.data import Split, eval_batches
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
@@ -190,3 +190,28 @@ def reconstructions(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.nd
   """(inputs, one stochastic reconstruction each) for the first `num` images of `split`."""
   inputs, recon = run.experiment.reconstruct(run.state, split.take(np.arange(num)), run.experiment.keys["sample"])
   return np.asarray(inputs), np.asarray(recon)
+
+
+def make_figures(
+  runs: dict[str, str | pathlib.Path], out_dir: str | pathlib.Path, *, num_images: int = 10, split: str = "test"
+) -> list[pathlib.Path]:
+  """Validation curves of all runs on the same axes, test inputs beside every run's output, and
+  samples from each run's prior. `runs` maps a label to a workdir."""
+  out_dir = pathlib.Path(out_dir)
+  written = [plots.plot_validation_curves(runs, out_dir / "validation_curves.png")]
+  restored = {label: restore_run(workdir) for label, workdir in runs.items()}
+  generative = {label: run for label, run in restored.items() if run.experiment.family.generative}
+  if generative:
+    specs = {run.experiment.preprocess_spec for run in generative.values()}
+    if len(specs) > 1:
+      raise ValueError(f"the runs preprocess their inputs differently ({specs}); their outputs cannot share a figure.")
+    first = next(iter(generative.values()))
+    inputs = reconstructions(first, first.split(split), num_images)[0]
+    outputs = {label: reconstructions(run, run.split(split), num_images)[1] for label, run in generative.items()}
+    written.append(plots.plot_image_comparison(inputs, outputs, out_dir / f"{split}_reconstructions.png"))
+  samples = {
+    label: prior_samples(run, 2 * num_images) for label, run in restored.items() if run.experiment.family.latent
+  }
+  if samples:
+    written.append(plots.plot_samples(samples, out_dir / "prior_samples.png"))
+  return written

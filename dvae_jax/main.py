@@ -12,7 +12,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-COMMANDS = ("train", "evaluate", "data")
+COMMANDS = ("train", "evaluate", "plot", "data")
 USAGE = __doc__
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).", lock_config=True)
@@ -27,6 +27,8 @@ _CLASSIFIER = flags.DEFINE_string(
 _IW_SAMPLES = flags.DEFINE_integer(
   "iw_samples", None, "`evaluate`: importance samples for the NLL (default config.eval.iw_samples; 0 skips)."
 )
+_RUNS = flags.DEFINE_multi_string("run", None, "`plot`: LABEL=WORKDIR of a run to draw (repeat the flag).")
+_OUT = flags.DEFINE_string("out", None, "`plot`: directory for the figures.")
 _MIRRORS = flags.DEFINE_multi_string("mirror", None, "Base URL to download from instead of the official mirrors.")
 
 
@@ -60,6 +62,12 @@ def _main(command: str, argv: list[str]) -> None:
       return
     if len(argv) > 1:
       _fail(f"unexpected arguments {argv[1:]}.\n{USAGE}")
+    if command == "plot":
+      if not _RUNS.value or not _OUT.value or not all("=" in run for run in _RUNS.value):
+        _fail(f"`dvae plot` needs --out and one or more --run LABEL=WORKDIR.\n{USAGE}")
+      for path in evaluate.make_figures(dict(run.split("=", 1) for run in _RUNS.value), _OUT.value):
+        print(path)
+      return
     if not _WORKDIR.value:
       _fail(f"--workdir is required.\n{USAGE}")
     if command == "train":

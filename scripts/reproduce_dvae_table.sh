@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Reproduces the denoising-VAE results table (REFERENCE.md section 1): trains the evaluation
+# classifier, then the VAE and the DVAE for samples 1 and 5, on MNIST (and CIFAR-10 when its
+# files are in the data directory), evaluates them, and writes results/dvae_table.md and figures.
+#
+#   scripts/reproduce_dvae_table.sh                  # the full reference schedule (GPU: an H200 or similar)
+#   scripts/reproduce_dvae_table.sh --quick          # smallest scale: < 15 min on 2 CPU cores
+#   scripts/reproduce_dvae_table.sh --epochs-scale 0.1 --iw-samples 1000
+#
+# Options: --epochs-scale S (multiplies every run's epochs and decay interval; 1 = reference),
+# --train-limit N (train on the first N training images), --eval-limit N (validate and test on the
+# first N images), --iw-samples K and --iw-limit N (importance samples for the test NLL, and on how
+# many test images), --runs DIR (default runs/dvae_table), --out DIR (default results).
+# A shortened schedule is labelled as such in the table. Run from the repository root, with the
+# package installed (README.md).
+set -euo pipefail
+
+args=("$@")
+scale=1 train_limit="" eval_limit="" iw_samples=5000 iw_limit="" runs=runs/dvae_table out=results
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) scale=0.008 train_limit=4800 eval_limit=2000 iw_samples=100 iw_limit=200; shift ;;
+    --epochs-scale) scale=$2; shift 2 ;;
+    --train-limit) train_limit=$2; shift 2 ;;
+    --eval-limit) eval_limit=$2; shift 2 ;;
+    --iw-samples) iw_samples=$2; shift 2 ;;
+    --iw-limit) iw_limit=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+
+scaled() {  # scaled EPOCHS -> max(1, round(EPOCHS * scale))
+  python3 -c "import sys; print(max(1, round(float(sys.argv[1]) * float(sys.argv[2]))))" "$1" "$scale"
+}
+
+common=(--config.train.progress_bar=false --config.eval.iw_samples="$iw_samples")
+[ -n "$train_limit" ] && common+=(--config.data.train_limit="$train_limit")
+[ -n "$eval_limit" ] && common+=(--config.data.eval_limit="$eval_limit")
+[ -n "$iw_limit" ] && common+=(--config.eval.iw_limit="$iw_limit")
+
+train() {  # train NAME CONFIG EPOCHS DECAY_EPOCHS [overrides...]: a fresh run, timed
+  local name=$1 config=$2 epochs decay workdir="$runs/$1"
+  epochs=$(scaled "$3") decay=$(scaled "$4")
+  shift 4
+  rm -rf "$workdir"
+  echo "== $name: $config, $epochs epochs (decay every $decay)"
+  local start=$SECONDS
+  dvae train --config "$config" --workdir "$workdir" "${common[@]}" \
+    --config.train.num_epochs="$epochs" --config.optim.decay_epochs="$decay" "$@"
+  echo $((SECONDS - start)) > "$workdir/train_wall_seconds"
+}
+
+evaluate() {  # evaluate NAME [CLASSIFIER]
+  local classifier=()
+  [ $# -gt 1 ] && classifier=(--classifier_workdir "$runs/$2")
+  dvae evaluate --workdir "$runs/$1" "${classifier[@]}" --iw_samples "$iw_samples"
+}
+
+datasets=(mnist)
+data_dir=$(python3 -c "from dvae_jax.data import resolve_data_dir; print(resolve_data_dir(None))")
+if ls "$data_dir"/cifar10/test_batch.bin "$data_dir"/cifar10/cifar-10-batches-bin/test_batch.bin >/dev/null 2>&1; then
+  datasets+=(cifar10)
+else
+  echo "CIFAR-10 files not found in $data_dir/cifar10: its rows stay empty."
+fi
+
+for data in "${datasets[@]}"; do
+  if [ "$data" = mnist ]; then clf_epochs=60 clf_decay=15 epochs=250 decay=50; else clf_epochs=250 clf_decay=50 epochs=500 decay=200; fi
+  train "${data}_classifier" "experiments/${data}_classifier.py" $clf_epochs $clf_decay
+  evaluate "${data}_classifier"
+  for samples in 1 5; do
+    for family in vae dvae; do
+      name="${data}_${family}_s${samples}"
+      train "$name" "experiments/${data}_${family}.py" $epochs $decay --config.model.samples=$samples
+      evaluate "$name" "${data}_classifier"
+    done
+  done
+  for samples in 1 5; do
+    dvae plot --run "VAE=$runs/${data}_vae_s${samples}" --run "DVAE=$runs/${data}_dvae_s${samples}" \
+      --out "$out/figures/${data}_samples${samples}"
+  done
+done
+
+python3 scripts/dvae_table.py --runs "$runs" --out "$out/dvae_table.md" --epochs-scale "$scale" \
+  --command "scripts/reproduce_dvae_table.sh ${args[*]:-}"
+cat "$out/dvae_table.md"

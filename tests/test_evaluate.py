@@ -1,0 +1,111 @@
+"""`dvae evaluate` and the table/figure tooling on tiny runs over real MNIST."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+from PIL import Image
+
+from dvae_jax import evaluate, train
+from dvae_jax.checkpoint import CheckpointError
+from dvae_jax.models import ModelSpec, get_family
+from tests.conftest import REPO
+
+
+def test_reference_classifier_parameter_count():
+  spec = ModelSpec(
+    family="classifier", image_shape=(28, 28, 1), num_classes=10, conv_channels=(128, 64, 32), fc_sizes=(1024, 512, 512)
+  )
+  model = get_family("classifier").module(spec)
+  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), jnp.zeros((1, 28, 28, 1)))
+  # convs 3328 + 204864 + 51232 (28 -> 14 -> 7 -> 4), FC 525312 + 524800 + 262656, output layer 5130.
+  assert sum(leaf.size for leaf in jax.tree.leaves(variables["params"])) == 1_577_322
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_config):
+  root = tmp_path_factory.mktemp("runs")
+  classifier = tiny_config(family="classifier", train__num_epochs=2, model__conv_channels=(8, 8, 8))
+  train.train_and_evaluate(classifier, root / "classifier")
+  train.train_and_evaluate(tiny_config(family="dvae"), root / "dvae")
+  train.train_and_evaluate(tiny_config(family="vae"), root / "vae")
+  return root
+
+
+def test_evaluate_with_classifier_and_likelihood(runs):
+  result = evaluate.evaluate_checkpoint(runs / "dvae", classifier_workdir=runs / "classifier")
+  assert json.loads((runs / "dvae" / "eval_test.json").read_text()) == result
+  assert 0.0 <= result["classifier_error_on_reconstructions"] <= 1.0
+  assert result["iw_samples"] == 20 and result["iw_num_examples"] == 64
+  assert result["iw_bits_per_dim"] == pytest.approx(result["iw_nll_nats"] / (784 * 0.6931471805599453))
+  # The importance-weighted bound is at least as tight as the ELBO of the same (output) likelihood.
+  assert result["iw_nll_nats"] <= result["output_recon_nats"] + result["kl_nats"] + 1.0
+  assert result["iw_nll_nats"] > 0
+
+
+def test_classifier_reports_its_error_on_real_images(runs):
+  result = evaluate.evaluate_checkpoint(runs / "classifier")
+  assert 0.0 <= result["label_error"] < 0.9  # better than chance after two tiny epochs
+  assert "iw_nll_nats" not in result and "reference_loss" not in result
+
+
+def test_classifier_must_see_the_same_preprocessing(runs, tiny_config, tmp_path):
+  other = tiny_config(family="classifier", data__invert=False, model__conv_channels=(8, 8, 8))
+  train.train_and_evaluate(other, tmp_path)
+  with pytest.raises(CheckpointError, match="differently preprocessed"):
+    evaluate.evaluate_checkpoint(runs / "vae", classifier_workdir=tmp_path, iw_samples=0)
+
+
+def test_binarized_likelihood_protocol(tiny_config, tmp_path):
+  config = tiny_config(family="vae", data__invert=False, data__binarize="dynamic")
+  train.train_and_evaluate(config, tmp_path)
+  result = evaluate.evaluate_checkpoint(tmp_path)
+  # On binary data a Bernoulli likelihood is a probability: -log p(x) is a positive number of nats.
+  assert 0 < result["iw_nll_nats"] <= result["neg_elbo_nats"] + 1.0
+
+
+def test_figures(runs, tmp_path):
+  paths = evaluate.make_figures({"VAE": runs / "vae", "DVAE": runs / "dvae"}, tmp_path, num_images=4)
+  assert [p.name for p in paths] == ["validation_curves.png", "test_reconstructions.png", "prior_samples.png"]
+  for path in paths:
+    assert Image.open(path).format == "PNG"
+
+
+def test_table_script_puts_ours_beside_published(runs, tmp_path):
+  table_runs = tmp_path / "runs"
+  for name, source in (("mnist_classifier", "classifier"), ("mnist_dvae_s1", "dvae")):
+    (table_runs / name).mkdir(parents=True)
+    for file in ("eval_test.json", "config.json"):
+      (table_runs / name / file).write_text((runs / source / file).read_text())
+    (table_runs / name / "train_wall_seconds").write_text("90\n")
+  evaluate.evaluate_checkpoint(runs / "dvae", classifier_workdir=runs / "classifier")
+  (table_runs / "mnist_dvae_s1" / "eval_test.json").write_text((runs / "dvae" / "eval_test.json").read_text())
+  out = tmp_path / "table.md"
+  subprocess.run(
+    [
+      sys.executable,
+      "scripts/dvae_table.py",
+      "--runs",
+      str(table_runs),
+      "--out",
+      str(out),
+      "--epochs-scale",
+      "0.004",
+      "--command",
+      "test",
+    ],
+    cwd=REPO,
+    check=True,
+    capture_output=True,
+  )
+  text = out.read_text()
+  ours = json.loads((table_runs / "mnist_dvae_s1" / "eval_test.json").read_text())
+  row = next(line for line in text.splitlines() if line.startswith("| DVAE | MNIST | 1 |"))
+  assert "| 71.648 |" in row and f"| {ours['reference_loss']:.3f} |" in row and "| 1.5 min |" in row
+  assert f"{100 * ours['classifier_error_on_reconstructions']:.2f}%" in row
+  assert "Shortened schedule" in text and "| 1.01% |" in text
+  assert pathlib.Path(out).read_text().count("| VAE | MNIST |") == 2
