@@ -37,11 +37,32 @@ def _fail(message: str) -> None:
   sys.exit(1)
 
 
+# The headline numbers of `dvae evaluate`, in the reference's words, and where they come from.
+HEADLINE = (
+  ("loss (reference: output BCE + its L2), nats", "reference_loss"),
+  ("KLD, nats", "kl_nats"),
+  ("classifier error on reconstructions", "classifier_error_on_reconstructions"),
+  ("NLL, importance-weighted, nats", "iw_nll_nats"),
+  ("NLL, bits/dim", "iw_bits_per_dim"),
+  ("classification error", "label_error"),
+)
+
+
 def _print_metrics(title: str, metrics: dict) -> None:
   print(title)
   for name in sorted(metrics):
     value = metrics[name]
-    print(f"  {name:<28} {value:.4f}" if isinstance(value, float) else f"  {name:<28} {value}")
+    print(f"  {name:<36} {value:.4f}" if isinstance(value, float) else f"  {name:<36} {value}")
+
+
+def _print_headline(result: dict) -> None:
+  rows = [(f"{result['split']} {label}", result[key]) for label, key in HEADLINE if key in result]
+  if "iw_samples" in result:
+    rows.append(("importance samples (k) / images", f"{result['iw_samples']} / {result['iw_num_examples']}"))
+  width = max(len(label) for label, _ in rows)
+  print(f"{'metric':<{width}}  value")
+  for label, value in rows:
+    print(f"{label:<{width}}  {value:.4f}" if isinstance(value, float) else f"{label:<{width}}  {value}")
 
 
 def _main(command: str, argv: list[str]) -> None:
@@ -84,8 +105,10 @@ def _main(command: str, argv: list[str]) -> None:
       iw_samples=_IW_SAMPLES.value,
     )
     _print_metrics(
-      f"{result['split']} metrics at step {result['step']} (test loss = reference_loss, test KLD = kl_nats):", result
+      f"all {result['split']} metrics at step {result['step']} (also in eval_{result['split']}.json):", result
     )
+    print()
+    _print_headline(result)
   except (ConfigError, DataError, CheckpointError, train.NonFiniteError, FileNotFoundError) as e:
     _fail(str(e))
 

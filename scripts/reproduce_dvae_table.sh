@@ -10,21 +10,24 @@
 # Options: --epochs-scale S (multiplies every run's epochs and decay interval; 1 = reference),
 # --train-limit N (train on the first N training images), --eval-limit N (validate and test on the
 # first N images), --iw-samples K and --iw-limit N (importance samples for the test NLL, and on how
-# many test images), --runs DIR (default runs/dvae_table), --out DIR (default results).
+# many test images), --bn-momentum M (batch norm's running-average momentum; the reference's 0.999
+# needs thousands of steps to forget its initial statistics, so short schedules need less),
+# --runs DIR (default runs/dvae_table), --out DIR (default results).
 # A shortened schedule is labelled as such in the table. Run from the repository root, with the
 # package installed (README.md).
 set -euo pipefail
 
 args=("$@")
-scale=1 train_limit="" eval_limit="" iw_samples=5000 iw_limit="" runs=runs/dvae_table out=results
+scale=1 train_limit="" eval_limit="" iw_samples=5000 iw_limit="" bn_momentum="" runs=runs/dvae_table out=results
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) scale=0.008 train_limit=4800 eval_limit=2000 iw_samples=100 iw_limit=200; shift ;;
+    --quick) scale=0.008 train_limit=4800 eval_limit=2000 iw_samples=100 iw_limit=200 bn_momentum=0.9; shift ;;
     --epochs-scale) scale=$2; shift 2 ;;
     --train-limit) train_limit=$2; shift 2 ;;
     --eval-limit) eval_limit=$2; shift 2 ;;
     --iw-samples) iw_samples=$2; shift 2 ;;
     --iw-limit) iw_limit=$2; shift 2 ;;
+    --bn-momentum) bn_momentum=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
@@ -39,6 +42,7 @@ common=(--config.train.progress_bar=false --config.eval.iw_samples="$iw_samples"
 [ -n "$train_limit" ] && common+=(--config.data.train_limit="$train_limit")
 [ -n "$eval_limit" ] && common+=(--config.data.eval_limit="$eval_limit")
 [ -n "$iw_limit" ] && common+=(--config.eval.iw_limit="$iw_limit")
+[ -n "$bn_momentum" ] && common+=(--config.model.bn_momentum="$bn_momentum")
 
 train() {  # train NAME CONFIG EPOCHS DECAY_EPOCHS [overrides...]: a fresh run, timed
   local name=$1 config=$2 epochs decay workdir="$runs/$1"

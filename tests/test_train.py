@@ -84,6 +84,17 @@ def test_resumed_run_equals_uninterrupted_run(reference_run, tmp_path):
   _assert_trees_equal(_final_state(config, tmp_path), _final_state(config, workdir))
 
 
+def _assert_same_training(expected, actual, *, first_rel: float, final_rel: float) -> None:
+  """Same losses over the first logged window (steps 1-3), close final validation metrics."""
+  (expected_dir, expected_valid), (actual_dir, actual_valid) = expected, actual
+  first, first_actual = read_metrics(expected_dir)[0], read_metrics(actual_dir)[0]
+  assert first["step"] == first_actual["step"] == 3
+  for name in ("loss", "objective_nats", "recon_nats", "dae_recon_nats", "kl_nats", "label_ce_nats"):
+    assert first_actual[name] == pytest.approx(first[name], rel=first_rel), name
+  for name in ("reference_loss", "recon_nats", "dae_recon_nats", "objective_nats"):
+    assert actual_valid[name] == pytest.approx(expected_valid[name], rel=final_rel), name
+
+
 def test_steps_per_dispatch_computes_the_same_steps(reference_run, tiny_config, tmp_path):
   """Three steps per dispatch (a lax.scan) run the same steps on the same data and keys.
 
@@ -98,12 +109,7 @@ def test_steps_per_dispatch_computes_the_same_steps(reference_run, tiny_config, 
   fused_valid = train.run_training(experiment, tmp_path)
   # 8 steps per epoch in chunks of 3, 3, 2: one trace per chunk length.
   assert experiment.traces["train"] == 2
-  first, first_fused = read_metrics(workdir)[0], read_metrics(tmp_path)[0]
-  assert first["step"] == first_fused["step"] == 3
-  for name in ("loss", "objective_nats", "recon_nats", "dae_recon_nats", "kl_nats", "label_ce_nats"):
-    assert first_fused[name] == pytest.approx(first[name], rel=1e-5), name
-  for name in ("reference_loss", "recon_nats", "dae_recon_nats", "objective_nats"):
-    assert fused_valid[name] == pytest.approx(valid[name], rel=2e-2), name
+  _assert_same_training((workdir, valid), (tmp_path, fused_valid), first_rel=1e-5, final_rel=2e-2)
   assert train.train_and_evaluate(fused, tmp_path / "again") == fused_valid
 
 
@@ -120,12 +126,7 @@ def test_four_devices_agree_with_one(reference_run, tiny_config, tmp_path):
   config, workdir, _, valid = reference_run
   sharded = tiny_config(train__num_epochs=2, train__checkpoint_every_steps=3, num_devices=4)
   valid4 = train.train_and_evaluate(sharded, tmp_path)
-  first1, first4 = read_metrics(workdir)[0], read_metrics(tmp_path)[0]
-  assert first1["step"] == first4["step"] == 3
-  for name in ("loss", "objective_nats", "recon_nats", "dae_recon_nats", "kl_nats", "label_ce_nats"):
-    assert first4[name] == pytest.approx(first1[name], rel=1e-4), name
-  for name in ("reference_loss", "recon_nats", "dae_recon_nats", "objective_nats"):
-    assert valid4[name] == pytest.approx(valid[name], rel=2e-2), name
+  _assert_same_training((workdir, valid), (tmp_path, valid4), first_rel=1e-4, final_rel=2e-2)
 
 
 def test_non_finite_loss_stops_with_the_metric_and_steps_named(tiny_config, tmp_path):
