@@ -44,7 +44,7 @@ HEADLINE = (
   ("classifier error on reconstructions", "classifier_error_on_reconstructions"),
   ("NLL, importance-weighted, nats", "iw_nll_nats"),
   ("NLL, bits/dim", "iw_bits_per_dim"),
-  ("classification error", "label_error"),
+  ("label error (the label head, or the classifier)", "label_error"),
 )
 
 
@@ -72,8 +72,10 @@ def _main(command: str, argv: list[str]) -> None:
   from dvae_jax.configs import ConfigError
   from dvae_jax.data import DataError, download
 
-  # Backend probing (e.g. "Unable to initialize backend 'tpu'") is not news to a user.
+  # Backend probing ("Unable to initialize backend 'tpu'") and orbax's per-save records are not
+  # news to a user; this package's own messages (e.g. "Resuming from ...") stay.
   logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
+  logging.getLogger("absl").setLevel(logging.WARNING)
   try:
     if command == "data":
       if argv[1:2] != ["download"] or len(argv) != 3:
