@@ -1,12 +1,13 @@
 """Pure loss terms. Every per-example term sums over that example's dimensions (nats)."""
 
+import math
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-_LOG_2PI = float(jnp.log(2.0 * jnp.pi))
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _sum_except_batch(x: jax.Array, batch_dims: int = 1) -> jax.Array:
