@@ -159,7 +159,8 @@ class Experiment:
     return divmod(step, self.steps_per_epoch)
 
 
-def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None = None) -> Experiment:
+def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
+  """Validates `config`, loads its data and builds the model and the compiled step functions."""
   configs.validate(config)
   # Random draws must not depend on how arrays are sharded (1 device vs a pod).
   jax.config.update("jax_threefry_partitionable", True)
@@ -170,7 +171,7 @@ def build_experiment(config: ml_collections.ConfigDict, *, splits: Splits | None
       raise configs.ConfigError(
         f"config.{section}.{name}={config[section][name]} must be divisible by the {num_devices} devices of the mesh."
       )
-  splits = splits or load_splits(config.data, seed=config.seed)
+  splits = load_splits(config.data, seed=config.seed)
   steps_per_epoch = len(splits.train) // config.train.batch_size
   if steps_per_epoch == 0:
     raise configs.ConfigError(

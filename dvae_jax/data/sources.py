@@ -140,6 +140,5 @@ def load_split(
     return load_tfds_split(name, split, root)
   if name in IDX_FILES:
     _ensure_idx_files(name, (split,), root, download)
-  if name in IDX_FILES:
     return load_idx_split(name, root / name, split)
   return load_cifar10_split(root / name, split)
