@@ -19,10 +19,13 @@ IDENTITY_KEYS = (
   "seed",
   "model",
   "data.name",
+  "data.source",
   "data.grayscale",
+  "data.invert",
   "data.binarize",
   "data.validation_split",
   "data.validation_fraction",
+  "data.train_limit",
   "train.batch_size",
 )
 

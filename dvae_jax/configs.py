@@ -85,7 +85,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval = ml_collections.ConfigDict()
   c.eval.iw_samples = 5000  # importance samples for the test NLL (dvae evaluate); 0 skips it
   c.eval.iw_chunk_size = 100  # samples drawn at once per image: memory ~ chunk x batch decodes
-  c.eval.iw_batch_size = 50
+  c.eval.iw_batch_size = 64
   c.eval.iw_limit = config_dict.placeholder(int)  # estimate on the first N examples only
   return c
 
@@ -157,14 +157,32 @@ def _positive(path: str, value, *, allow_zero: bool = False) -> None:
     )
 
 
+def _in_range(path: str, value, low: float, high: float, *, low_open: bool = False, high_open: bool = True) -> None:
+  too_low = value <= low if low_open else value < low
+  too_high = value >= high if high_open else value > high
+  if too_low or too_high:
+    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    raise ConfigError(f"config.{path}={value!r} is not valid; expected a value in {interval}.")
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad value and what was expected."""
   _choice("data.name", config.data.name, DATASETS)
   _choice("data.source", config.data.source, ("raw", "tfds"))
   _choice("data.binarize", config.data.binarize, BINARIZE)
   _choice("data.validation_split", config.data.validation_split, VALIDATION_SPLITS)
-  if not 0.0 <= config.data.validation_fraction < 1.0:
-    raise ConfigError(f"config.data.validation_fraction={config.data.validation_fraction} must be in [0, 1).")
+  _in_range("data.validation_fraction", config.data.validation_fraction, 0.0, 1.0, low_open=True)
+  _in_range("optim.decay_rate", config.optim.decay_rate, 0.0, 1.0, low_open=True, high_open=False)
+  _in_range("model.bn_momentum", config.model.bn_momentum, 0.0, 1.0)
+  _in_range("model.noise_drop_rate", config.model.noise_drop_rate, 0.0, 1.0)
+  for path, value in (
+    ("data.train_limit", config.data.train_limit),
+    ("data.eval_limit", config.data.eval_limit),
+    ("eval.iw_limit", config.eval.iw_limit),
+    ("num_devices", config.num_devices),
+  ):
+    if value is not None:
+      _positive(path, value)
   model = config.model
   _choice("model.family", model.family, FAMILIES)
   _choice("model.architecture", model.architecture, ARCHITECTURES)
@@ -194,7 +212,29 @@ def validate(config: ml_collections.ConfigDict) -> None:
     "optim.decay_epochs",
   ):
     _positive(path, get(path))
-  for path in ("train.num_epochs", "optim.clip_value", "model.weight_decay", "train.grid_images", "eval.iw_samples"):
+  for path in (
+    "train.num_epochs",
+    "optim.clip_value",
+    "optim.min_learning_rate",
+    "model.weight_decay",
+    "model.noise_std",
+    "train.grid_images",
+    "eval.iw_samples",
+  ):
     _positive(path, get(path), allow_zero=True)
   if model.architecture == "conv" and not model.conv_channels:
     raise ConfigError("config.model.conv_channels is empty; the conv architecture needs at least one conv layer.")
+
+
+def check_image_shape(model: ml_collections.ConfigDict, image_shape: tuple[int, int, int]) -> None:
+  """The conv decoder mirrors one stride-2 pool per conv layer, so H and W must divide 2**layers."""
+  factor = 2 ** len(model.conv_channels)
+  if (
+    model.architecture == "conv"
+    and model.family != "classifier"
+    and (image_shape[0] % factor or image_shape[1] % factor)
+  ):
+    raise ConfigError(
+      f"images of shape {image_shape} cannot be decoded by a conv decoder with {len(model.conv_channels)} "
+      f"stride-2 layers (height and width must be divisible by {factor}); change config.model.conv_channels."
+    )

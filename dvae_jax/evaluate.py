@@ -24,6 +24,7 @@ from dvae_jax.train import (
   Experiment,
   TrainState,
   build_experiment,
+  check_divisible,
   evaluate,
   load_config,
   module_rngs,
@@ -102,6 +103,7 @@ def importance_weighted_nll(
   experiment = run.experiment
   if not experiment.family.latent:
     raise ValueError(f"the {experiment.family.name!r} family has no latent variable model to estimate p(x) for.")
+  check_divisible("eval.iw_batch_size", batch_size, experiment.mesh.devices.size)
   model, spec = experiment.model, experiment.spec
   sharding = parallel.batch_sharding(experiment.mesh)
 
@@ -120,7 +122,7 @@ def importance_weighted_nll(
     )
     return jnp.sum(-log_px * batch["mask"])
 
-  key = jax.random.fold_in(experiment.keys["eval"], 0x1A5)
+  key = experiment.keys["likelihood"]
   total = sum(
     float(nll_sum(run.state, parallel.global_batch(batch, sharding), jax.random.fold_in(key, index)))
     for index, batch in enumerate(eval_batches(split, batch_size))
@@ -168,11 +170,12 @@ def evaluate_checkpoint(
         run,
         subset,
         num_samples=num_samples,
-        chunk_size=min(eval_config.iw_chunk_size, num_samples),
+        chunk_size=eval_config.iw_chunk_size,
         batch_size=eval_config.iw_batch_size,
       )
     )
-  (run.workdir / f"eval_{split}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+  if parallel.is_primary():
+    (run.workdir / f"eval_{split}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
   if experiment.family.generative:
     save_reconstructions(experiment, run.state, data, run.workdir / f"{split}_reconstructions.png")
   return result

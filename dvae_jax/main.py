@@ -29,6 +29,9 @@ _IW_SAMPLES = flags.DEFINE_integer(
 )
 _RUNS = flags.DEFINE_multi_string("run", None, "`plot`: LABEL=WORKDIR of a run to draw (repeat the flag).")
 _OUT = flags.DEFINE_string("out", None, "`plot`: directory for the figures.")
+_DISTRIBUTED = flags.DEFINE_bool(
+  "distributed", False, "Multi-host run: call jax.distributed.initialize() (one process per host) first."
+)
 _MIRRORS = flags.DEFINE_multi_string("mirror", None, "Base URL to download from instead of the official mirrors.")
 
 
@@ -76,6 +79,10 @@ def _main(command: str, argv: list[str]) -> None:
   # news to a user; this package's own messages (e.g. "Resuming from ...") stay.
   logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
   logging.getLogger("absl").setLevel(logging.WARNING)
+  if _DISTRIBUTED.value:
+    import jax
+
+    jax.distributed.initialize()
   try:
     if command == "data":
       if argv[1:2] != ["download"] or len(argv) != 3:

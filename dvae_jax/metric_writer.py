@@ -14,8 +14,11 @@ class MetricWriter:
   written again, identically) and TensorBoard is told to purge events after it.
   """
 
-  def __init__(self, workdir: pathlib.Path, *, resume_step: int = 0):
+  def __init__(self, workdir: pathlib.Path, *, resume_step: int = 0, active: bool = True):
     self.path = workdir / "metrics.jsonl"
+    self._tb = None
+    if not active:  # another process of a multi-host run writes the metrics
+      return
     if resume_step and self.path.exists():
       kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
       self.path.write_text("".join(line + "\n" for line in kept))
@@ -24,6 +27,8 @@ class MetricWriter:
     self._tb = SummaryWriter(str(workdir / "tb"), purge_step=resume_step + 1 if resume_step else None)
 
   def write(self, step: int, split: str, scalars: dict[str, float]) -> None:
+    if self._tb is None:
+      return
     record = {"step": step, "split": split, **{k: _json_float(v) for k, v in sorted(scalars.items())}}
     with self.path.open("a") as f:
       f.write(json.dumps(record) + "\n")
@@ -32,7 +37,8 @@ class MetricWriter:
     self._tb.flush()
 
   def close(self) -> None:
-    self._tb.close()
+    if self._tb is not None:
+      self._tb.close()
 
 
 def _json_float(value: float) -> float | str:

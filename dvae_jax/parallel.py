@@ -1,7 +1,8 @@
 """Data parallelism on a device mesh: params replicated P(), batches sharded over "data".
 
 The same code runs on one CPU, eight GPUs or a multi-host pod: each process feeds its slice of
-every global batch, and `jax.make_array_from_process_local_data` assembles the global array.
+every global batch (`jax.make_array_from_callback`), and the CLI's --distributed flag runs
+`jax.distributed.initialize()` first.
 """
 
 import jax
@@ -10,6 +11,11 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 DATA_AXIS = "data"
+
+
+def is_primary() -> bool:
+  """Whether this process writes files (metrics, configs, figures); orbax coordinates checkpoints."""
+  return jax.process_index() == 0
 
 
 def make_mesh(num_devices: int | None = None) -> Mesh:
@@ -31,17 +37,13 @@ def batch_sharding(mesh: Mesh, *, leading_axes: int = 0) -> NamedSharding:
   return NamedSharding(mesh, P(*([None] * leading_axes), DATA_AXIS))
 
 
-def global_batch(batch: dict[str, np.ndarray], sharding: NamedSharding, *, batch_axis: int = 0) -> dict[str, jax.Array]:
+def global_batch(batch: dict[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
   """Host arrays holding the whole global batch -> global arrays sharded over the mesh.
 
-  Every process computes the same global index order, keeps the slice of the batch axis its
-  devices own, and hands it to `make_array_from_process_local_data`.
+  Every process computes the same global index order and so holds the same host batch; each
+  materializes only the shards its own devices own, whatever the device order of the platform.
   """
-  count, index = jax.process_count(), jax.process_index()
-
-  def to_global(x: np.ndarray) -> jax.Array:
-    per_process = x.shape[batch_axis] // count
-    local = np.take(x, np.arange(index * per_process, (index + 1) * per_process), axis=batch_axis)
-    return jax.make_array_from_process_local_data(sharding, local, x.shape)
-
-  return {name: to_global(value) for name, value in batch.items()}
+  return {
+    name: jax.make_array_from_callback(value.shape, sharding, lambda index, value=value: value[index])
+    for name, value in batch.items()
+  }

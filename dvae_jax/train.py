@@ -39,7 +39,7 @@ from dvae_jax.models import Family, ModelSpec, get_family, spec_from_config
 Objective = Callable[..., tuple[jax.Array, tuple[dict[str, jax.Array], Any]]]
 
 # Each random stream has a fixed tag, so adding a stream never changes the draws of another.
-KEY_TAGS = {"init": 0, "data": 1, "train": 2, "eval": 3, "sample": 4, "binarize": 5}
+KEY_TAGS = {"init": 0, "data": 1, "train": 2, "eval": 3, "sample": 4, "binarize": 5, "likelihood": 6}
 RNG_STREAMS = {"params": 0, "reparam": 1, "noise": 2, "dropout": 3}
 
 
@@ -164,13 +164,14 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   configs.validate(config)
   # Random draws must not depend on how arrays are sharded (1 device vs a pod).
   jax.config.update("jax_threefry_partitionable", True)
+  if config.num_devices is not None and config.num_devices > len(jax.devices()):
+    raise configs.ConfigError(
+      f"config.num_devices={config.num_devices} but only {len(jax.devices())} devices are visible: {jax.devices()}."
+    )
   mesh = parallel.make_mesh(config.num_devices)
   num_devices = mesh.devices.size
-  for section, name in (("train", "batch_size"), ("train", "eval_batch_size"), ("eval", "iw_batch_size")):
-    if config[section][name] % num_devices:
-      raise configs.ConfigError(
-        f"config.{section}.{name}={config[section][name]} must be divisible by the {num_devices} devices of the mesh."
-      )
+  for name in ("batch_size", "eval_batch_size"):
+    check_divisible(f"train.{name}", config.train[name], num_devices)
   splits = load_splits(config.data, seed=config.seed)
   steps_per_epoch = len(splits.train) // config.train.batch_size
   if steps_per_epoch == 0:
@@ -179,6 +180,7 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
       f"config.train.batch_size={config.train.batch_size}."
     )
   preprocess_spec = preprocess_spec_from_config(config.data)
+  configs.check_image_shape(config.model, preprocess_spec.image_shape(splits.raw_image_shape))
   spec = spec_from_config(
     config.model, image_shape=preprocess_spec.image_shape(splits.raw_image_shape), num_classes=splits.num_classes
   )
@@ -212,8 +214,9 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   def multi_step(state: TrainState, batches):
     traces["train"] += 1  # runs at trace time only
     # One step runs as straight-line code: XLA:CPU runs convolutions inside a while loop about
-    # 6x slower. Several steps run as a lax.scan (compiled once, whatever their number); XLA
-    # compiles the loop body on its own, so results equal k = 1 only up to float32 rounding.
+    # 6x slower. Several steps run as a lax.scan (one compilation per chunk length: the last chunk
+    # of an epoch may be shorter); XLA compiles the loop body on its own, so results equal k = 1
+    # only up to float32 rounding.
     if batches["label"].shape[0] == 1:
       state, metrics = one_step(state, jax.tree.map(lambda x: x[0], batches))
       return state, jax.tree.map(lambda m: m[None], metrics)
@@ -260,6 +263,11 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   )
 
 
+def check_divisible(path: str, batch_size: int, num_devices: int) -> None:
+  if batch_size % num_devices:
+    raise configs.ConfigError(f"config.{path}={batch_size} must be divisible by the {num_devices} devices of the mesh.")
+
+
 def evaluate(experiment: Experiment, state: TrainState, split: Split) -> dict[str, float]:
   """Means of every metric over `split` (each example counted once; z sampled, BN in eval mode)."""
   batch_size = experiment.config.train.eval_batch_size
@@ -273,10 +281,17 @@ def evaluate(experiment: Experiment, state: TrainState, split: Split) -> dict[st
   return {name: float(value) / count for name, value in jax.device_get(totals).items()}
 
 
-def save_reconstructions(experiment: Experiment, state: TrainState, split: Split, path: pathlib.Path) -> pathlib.Path:
+def save_reconstructions(
+  experiment: Experiment, state: TrainState, split: Split, path: pathlib.Path
+) -> pathlib.Path | None:
+  """A grid of inputs and their reconstructions (none when config.train.grid_images is 0)."""
   n = min(experiment.config.train.grid_images, len(split))
+  if not n:
+    return None
   batch = split.take(np.arange(n))
   inputs, recon = experiment.reconstruct(state, batch, experiment.keys["sample"])
+  if not parallel.is_primary():
+    return None
   return images.save_reconstruction_grid(path, np.asarray(inputs), np.asarray(recon))
 
 
@@ -315,12 +330,21 @@ def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple
   latest = checkpointer.latest_step()
   if latest is None:
     return state, 0
-  checkpointer.check_compatible(latest, experiment.identity)
+  meta = checkpointer.check_compatible(latest, experiment.identity)
+  optim = experiment.config.optim.to_dict()
+  changed = sorted(k for k in optim if meta.get("optim", {}).get(k, optim[k]) != optim[k])
+  if changed:
+    logging.warning(
+      "Resuming step %d with changed optimizer settings: %s.",
+      latest,
+      ", ".join(f"optim.{k} {meta['optim'][k]!r} -> {optim[k]!r}" for k in changed),
+    )
   return checkpointer.restore(latest, state), latest
 
 
 def _write_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
-  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+  if parallel.is_primary():
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
 
 
 def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
@@ -353,7 +377,7 @@ def run_training(experiment: Experiment, workdir: str | pathlib.Path) -> dict[st
     if start_step:
       logging.info("Resuming from the checkpoint at step %d in %s", start_step, workdir)
     _warn_if_batch_norm_statistics_stay_biased(experiment)
-    writer = MetricWriter(workdir, resume_step=start_step)
+    writer = MetricWriter(workdir, resume_step=start_step, active=parallel.is_primary())
     try:
       return _train_loop(experiment, state, start_step, checkpointer, writer, workdir)
     finally:
@@ -416,9 +440,8 @@ def _train_loop(
 
   def save(step: int) -> None:
     epoch, position = experiment.epoch_of(step)
-    checkpointer.save(
-      step, state, {"step": step, "epoch": epoch, "position_in_epoch": position, "identity": experiment.identity}
-    )
+    meta = {"step": step, "epoch": epoch, "position_in_epoch": position, "identity": experiment.identity}
+    checkpointer.save(step, state, {**meta, "optim": experiment.config.optim.to_dict()})
 
   while step < total_steps:
     epoch, position = experiment.epoch_of(step)
@@ -430,7 +453,7 @@ def _train_loop(
       start_step=position,
       steps_per_dispatch=cfg.steps_per_dispatch,
     ):
-      state, metrics = experiment.train_step(state, parallel.global_batch(batch, sharding, batch_axis=1))
+      state, metrics = experiment.train_step(state, parallel.global_batch(batch, sharding))
       previous, step = step, step + len(batch["label"])
       history.append((previous, metrics))
       progress.update(step - previous)

@@ -13,7 +13,6 @@ from dvae_jax import configs
 
 def get_config(variant: str | None = None):
   config = configs.classifier_reference(configs.cifar10_reference(configs.base_config()))
-  config.optim.learning_rate = 0.01
   config.train.num_epochs = 250
   config.optim.decay_epochs = 50
   return configs.apply_variant(config, variant)

@@ -157,6 +157,18 @@ def test_checkpoint_of_another_model_is_refused_and_left_untouched(reference_run
   assert _snapshot(tmp_path) == before
 
 
+def test_resume_refuses_other_data_and_warns_of_other_optimizer_settings(reference_run, tiny_config, tmp_path, caplog):
+  _, workdir, _, _ = reference_run
+  shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)
+  other_data = tiny_config(train__num_epochs=2, data__train_limit=96)
+  with pytest.raises(CheckpointError, match=r"data.train_limit: checkpoint has 128, config has 96"):
+    train.train_and_evaluate(other_data, tmp_path)
+  # The run is complete, so this resume restores and stops; a new learning rate is allowed, and said.
+  other_optim = tiny_config(train__num_epochs=2, train__checkpoint_every_steps=3, optim__learning_rate=5e-4)
+  train.train_and_evaluate(other_optim, tmp_path)
+  assert "optim.learning_rate 0.001 -> 0.0005" in caplog.text
+
+
 def test_evaluate_checkpoint_writes_test_metrics(reference_run, tmp_path):
   config, workdir, _, _ = reference_run
   shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)

@@ -1,7 +1,5 @@
 """CIFAR-10 "binary version" files (never the pickled Python version)."""
 
-from __future__ import annotations
-
 import pathlib
 
 import numpy as np

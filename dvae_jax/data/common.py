@@ -1,7 +1,5 @@
 """Types shared by every data source."""
 
-from __future__ import annotations
-
 import dataclasses
 
 import numpy as np

@@ -1,7 +1,5 @@
 """Fetching the official MNIST / Fashion-MNIST files with sha256 verification."""
 
-from __future__ import annotations
-
 import hashlib
 import http.client
 import os

@@ -1,7 +1,5 @@
 """MNIST-style IDX files: official checksums, verification and parsing."""
 
-from __future__ import annotations
-
 import gzip
 import hashlib
 import os

@@ -118,9 +118,10 @@ def preprocess(
     x = 1.0 - x
   if spec.binarize == "none":
     return x
+  # Separate sub-streams, so that the draw of training step s never equals that of example id s.
   if spec.binarize == "dynamic" and step is not None:
-    return jax.random.bernoulli(jax.random.fold_in(key, step), x).astype(jnp.float32)
-  keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids.reshape(-1))
+    return jax.random.bernoulli(jax.random.fold_in(jax.random.fold_in(key, 0), step), x).astype(jnp.float32)
+  keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(jax.random.fold_in(key, 1), ids.reshape(-1))
   draws = jax.vmap(jax.random.bernoulli)(keys, x.reshape(-1, *x.shape[-3:]))
   return draws.reshape(x.shape).astype(jnp.float32)
 

@@ -14,8 +14,6 @@ parsing. Missing ones are fetched from the official mirrors on first use;
 URLs) replace those mirrors. CIFAR-10 must be placed by hand.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import pathlib

@@ -1,7 +1,5 @@
 """Deterministic synthetic image datasets that need no files or network."""
 
-from __future__ import annotations
-
 import numpy as np
 
 from dvae_jax.data.common import ImageData

@@ -1,7 +1,5 @@
 """Loading through tensorflow-datasets, prepared offline from local raw files."""
 
-from __future__ import annotations
-
 import os
 import pathlib
 

@@ -106,7 +106,7 @@ class DAE(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
     noisy = corrupt(self.make_rng("noise"), x, self.spec)
     logits = self.generator(self.encoder(noisy, train=train), train=train)
-    return {"noisy": noisy, "logits": logits[None]}  # logits [1, B, H, W, C]
+    return {"logits": logits[None]}  # [1, B, H, W, C]
 
   def reconstruct(self, x: jax.Array) -> jax.Array:
     return jax.nn.sigmoid(self(x, train=False)["logits"][0])
@@ -131,6 +131,8 @@ class DVAE(nn.Module):
     samples, batch = out["logits"].shape[:2]
     generated = jax.nn.sigmoid(out["logits"]).reshape(samples * batch, *self.spec.image_shape)
     dae_encoder = self.vae.inference if self.spec.share_encoder else self.dae_inference
+    # With a shared encoder its batch-norm statistics update twice a step, on real and on
+    # generated images, as in the reference's TF code.
     dae_posterior = dae_encoder(generated, train=train)
     # The DAE decodes the deterministic encoder features of the generated image.
     dae_logits = self.dae_generator(dae_posterior["features"], train=train)

@@ -77,7 +77,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-  """Generator: codes [B, D] -> pixel logits (or means) [B, H, W, C]."""
+  """Generator: codes [B, D] -> pixel logits [B, H, W, C] (the likelihood applies the sigmoid)."""
 
   spec: ModelSpec
 

@@ -38,10 +38,6 @@ class ModelSpec:
   noise_drop_rate: float = 0.3
   weight_decay: float = 0.0
 
-  @property
-  def image_size(self) -> int:
-    return self.image_shape[0] * self.image_shape[1] * self.image_shape[2]
-
 
 def spec_from_config(
   model: ml_collections.ConfigDict, *, image_shape: tuple[int, int, int], num_classes: int
