@@ -67,10 +67,11 @@ class Checkpointer:
     """Returns the checkpoint's meta, or raises CheckpointError listing every differing entry."""
     meta = self.read_meta(step)
     found = meta.get("identity", {})
+    # Entries that only one side records (a checkpoint of an older version) are not compared.
     diffs = [
-      f"{k}: checkpoint has {found.get(k)!r}, config has {expected.get(k)!r}"
-      for k in sorted(set(found) | set(expected))
-      if found.get(k) != expected.get(k)
+      f"{k}: checkpoint has {found[k]!r}, config has {expected[k]!r}"
+      for k in sorted(set(found) & set(expected))
+      if found[k] != expected[k]
     ]
     if diffs:
       raise CheckpointError(
