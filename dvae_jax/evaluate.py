@@ -28,6 +28,7 @@ from dvae_jax.train import (
   evaluate,
   load_config,
   module_rngs,
+  reconstructions,
   restore_or_init,
   save_reconstructions,
 )
@@ -189,12 +190,6 @@ def prior_samples(run: Run, num: int) -> np.ndarray:
   return np.asarray(jax.nn.sigmoid(logits))
 
 
-def reconstructions(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
-  """(inputs, one stochastic reconstruction each) for the first `num` images of `split`."""
-  inputs, recon = run.experiment.reconstruct(run.state, split.take(np.arange(num)), run.experiment.keys["sample"])
-  return np.asarray(inputs), np.asarray(recon)
-
-
 def make_figures(
   runs: dict[str, str | pathlib.Path], out_dir: str | pathlib.Path, *, num_images: int = 10, split: str = "test"
 ) -> list[pathlib.Path]:
@@ -209,8 +204,11 @@ def make_figures(
     if len(specs) > 1:
       raise ValueError(f"the runs preprocess their inputs differently ({specs}); their outputs cannot share a figure.")
     first = next(iter(generative.values()))
-    inputs = reconstructions(first, first.split(split), num_images)[0]
-    outputs = {label: reconstructions(run, run.split(split), num_images)[1] for label, run in generative.items()}
+    inputs = reconstructions(first.experiment, first.state, first.split(split), num_images)[0]
+    outputs = {
+      label: reconstructions(run.experiment, run.state, run.split(split), num_images)[1]
+      for label, run in generative.items()
+    }
     written.append(plots.plot_image_comparison(inputs, outputs, out_dir / f"{split}_reconstructions.png"))
   samples = {
     label: prior_samples(run, 2 * num_images) for label, run in restored.items() if run.experiment.family.latent

@@ -281,6 +281,12 @@ def evaluate(experiment: Experiment, state: TrainState, split: Split) -> dict[st
   return {name: float(value) / count for name, value in jax.device_get(totals).items()}
 
 
+def reconstructions(experiment: Experiment, state: TrainState, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
+  """(inputs, one stochastic reconstruction each) for the first `num` images of `split`."""
+  inputs, recon = experiment.reconstruct(state, split.take(np.arange(num)), experiment.keys["sample"])
+  return np.asarray(inputs), np.asarray(recon)
+
+
 def save_reconstructions(
   experiment: Experiment, state: TrainState, split: Split, path: pathlib.Path
 ) -> pathlib.Path | None:
@@ -288,11 +294,10 @@ def save_reconstructions(
   n = min(experiment.config.train.grid_images, len(split))
   if not n:
     return None
-  batch = split.take(np.arange(n))
-  inputs, recon = experiment.reconstruct(state, batch, experiment.keys["sample"])
+  inputs, recon = reconstructions(experiment, state, split, n)
   if not parallel.is_primary():
     return None
-  return images.save_reconstruction_grid(path, np.asarray(inputs), np.asarray(recon))
+  return images.save_reconstruction_grid(path, inputs, recon)
 
 
 def _check_finite(history: list[tuple[int, dict[str, np.ndarray]]], checkpointer: Checkpointer, workdir) -> None:
