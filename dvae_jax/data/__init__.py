@@ -1,4 +1,4 @@
-"""Datasets: raw-file, TFDS and synthetic sources, and the batching pipeline."""
+"""Datasets: raw-file, TFDS, synthetic and user .npz sources, and the batching pipeline."""
 
 from dvae_jax.data.pipeline import (
   PreprocessSpec,

@@ -1,4 +1,4 @@
-"""Public entry points for image datasets: raw files, TFDS, or synthetic.
+"""Public entry points for image datasets: raw files, TFDS, synthetic, or your own arrays.
 
 A data dir holds one folder per dataset:
 
@@ -12,6 +12,14 @@ MNIST and Fashion-MNIST files are checked against the official sha256 before
 parsing. Missing ones are fetched from the official mirrors on first use;
 `$DVAE_MNIST_MIRRORS` / `$DVAE_FASHION_MNIST_MIRRORS` (comma-separated base
 URLs) replace those mirrors. CIFAR-10 must be placed by hand.
+
+The "npz" dataset is images prepared elsewhere: one archive, anywhere, named by
+`path` (config.data.path) rather than found in the data dir, written with
+
+  np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)
+
+(or np.savez_compressed): uint8 images [N, H, W] or [N, H, W, C], C = 1 or 3,
+and integer labels [N]. It is never unpickled; see dvae_jax.data.npz.
 """
 
 import logging
@@ -23,12 +31,13 @@ from dvae_jax.data.cifar import load_cifar10_split
 from dvae_jax.data.common import DataError, ImageData
 from dvae_jax.data.download import download_idx, mirrors_for
 from dvae_jax.data.idx import IDX_FILES, load_idx_split, split_files, verify
+from dvae_jax.data.npz import load_npz_split
 from dvae_jax.data.synthetic import make_synthetic
 from dvae_jax.data.tfds_source import load_tfds_split
 
 __all__ = ["DATASETS", "DataError", "ImageData", "download", "load_split", "resolve_data_dir"]
 
-DATASETS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "synthetic", "synthetic_rgb")
+DATASETS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "synthetic", "synthetic_rgb", "npz")
 SPLITS: tuple[str, ...] = ("train", "test")
 SOURCES: tuple[str, ...] = ("raw", "tfds")
 _DISPLAY = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -64,6 +73,11 @@ def download(name: str, data_dir: str | None = None, *, mirrors: Sequence[str] |
     Paths of the verified files.
   """
   _check_choice("dataset", name, DATASETS)
+  if name == "npz":
+    raise DataError(
+      "The npz dataset has nothing to download: it reads the archive that config.data.path names, "
+      "written with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)."
+    )
   if name not in IDX_FILES:
     raise DataError(
       f"Automatic download of {name!r} is not supported; only {', '.join(IDX_FILES)} can be "
@@ -106,6 +120,7 @@ def load_split(
   data_dir: str | None = None,
   source: str = "raw",
   download: bool = True,  # pylint: disable=redefined-outer-name
+  path: str | None = None,
 ) -> ImageData:
   """Loads one split of a dataset as NHWC uint8 images and int32 labels.
 
@@ -116,6 +131,9 @@ def load_split(
     source: "raw" (parse the files with numpy) or "tfds" (tensorflow-datasets,
       prepared offline from the same raw files). Synthetic data ignores it.
     download: fetch missing MNIST / Fashion-MNIST files on first use.
+    path: the .npz file of the "npz" dataset (required for it, ignored by the
+      others); a relative path is taken from the current directory, and ~ is
+      expanded. The "npz" dataset ignores `data_dir` and `source`.
 
   Returns:
     ImageData: images uint8 [N, H, W, C], labels int32 [N].
@@ -128,6 +146,14 @@ def load_split(
   _check_choice("source", source, SOURCES)
   if name.startswith("synthetic"):
     return make_synthetic(name, split)
+  if name == "npz":
+    if not path:
+      raise DataError(
+        "The npz dataset needs its file: config.data.path must name the .npz file, written with "
+        "np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)."
+      )
+    # absolute() so that error messages show where the file was looked for.
+    return load_npz_split(pathlib.Path(path).expanduser().absolute(), split)
   root = resolve_data_dir(data_dir)
   if source == "tfds":
     if name in IDX_FILES:
