@@ -19,6 +19,7 @@ IDENTITY_KEYS = (
   "seed",
   "model",
   "data.name",
+  "data.path",
   "data.source",
   "data.grayscale",
   "data.invert",

@@ -10,8 +10,11 @@ from ml_collections import config_dict
 from dvae_jax.data.pipeline import BINARIZE, VALIDATION_SPLITS
 from dvae_jax.data.sources import DATASETS
 from dvae_jax.models import FAMILIES
-from dvae_jax.models.networks import ACTIVATIONS
+from dvae_jax.models.networks import ACTIVATIONS, KERNEL_INITS
 from dvae_jax.models.spec import ARCHITECTURES, LIKELIHOODS, NOISE_TYPES, SAMPLE_MODES
+
+
+SCHEDULES = ("constant", "staircase", "exponential")
 
 
 class ConfigError(ValueError):
@@ -36,6 +39,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.validation_split = "first"  # the reference: the first 10%, unshuffled
   c.data.train_limit = config_dict.placeholder(int)  # keep only the first N training examples
   c.data.eval_limit = config_dict.placeholder(int)  # and the first N validation / test examples
+  c.data.path = config_dict.placeholder(str)  # the file of data.name="npz" (x_train, y_train, x_test, y_test)
 
   c.model = ml_collections.ConfigDict()
   c.model.family = "vae"
@@ -45,6 +49,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.kernel_size = 5
   c.model.fc_sizes = (384, 192)
   c.model.activation = "relu"
+  c.model.kernel_init = "xavier_normal"  # the reference's; Flax's own default is "lecun_normal"
   c.model.batch_norm = True
   c.model.bn_momentum = 0.999
   c.model.bn_trainable_affine = False
@@ -62,9 +67,13 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.optim = ml_collections.ConfigDict()
   c.optim.learning_rate = 0.01
-  c.optim.decay_epochs = 50  # staircase: multiply by decay_rate every decay_epochs epochs
-  c.optim.decay_rate = 0.1
-  c.optim.min_learning_rate = 1e-5
+  # "staircase": x decay_rate every decay_epochs epochs; "exponential": the same decay, smoothly
+  # (x decay_rate ** (epoch / decay_epochs)); both never go below min_learning_rate.
+  # "constant": learning_rate throughout (decay_epochs, decay_rate and min_learning_rate unused).
+  c.optim.schedule = "staircase"
+  c.optim.decay_epochs = 50
+  c.optim.decay_rate = 0.1  # in (0, 1): a rate of 1 would not decay; use schedule "constant"
+  c.optim.min_learning_rate = 1e-5  # a floor, at most learning_rate
   c.optim.clip_value = 5.0  # clip each gradient entry to [-clip, clip]; 0 disables
   c.optim.b1 = 0.9
   c.optim.b2 = 0.999
@@ -172,7 +181,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _choice("data.binarize", config.data.binarize, BINARIZE)
   _choice("data.validation_split", config.data.validation_split, VALIDATION_SPLITS)
   _in_range("data.validation_fraction", config.data.validation_fraction, 0.0, 1.0, low_open=True)
-  _in_range("optim.decay_rate", config.optim.decay_rate, 0.0, 1.0, low_open=True, high_open=False)
+  _check_schedule(config.optim)
+  if (config.data.name == "npz") != (config.data.path is not None):
+    raise ConfigError(
+      f"config.data.path={config.data.path!r} with config.data.name={config.data.name!r}: expected a path to an "
+      ".npz file exactly when data.name is 'npz' (and no path for any other dataset)."
+    )
   _in_range("model.bn_momentum", config.model.bn_momentum, 0.0, 1.0)
   _in_range("model.noise_drop_rate", config.model.noise_drop_rate, 0.0, 1.0)
   for path, value in (
@@ -187,6 +201,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _choice("model.family", model.family, FAMILIES)
   _choice("model.architecture", model.architecture, ARCHITECTURES)
   _choice("model.activation", model.activation, ACTIVATIONS)
+  _choice("model.kernel_init", model.kernel_init, KERNEL_INITS)
   _choice("model.likelihood", model.likelihood, LIKELIHOODS)
   _choice("model.sample_mode", model.sample_mode, SAMPLE_MODES)
   _choice("model.noise_type", model.noise_type, NOISE_TYPES)
@@ -224,6 +239,24 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _positive(path, get(path), allow_zero=True)
   if model.architecture == "conv" and not model.conv_channels:
     raise ConfigError("config.model.conv_channels is empty; the conv architecture needs at least one conv layer.")
+
+
+def _check_schedule(optim: ml_collections.ConfigDict) -> None:
+  """A decaying schedule must decay, and its floor must stay a floor."""
+  _choice("optim.schedule", optim.schedule, SCHEDULES)
+  if optim.schedule == "constant":
+    return
+  if optim.decay_rate == 1.0:
+    raise ConfigError(
+      f"config.optim.decay_rate=1.0 does not decay, but config.optim.schedule={optim.schedule!r} is a decaying "
+      "schedule; for a constant learning rate set --config.optim.schedule=constant."
+    )
+  _in_range("optim.decay_rate", optim.decay_rate, 0.0, 1.0, low_open=True)
+  if optim.min_learning_rate > optim.learning_rate:
+    raise ConfigError(
+      f"config.optim.min_learning_rate={optim.min_learning_rate!r} is above config.optim.learning_rate="
+      f"{optim.learning_rate!r}; expected a floor at most the initial learning rate."
+    )
 
 
 def check_image_shape(model: ml_collections.ConfigDict, image_shape: tuple[int, int, int]) -> None:

@@ -19,7 +19,7 @@ from dvae_jax import parallel, plots
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
 from dvae_jax.data import Split, eval_batches
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
-from dvae_jax.models.families import log_likelihood
+from dvae_jax.models.families import decoded_logvar, log_likelihood
 from dvae_jax.train import (
   Experiment,
   TrainState,
@@ -99,7 +99,8 @@ def importance_weighted_nll(
   """-log p(x) estimated with `num_samples` importance samples from q(z|x), per image.
 
   The model's output likelihood is used: the VAE decoder's, or for the DVAE the DAE applied to
-  the decoder's output. A true NLL only for binarized data under a Bernoulli likelihood.
+  the decoder's output. The proposal is the posterior the model decodes (for "average_z" with
+  samples k > 1, N(mean, sigma^2 / k)), so the estimate is a bound on the same model as the ELBO. A true NLL only for binarized data under a Bernoulli likelihood.
   """
   experiment = run.experiment
   if not experiment.family.latent:
@@ -113,6 +114,7 @@ def importance_weighted_nll(
     x = experiment.prepare(batch)["image"]
     variables = Experiment.variables(state)
     mean, logvar = model.apply(variables, x, method="encode")
+    logvar = decoded_logvar(logvar, spec)  # the proposal is the posterior the model decodes
 
     def log_likelihood_fn(z):  # [S, B, z] -> [S, B]
       logits = model.apply(variables, z, method="output_logits")

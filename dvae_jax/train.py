@@ -95,17 +95,25 @@ def make_objective(family: Family, model, spec: ModelSpec, *, batch_reduction: s
   return objective
 
 
-def make_optimizer(
-  optim: ml_collections.ConfigDict, steps_per_epoch: int
-) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """Adam with the reference's staircase decay (x decay_rate every decay_epochs) and floor."""
-  schedule = optax.exponential_decay(
+def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.Schedule:
+  """The learning rate at each step: constant, or decayed x decay_rate every decay_epochs epochs
+  (in steps, or smoothly), never below min_learning_rate (`configs.validate` keeps it a floor)."""
+  if optim.schedule == "constant":
+    return optax.constant_schedule(optim.learning_rate)
+  return optax.exponential_decay(
     optim.learning_rate,
     transition_steps=optim.decay_epochs * steps_per_epoch,
     decay_rate=optim.decay_rate,
-    staircase=True,
-    end_value=min(optim.min_learning_rate, optim.learning_rate),
+    staircase=optim.schedule == "staircase",
+    end_value=optim.min_learning_rate,  # with decay_rate < 1, optax clips from below
   )
+
+
+def make_optimizer(
+  optim: ml_collections.ConfigDict, steps_per_epoch: int
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  """Adam on the schedule of `make_schedule`, after clipping each gradient entry (if enabled)."""
+  schedule = make_schedule(optim, steps_per_epoch)
   adam = optax.adam(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps)
   return (optax.chain(optax.clip(optim.clip_value), adam) if optim.clip_value else adam), schedule
 
@@ -202,7 +210,7 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     (loss, (metrics, model_state)), grads = grad_fn(state.params, state.model_state, inputs, step_key, train=True)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     metrics = {name: jnp.mean(value) for name, value in metrics.items()}
-    metrics.update(loss=loss, grad_norm=optax.tree.norm(grads), learning_rate=schedule(state.step))
+    metrics.update(loss=loss, grad_norm=optax.tree.norm(grads), learning_rate=jnp.asarray(schedule(state.step)))
     new_state = TrainState(
       step=state.step + 1,
       params=optax.apply_updates(state.params, updates),
@@ -269,7 +277,12 @@ def check_divisible(path: str, batch_size: int, num_devices: int) -> None:
 
 
 def evaluate(experiment: Experiment, state: TrainState, split: Split) -> dict[str, float]:
-  """Means of every metric over `split` (each example counted once; z sampled, BN in eval mode)."""
+  """Means of every metric over `split` (each example counted once; z sampled, BN in eval mode).
+
+  An empty split (e.g. data.validation_fraction=0) has no metrics: {}.
+  """
+  if not len(split):
+    return {}
   batch_size = experiment.config.train.eval_batch_size
   sharding = parallel.batch_sharding(experiment.mesh)
   totals, count = None, 0.0
@@ -428,20 +441,35 @@ def _train_loop(
   progress = _progress_bar(cfg.progress_bar, total=total_steps, initial=step)
   history: list[tuple[int, Any]] = []  # (first step, metrics [k]) since the last flush
   valid: dict[str, float] = {}
-  window_start = time.perf_counter()
+  # Training throughput counts training time only: validation and checkpoint writes are timed
+  # apart (after the training work dispatched before them has finished) and left out.
+  train_seconds, window_start = 0.0, time.perf_counter()
+  other_seconds = {"valid_seconds": 0.0, "checkpoint_seconds": 0.0, "compile_seconds": 0.0}
 
   def flush(step: int) -> None:
-    nonlocal history, window_start
+    nonlocal history, train_seconds, window_start, other_seconds
     if not history:
       return
     host = [(first, jax.device_get(m)) for first, m in history]
     _check_finite(host, checkpointer, workdir)
     means = _mean_history(host)
-    elapsed = time.perf_counter() - window_start
-    images_per_second = (step - host[0][0]) * cfg.batch_size / max(elapsed, 1e-9)
-    writer.write(step, "train", {**means, "images_per_second": images_per_second})
+    train_seconds += time.perf_counter() - window_start
+    images_per_second = (step - host[0][0]) * cfg.batch_size / max(train_seconds, 1e-9)
+    writer.write(step, "train", {**means, "images_per_second": images_per_second, **other_seconds})
     progress.set_postfix(loss=f"{means['objective_nats']:.2f}", img_s=f"{images_per_second:.0f}")
-    history, window_start = [], time.perf_counter()
+    history, train_seconds, window_start = [], 0.0, time.perf_counter()
+    other_seconds = dict.fromkeys(other_seconds, 0.0)
+
+  def timed(name: str, fn: Callable[[], Any]) -> Any:
+    """Runs fn outside the training clock, adding its wall time to other_seconds[name]."""
+    nonlocal train_seconds, window_start
+    jax.block_until_ready(state)  # the steps already dispatched are training time
+    start = time.perf_counter()
+    train_seconds += start - window_start
+    result = fn()
+    window_start = time.perf_counter()
+    other_seconds[name] += window_start - start
+    return result
 
   def save(step: int) -> None:
     epoch, position = experiment.epoch_of(step)
@@ -458,7 +486,12 @@ def _train_loop(
       start_step=position,
       steps_per_dispatch=cfg.steps_per_dispatch,
     ):
+      traced, call_start = experiment.traces["train"], time.perf_counter()
       state, metrics = experiment.train_step(state, parallel.global_batch(batch, sharding))
+      if experiment.traces["train"] != traced:  # this call traced and compiled before dispatching
+        compile_seconds = time.perf_counter() - call_start
+        window_start += compile_seconds
+        other_seconds["compile_seconds"] += compile_seconds
       previous, step = step, step + len(batch["label"])
       history.append((previous, metrics))
       progress.update(step - previous)
@@ -466,12 +499,12 @@ def _train_loop(
       checkpoint_due = _crossed(previous, step, cfg.checkpoint_every_steps) or at_epoch_end
       if checkpoint_due or _crossed(previous, step, cfg.log_every_steps):
         flush(step)  # checks finiteness before anything is saved
-      if at_epoch_end:
-        valid = evaluate(experiment, state, experiment.splits.valid)
+      if at_epoch_end and len(experiment.splits.valid):
+        valid = timed("valid_seconds", lambda: evaluate(experiment, state, experiment.splits.valid))
         _check_finite([(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})], checkpointer, workdir)
         writer.write(step, "valid", {**valid, "epoch": epoch + 1})
       if checkpoint_due:
-        save(step)
+        timed("checkpoint_seconds", lambda step=step: save(step))
   progress.close()
   if not valid and experiment.config.train.num_epochs:
     valid = evaluate(experiment, state, experiment.splits.valid)

@@ -51,6 +51,12 @@ def test_evaluate_prints_and_writes_test_metrics(smoke_run, shared_data, tmp_pat
   metrics = json.loads((tmp_path / "eval_test.json").read_text())
   assert metrics["num_examples"] == 256 and metrics["split"] == "test"
   assert f"{metrics['reference_loss']:.4f}" in result.stdout and f"{metrics['kl_nats']:.4f}" in result.stdout
+  # The headline leads with the bounds, and names the reference's own figures as such.
+  headline = result.stdout.split("\n\n")[-1]
+  first, second = headline.splitlines()[1:3]
+  assert "-ELBO (output likelihood)" in first and f"{metrics['output_neg_elbo_nats']:.4f}" in first
+  assert "NLL, importance-weighted" in second and f"{metrics['iw_nll_nats']:.4f}" in second
+  assert "reference 'test loss' (output BCE + its L2; not an ELBO)" in headline
   assert (tmp_path / "test_reconstructions.png").exists()
 
 

@@ -147,6 +147,43 @@ def test_corruption_noise():
   assert set(np.unique(np.asarray(masked))) <= {0.0, 0.5}
 
 
+@pytest.mark.parametrize(
+  "name,std",
+  [("xavier_normal", np.sqrt(2 / (3136 + 384))), ("lecun_normal", np.sqrt(1 / 3136)), ("he_normal", np.sqrt(2 / 3136))],
+)
+def test_kernel_init_is_a_choice(name, std):
+  """The encoder's 3136 -> 384 layer: each initializer's weight spread (biases stay zero)."""
+  _, _, variables = _init(ModelSpec(family="vae", kernel_init=name, **MNIST), abstract=False)
+  dense = variables["params"]["inference"]["trunk"]["dense_0"]
+  np.testing.assert_allclose(np.std(dense["kernel"]), std, rtol=0.02)
+  assert not np.any(dense["bias"])
+
+
+def test_average_z_elbo_charges_the_kl_of_the_decoded_posterior():
+  """samples = k in "average_z" mode decodes z ~ N(mu, sigma^2 / k): the reference's KLD is charged
+  for sigma^2, the ELBO for sigma^2 / k (REFERENCE.md section 1)."""
+  mean, logvar = np.array([[0.5, -1.0, 2.0]]), np.array([[0.3, -0.7, 1.2]])
+  outputs = {"logits": jnp.zeros((1, 1, 2, 2, 1)), "mean": jnp.asarray(mean), "logvar": jnp.asarray(logvar)}
+  batch = {"image": jnp.full((1, 2, 2, 1), 0.25), "label": jnp.array([0])}
+
+  def numpy_kl(mean, var):
+    return 0.5 * np.sum(var + mean**2 - 1 - np.log(var))
+
+  for k, mode in ((1, "average_z"), (5, "average_z"), (5, "elbo")):
+    spec = ModelSpec(family="vae", image_shape=(2, 2, 1), num_classes=2, label_head=False, samples=k, sample_mode=mode)
+    terms, objective = vae_terms(outputs, batch, spec)
+    decoded_var = np.exp(logvar) / (k if mode == "average_z" else 1)
+    np.testing.assert_allclose(terms["kl_nats"], [numpy_kl(mean, np.exp(logvar))], rtol=1e-6)
+    np.testing.assert_allclose(terms["elbo_kl_nats"], [numpy_kl(mean, decoded_var)], rtol=1e-6)
+    np.testing.assert_allclose(terms["neg_elbo_nats"], terms["recon_nats"] + terms["elbo_kl_nats"], rtol=1e-6)
+    np.testing.assert_allclose(objective, terms["recon_nats"] + terms["kl_nats"], rtol=1e-6)  # training unchanged
+  # The gap is 1/2 sum_j (ln k - sigma_j^2 (1 - 1/k)) for k = 5.
+  gap = 0.5 * np.sum(np.log(5) - np.exp(logvar) * (1 - 1 / 5))
+  spec = ModelSpec(family="vae", image_shape=(2, 2, 1), num_classes=2, label_head=False, samples=5)
+  terms, _ = vae_terms(outputs, batch, spec)
+  np.testing.assert_allclose(terms["elbo_kl_nats"] - terms["kl_nats"], [gap], rtol=1e-5)
+
+
 def test_unknown_family_lists_the_valid_ones():
   with pytest.raises(ValueError, match="valid families"):
     get_family("gan")

@@ -70,7 +70,7 @@ def preprocess_spec_from_config(data: ml_collections.ConfigDict) -> PreprocessSp
 
 def load_splits(data: ml_collections.ConfigDict, *, seed: int) -> Splits:
   """Loads train and test files and carves the validation split out of the training file."""
-  kwargs = dict(data_dir=data.dir, source=data.source, download=data.download)
+  kwargs = dict(data_dir=data.dir, source=data.source, download=data.download, path=data.path)
   train_file = load_split(data.name, "train", **kwargs)
   test_file = load_split(data.name, "test", **kwargs)
   num_classes = int(max(train_file.labels.max(), test_file.labels.max())) + 1

@@ -8,6 +8,7 @@ Classifier: the reference's separate CNN that scores reconstructions.
 """
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import flax.linen as nn
@@ -35,6 +36,17 @@ def corrupt(key: jax.Array, x: jax.Array, spec: ModelSpec) -> jax.Array:
   # Masking noise zeroes pixels without rescaling the survivors (Vincent et al. 2008).
   keep = jax.random.bernoulli(key, 1.0 - spec.noise_drop_rate, x.shape)
   return jnp.where(keep, x, jnp.zeros_like(x))
+
+
+def decoded_logvar(logvar: jax.Array, spec: ModelSpec) -> jax.Array:
+  """Log-variance of the posterior the decoder actually sees.
+
+  The reference's "average_z" mode decodes the mean of k draws, z ~ N(mean, sigma^2 / k), while its
+  KLD is charged for sigma^2; an ELBO (and an importance-weighted bound) must use sigma^2 / k.
+  """
+  if spec.sample_mode == "average_z" and spec.samples > 1:
+    return logvar - math.log(spec.samples)
+  return logvar
 
 
 def _label_terms(logits: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
@@ -87,7 +99,15 @@ def vae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], spec: 
   # Average over the S posterior draws: the k-sample ELBO (S = 1 for "average_z").
   recon = -jnp.mean(log_likelihood(outputs["logits"], x[None], spec, batch_dims=2), axis=0)
   kl = losses.kl_divergence(outputs["mean"], outputs["logvar"])
-  terms = {"recon_nats": recon, "kl_nats": kl, "neg_elbo_nats": recon + kl, "output_recon_nats": recon}
+  elbo_kl = losses.kl_divergence(outputs["mean"], decoded_logvar(outputs["logvar"], spec))
+  terms = {
+    "recon_nats": recon,
+    "kl_nats": kl,  # what is trained on and what the reference reports as its KLD
+    "elbo_kl_nats": elbo_kl,  # the KL of the posterior actually decoded
+    "neg_elbo_nats": recon + elbo_kl,
+    "output_recon_nats": recon,
+    "output_neg_elbo_nats": recon + elbo_kl,
+  }
   objective = recon + kl
   if spec.label_head:
     label = _label_terms(outputs["label_logits"], batch["label"])
@@ -162,6 +182,8 @@ def dvae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], spec:
   dae_recon = -jnp.mean(log_likelihood(outputs["dae_logits"], x[None], spec, batch_dims=2), axis=0)
   terms["dae_recon_nats"] = dae_recon
   terms["output_recon_nats"] = dae_recon
+  # The DAE of the decoder's output is a deterministic function of z: the model's output p(x|z).
+  terms["output_neg_elbo_nats"] = dae_recon + terms["elbo_kl_nats"]
   objective = objective + dae_recon
   if spec.label_head:
     logits = outputs["generated_label_logits"]
@@ -180,7 +202,9 @@ class Classifier(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
     features = Encoder(self.spec, name="trunk")(x, train=train)
-    return {"label_logits": nn.Dense(self.spec.num_classes, kernel_init=kernel_init, name="label_head")(features)}
+    return {
+      "label_logits": nn.Dense(self.spec.num_classes, kernel_init=kernel_init(self.spec), name="label_head")(features)
+    }
 
   def classify(self, x: jax.Array) -> jax.Array:
     """Class logits [B, classes] (eval mode)."""

@@ -22,12 +22,24 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
   "softplus": nn.softplus,
 }
 
-# Xavier (Glorot) normal weights and zero biases, as in the reference.
-kernel_init = nn.initializers.xavier_normal()
+# Weight initializers by name (`model.kernel_init`); biases start at zero. The reference uses
+# Xavier (Glorot) normal; Flax's own default, and most peers', is LeCun normal.
+KERNEL_INITS: dict[str, nn.initializers.Initializer] = {
+  "xavier_normal": nn.initializers.xavier_normal(),
+  "xavier_uniform": nn.initializers.xavier_uniform(),
+  "lecun_normal": nn.initializers.lecun_normal(),
+  "lecun_uniform": nn.initializers.lecun_uniform(),
+  "he_normal": nn.initializers.he_normal(),
+  "he_uniform": nn.initializers.he_uniform(),
+}
 
 
-def _dense(features: int, name: str) -> nn.Dense:
-  return nn.Dense(features, kernel_init=kernel_init, name=name)
+def kernel_init(spec: ModelSpec) -> nn.initializers.Initializer:
+  return KERNEL_INITS[spec.kernel_init]
+
+
+def _dense(spec: ModelSpec, features: int, name: str) -> nn.Dense:
+  return nn.Dense(features, kernel_init=kernel_init(spec), name=name)
 
 
 def _norm(spec: ModelSpec, name: str, *, train: bool) -> Callable[[jax.Array], jax.Array]:
@@ -66,12 +78,14 @@ class Encoder(nn.Module):
     act = ACTIVATIONS[spec.activation]
     if spec.architecture == "conv":
       for i, channels in enumerate(spec.conv_channels):
-        x = nn.Conv(channels, (spec.kernel_size,) * 2, padding="SAME", kernel_init=kernel_init, name=f"conv_{i}")(x)
+        x = nn.Conv(channels, (spec.kernel_size,) * 2, padding="SAME", kernel_init=kernel_init(spec), name=f"conv_{i}")(
+          x
+        )
         x = act(_norm(spec, f"bn_conv_{i}", train=train)(x))
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
     x = x.reshape(x.shape[0], -1)
     for i, features in enumerate(spec.fc_sizes):
-      x = _dense(features, f"dense_{i}")(x)
+      x = _dense(spec, features, f"dense_{i}")(x)
       x = act(_norm(spec, f"bn_dense_{i}", train=train)(x))
     return x
 
@@ -88,20 +102,25 @@ class Decoder(nn.Module):
     height, width, channels = spec.image_shape
     x = z
     for i, features in enumerate(reversed(spec.fc_sizes)):
-      x = _dense(features, f"dense_{i}")(x)
+      x = _dense(spec, features, f"dense_{i}")(x)
       x = act(_norm(spec, f"bn_dense_{i}", train=train)(x))
     last = len(spec.fc_sizes)
     if spec.architecture == "mlp":
-      x = _dense(height * width * channels, f"dense_{last}")(x)
+      x = _dense(spec, height * width * channels, f"dense_{last}")(x)
       return x.reshape(x.shape[0], height, width, channels)
     grid_h, grid_w = _conv_grid(spec)
-    x = _dense(grid_h * grid_w * spec.conv_channels[0], f"dense_{last}")(x)
+    x = _dense(spec, grid_h * grid_w * spec.conv_channels[0], f"dense_{last}")(x)
     # The reference applies batch norm but no activation before the reshape.
     x = _norm(spec, f"bn_dense_{last}", train=train)(x)
     x = x.reshape(x.shape[0], grid_h, grid_w, spec.conv_channels[0])
     for i, features in enumerate(spec.conv_channels[1:]):
       x = nn.ConvTranspose(
-        features, (spec.kernel_size,) * 2, strides=(2, 2), padding="SAME", kernel_init=kernel_init, name=f"deconv_{i}"
+        features,
+        (spec.kernel_size,) * 2,
+        strides=(2, 2),
+        padding="SAME",
+        kernel_init=kernel_init(spec),
+        name=f"deconv_{i}",
       )(x)
       x = act(_norm(spec, f"bn_deconv_{i}", train=train)(x))
     return nn.ConvTranspose(
@@ -109,7 +128,7 @@ class Decoder(nn.Module):
       (spec.kernel_size,) * 2,
       strides=(2, 2),
       padding="SAME",
-      kernel_init=kernel_init,
+      kernel_init=kernel_init(spec),
       name=f"deconv_{len(spec.conv_channels) - 1}",
     )(x)
 
@@ -125,11 +144,11 @@ class InferenceNet(nn.Module):
     features = Encoder(spec, name="trunk")(x, train=train)  # [B, F]
     out = {
       "features": features,
-      "mean": _dense(spec.latent_dim, "mean")(features),  # [B, z]
-      "logvar": _dense(spec.latent_dim, "logvar")(features),  # [B, z]
+      "mean": _dense(spec, spec.latent_dim, "mean")(features),  # [B, z]
+      "logvar": _dense(spec, spec.latent_dim, "logvar")(features),  # [B, z]
     }
     if spec.label_head:
-      out["label_logits"] = _dense(spec.num_classes, "label_head")(features)  # [B, classes]
+      out["label_logits"] = _dense(spec, spec.num_classes, "label_head")(features)  # [B, classes]
     return out
 
 

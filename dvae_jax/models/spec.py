@@ -23,6 +23,7 @@ class ModelSpec:
   kernel_size: int = 5
   fc_sizes: tuple[int, ...] = (384, 192)  # encoder order; the decoder mirrors it
   activation: str = "relu"
+  kernel_init: str = "xavier_normal"
   batch_norm: bool = True
   bn_momentum: float = 0.999
   bn_trainable_affine: bool = False
