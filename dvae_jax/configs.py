@@ -13,7 +13,6 @@ from dvae_jax.models import FAMILIES
 from dvae_jax.models.networks import ACTIVATIONS, KERNEL_INITS
 from dvae_jax.models.spec import ARCHITECTURES, LIKELIHOODS, NOISE_TYPES, SAMPLE_MODES
 
-
 SCHEDULES = ("constant", "staircase", "exponential")
 
 

@@ -100,7 +100,8 @@ def importance_weighted_nll(
 
   The model's output likelihood is used: the VAE decoder's, or for the DVAE the DAE applied to
   the decoder's output. The proposal is the posterior the model decodes (for "average_z" with
-  samples k > 1, N(mean, sigma^2 / k)), so the estimate is a bound on the same model as the ELBO. A true NLL only for binarized data under a Bernoulli likelihood.
+  samples k > 1, N(mean, sigma^2 / k)), so the estimate bounds the same model as the ELBO. A true
+  NLL only for binarized data under a Bernoulli likelihood.
   """
   experiment = run.experiment
   if not experiment.family.latent:

@@ -460,13 +460,13 @@ def _train_loop(
     history, train_seconds, window_start = [], 0.0, time.perf_counter()
     other_seconds = dict.fromkeys(other_seconds, 0.0)
 
-  def timed(name: str, fn: Callable[[], Any]) -> Any:
-    """Runs fn outside the training clock, adding its wall time to other_seconds[name]."""
+  def timed(name: str, fn: Callable[..., Any], *args) -> Any:
+    """Runs fn(*args) outside the training clock, adding its wall time to other_seconds[name]."""
     nonlocal train_seconds, window_start
     jax.block_until_ready(state)  # the steps already dispatched are training time
     start = time.perf_counter()
     train_seconds += start - window_start
-    result = fn()
+    result = fn(*args)
     window_start = time.perf_counter()
     other_seconds[name] += window_start - start
     return result
@@ -500,11 +500,12 @@ def _train_loop(
       if checkpoint_due or _crossed(previous, step, cfg.log_every_steps):
         flush(step)  # checks finiteness before anything is saved
       if at_epoch_end and len(experiment.splits.valid):
-        valid = timed("valid_seconds", lambda: evaluate(experiment, state, experiment.splits.valid))
-        _check_finite([(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})], checkpointer, workdir)
+        valid = timed("valid_seconds", evaluate, experiment, state, experiment.splits.valid)
+        valid_history = [(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})]
+        _check_finite(valid_history, checkpointer, workdir)
         writer.write(step, "valid", {**valid, "epoch": epoch + 1})
       if checkpoint_due:
-        timed("checkpoint_seconds", lambda step=step: save(step))
+        timed("checkpoint_seconds", save, step)
   progress.close()
   if not valid and experiment.config.train.num_epochs:
     valid = evaluate(experiment, state, experiment.splits.valid)

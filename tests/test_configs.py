@@ -1,8 +1,7 @@
 """Config validation: every bad value is a ConfigError that names the key and what was expected."""
 
-import pytest
-
 import numpy as np
+import pytest
 
 from dvae_jax import configs, train
 
