@@ -38,15 +38,18 @@ def identity(config_dict: dict[str, Any]) -> dict[str, Any]:
     value = config_dict
     for part in key.split("."):
       value = value[part]
-    if isinstance(value, dict):
-      out.update({f"{key}.{k}": _plain(v) for k, v in sorted(value.items())})
-    else:
-      out[key] = _plain(value)
+    out.update(_flatten(key, value))
   return out
 
 
+def _flatten(prefix: str, value: Any) -> dict[str, Any]:
+  if isinstance(value, dict):
+    return {k: v for name, item in sorted(value.items()) for k, v in _flatten(f"{prefix}.{name}", item).items()}
+  return {prefix: _plain(value)}
+
+
 def _plain(value: Any) -> Any:
-  return list(value) if isinstance(value, tuple | list) else value
+  return [_plain(v) for v in value] if isinstance(value, tuple | list) else value
 
 
 class Checkpointer:

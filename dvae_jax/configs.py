@@ -1,27 +1,34 @@
 """The one config system: a base ConfigDict that experiment files adjust, and its validation.
 
-Experiment files (`experiments/*.py`) define `get_config(arg)` and start from `base_config()`.
-Configs are locked, so a misspelt key is an error; `validate` checks values.
+Experiment files (`experiments/*.py`) define `get_config(arg)` and start from
+`base_config(family, network)`. Configs are locked, so a misspelt key is an error; `validate`
+checks values.
+
+The `model` section is the chosen family's own hyperparameters and nothing else (its dataclass in
+`dvae_jax/models/`, where each key is documented), with the chosen network's under
+`model.network`: a key the family or network does not read is an error, not silently ignored.
 """
 
 import ml_collections
 from ml_collections import config_dict
 
+from dvae_jax import models
 from dvae_jax.data.pipeline import BINARIZE, VALIDATION_SPLITS
 from dvae_jax.data.sources import DATASETS
-from dvae_jax.models import FAMILIES
-from dvae_jax.models.networks import ACTIVATIONS, KERNEL_INITS
-from dvae_jax.models.spec import ARCHITECTURES, LIKELIHOODS, NOISE_TYPES, SAMPLE_MODES
+from dvae_jax.errors import ConfigError
+from dvae_jax.models import ARCHITECTURES
+
+__all__ = ["ConfigError", "apply_variant", "base_config", "validate"]
 
 SCHEDULES = ("constant", "staircase", "exponential")
 
 
-class ConfigError(ValueError):
-  """A config value is out of its allowed set or range."""
+def base_config(family: str = "vae", network: str | None = None) -> ml_collections.ConfigDict:
+  """Defaults: the reference MNIST VAE (dojoteef/dvae) for `family`; experiments override what differs.
 
-
-def base_config() -> ml_collections.ConfigDict:
-  """Defaults: the reference MNIST VAE (dojoteef/dvae); experiments override what differs."""
+  `model` holds `family`'s hyperparameters with their defaults, on `network` (the family's
+  default network if None).
+  """
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.num_devices = config_dict.placeholder(int)  # None: all visible devices
@@ -40,29 +47,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.eval_limit = config_dict.placeholder(int)  # and the first N validation / test examples
   c.data.path = config_dict.placeholder(str)  # the file of data.name="npz" (x_train, y_train, x_test, y_test)
 
-  c.model = ml_collections.ConfigDict()
-  c.model.family = "vae"
-  c.model.architecture = "conv"
-  c.model.latent_dim = 50
-  c.model.conv_channels = (64, 64)
-  c.model.kernel_size = 5
-  c.model.fc_sizes = (384, 192)
-  c.model.activation = "relu"
-  c.model.kernel_init = "xavier_normal"  # the reference's; Flax's own default is "lecun_normal"
-  c.model.batch_norm = True
-  c.model.bn_momentum = 0.999
-  c.model.bn_trainable_affine = False
-  c.model.likelihood = "bernoulli"
-  c.model.gaussian_log_std = 0.0
-  c.model.samples = 1
-  c.model.sample_mode = "average_z"  # the reference's; "elbo" is the k-sample ELBO average
-  c.model.label_head = True  # the reference's hidden supervised term
-  c.model.label_loss_weight = 1.0
-  c.model.share_encoder = True
-  c.model.noise_type = "gaussian"
-  c.model.noise_std = 0.5
-  c.model.noise_drop_rate = 0.3
-  c.model.weight_decay = 5e-4  # weight * sum(w^2) / 2 on dense weights/biases and conv biases
+  c.model = ml_collections.ConfigDict(models.default_model_config(family, network))
 
   c.optim = ml_collections.ConfigDict()
   c.optim.learning_rate = 0.01
@@ -102,8 +87,8 @@ def cifar10_reference(config: ml_collections.ConfigDict) -> ml_collections.Confi
   """The reference's CIFAR-10 data, network and schedule (REFERENCE.md section 1)."""
   config.data.name = "cifar10"
   config.data.invert = False
-  config.model.conv_channels = (128, 64)
-  config.model.fc_sizes = (512, 256)
+  config.model.network.conv_channels = (128, 64)
+  config.model.network.fc_sizes = (512, 256)
   config.model.latent_dim = 100
   config.optim.learning_rate = 0.001
   config.optim.decay_epochs = 200
@@ -112,10 +97,12 @@ def cifar10_reference(config: ml_collections.ConfigDict) -> ml_collections.Confi
 
 
 def classifier_reference(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The reference's separate evaluation CNN (REFERENCE.md section 1); the schedule is per dataset."""
-  config.model.family = "classifier"
-  config.model.conv_channels = (128, 64, 32)
-  config.model.fc_sizes = (1024, 512, 512)
+  """The reference's separate evaluation CNN (REFERENCE.md section 1); the schedule is per dataset.
+
+  `config` must come from `base_config("classifier")`.
+  """
+  config.model.network.conv_channels = (128, 64, 32)
+  config.model.network.fc_sizes = (1024, 512, 512)
   config.optim.learning_rate = 0.01
   return config
 
@@ -126,8 +113,9 @@ VARIANTS = ("smoke",)
 def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_collections.ConfigDict:
   """Applies a named variant (`path.py:variant` on the command line) to an experiment config.
 
-  "smoke": a tiny model on the first 512 training / 256 evaluation images, 2 short epochs, for
-  tests and for checking that an experiment runs end to end (seconds on a CPU).
+  "smoke": a tiny model (the network's SMOKE sizes) on the first 512 training / 256 evaluation
+  images, 2 short epochs, for tests and for checking that an experiment runs end to end (seconds
+  on a CPU).
   """
   if not variant:
     return config
@@ -135,16 +123,16 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_
     raise ConfigError(f"unknown config variant {variant!r}; valid variants: {list(VARIANTS)} (or none).")
   config.data.train_limit = 512
   config.data.eval_limit = 256
-  config.model.latent_dim = 8
-  config.model.conv_channels = (8, 8)
-  config.model.fc_sizes = (32, 16)
+  if "latent_dim" in config.model:
+    config.model.latent_dim = 8
+  # A tiny network of the same kind; running statistics must settle within a few steps.
+  config.model.network.update(ARCHITECTURES[config.model.network.name].config.SMOKE)
   config.train.batch_size = 32
   config.train.eval_batch_size = 128
   config.train.num_epochs = 2
   config.train.log_every_steps = 4
   config.train.checkpoint_every_steps = 8
   config.train.grid_images = 16
-  config.model.bn_momentum = 0.9  # running statistics must settle within a few steps
   config.optim.learning_rate = 1e-3
   config.eval.iw_samples = 20
   config.eval.iw_chunk_size = 10
@@ -186,8 +174,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
       f"config.data.path={config.data.path!r} with config.data.name={config.data.name!r}: expected a path to an "
       ".npz file exactly when data.name is 'npz' (and no path for any other dataset)."
     )
-  _in_range("model.bn_momentum", config.model.bn_momentum, 0.0, 1.0)
-  _in_range("model.noise_drop_rate", config.model.noise_drop_rate, 0.0, 1.0)
   for path, value in (
     ("data.train_limit", config.data.train_limit),
     ("data.eval_limit", config.data.eval_limit),
@@ -196,14 +182,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   ):
     if value is not None:
       _positive(path, value)
-  model = config.model
-  _choice("model.family", model.family, FAMILIES)
-  _choice("model.architecture", model.architecture, ARCHITECTURES)
-  _choice("model.activation", model.activation, ACTIVATIONS)
-  _choice("model.kernel_init", model.kernel_init, KERNEL_INITS)
-  _choice("model.likelihood", model.likelihood, LIKELIHOODS)
-  _choice("model.sample_mode", model.sample_mode, SAMPLE_MODES)
-  _choice("model.noise_type", model.noise_type, NOISE_TYPES)
+  models.model_config(config.model)  # the family's and network's own checks
   _choice("optim.batch_reduction", config.optim.batch_reduction, ("sum", "mean"))
 
   def get(path: str):
@@ -211,9 +190,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
     return config[section][key]
 
   for path in (
-    "model.latent_dim",
-    "model.samples",
-    "model.kernel_size",
     "train.batch_size",
     "train.eval_batch_size",
     "train.steps_per_dispatch",
@@ -230,14 +206,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     "train.num_epochs",
     "optim.clip_value",
     "optim.min_learning_rate",
-    "model.weight_decay",
-    "model.noise_std",
     "train.grid_images",
     "eval.iw_samples",
   ):
     _positive(path, get(path), allow_zero=True)
-  if model.architecture == "conv" and not model.conv_channels:
-    raise ConfigError("config.model.conv_channels is empty; the conv architecture needs at least one conv layer.")
 
 
 def _check_schedule(optim: ml_collections.ConfigDict) -> None:
@@ -255,18 +227,4 @@ def _check_schedule(optim: ml_collections.ConfigDict) -> None:
     raise ConfigError(
       f"config.optim.min_learning_rate={optim.min_learning_rate!r} is above config.optim.learning_rate="
       f"{optim.learning_rate!r}; expected a floor at most the initial learning rate."
-    )
-
-
-def check_image_shape(model: ml_collections.ConfigDict, image_shape: tuple[int, int, int]) -> None:
-  """The conv decoder mirrors one stride-2 pool per conv layer, so H and W must divide 2**layers."""
-  factor = 2 ** len(model.conv_channels)
-  if (
-    model.architecture == "conv"
-    and model.family != "classifier"
-    and (image_shape[0] % factor or image_shape[1] % factor)
-  ):
-    raise ConfigError(
-      f"images of shape {image_shape} cannot be decoded by a conv decoder with {len(model.conv_channels)} "
-      f"stride-2 layers (height and width must be divisible by {factor}); change config.model.conv_channels."
     )

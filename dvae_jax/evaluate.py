@@ -19,7 +19,7 @@ from dvae_jax import parallel, plots
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
 from dvae_jax.data import Split, eval_batches
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
-from dvae_jax.models.families import decoded_logvar, log_likelihood
+from dvae_jax.models.vae import decoded_logvar
 from dvae_jax.train import (
   Experiment,
   TrainState,
@@ -67,8 +67,10 @@ def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split)
 
   The reference averages per batch of 256; this is the exact mean over images.
   """
-  if classifier.experiment.family.name != "classifier":
-    raise CheckpointError(f"{classifier.workdir} holds a {classifier.experiment.family.name!r} run, not a classifier.")
+  if not hasattr(classifier.experiment.model, "classify"):
+    raise CheckpointError(
+      f"{classifier.workdir} holds a {classifier.experiment.hparams.family!r} run, not a classifier."
+    )
   if classifier.experiment.preprocess_spec != run.experiment.preprocess_spec:
     raise CheckpointError(
       f"the classifier in {classifier.workdir} was trained on differently preprocessed images "
@@ -105,9 +107,9 @@ def importance_weighted_nll(
   """
   experiment = run.experiment
   if not experiment.family.latent:
-    raise ValueError(f"the {experiment.family.name!r} family has no latent variable model to estimate p(x) for.")
+    raise ValueError(f"the {experiment.hparams.family!r} family has no latent variable model to estimate p(x) for.")
   check_divisible("eval.iw_batch_size", batch_size, experiment.mesh.devices.size)
-  model, spec = experiment.model, experiment.spec
+  model, hparams = experiment.model, experiment.hparams
   sharding = parallel.batch_sharding(experiment.mesh)
 
   @jax.jit
@@ -115,14 +117,17 @@ def importance_weighted_nll(
     x = experiment.prepare(batch)["image"]
     variables = Experiment.variables(state)
     mean, logvar = model.apply(variables, x, method="encode")
-    logvar = decoded_logvar(logvar, spec)  # the proposal is the posterior the model decodes
+    logvar = decoded_logvar(logvar, hparams)  # the proposal is the posterior the model decodes
 
     def log_likelihood_fn(z):  # [S, B, z] -> [S, B]
       logits = model.apply(variables, z, method="output_logits")
-      return log_likelihood(logits, x[None], spec, batch_dims=2)
+      return hparams.log_likelihood(logits, x[None], batch_dims=2)
+
+    def log_prior_fn(z):  # [S, B, z] -> [S, B]
+      return model.apply(variables, z, method="log_prior")
 
     log_px = importance_weighted_log_likelihood(
-      key, mean, logvar, log_likelihood_fn, num_samples=num_samples, chunk_size=chunk_size
+      key, mean, logvar, log_likelihood_fn, num_samples=num_samples, chunk_size=chunk_size, log_prior_fn=log_prior_fn
     )
     return jnp.sum(-log_px * batch["mask"])
 
@@ -134,7 +139,7 @@ def importance_weighted_nll(
   nll = total / len(split)
   return {
     "iw_nll_nats": nll,
-    "iw_bits_per_dim": float(bits_per_dim(nll, math.prod(spec.image_shape))),
+    "iw_bits_per_dim": float(bits_per_dim(nll, math.prod(hparams.image_shape))),
     "iw_samples": num_samples,
     "iw_num_examples": len(split),
   }
@@ -188,8 +193,14 @@ def evaluate_checkpoint(
 def prior_samples(run: Run, num: int) -> np.ndarray:
   """Images decoded from z ~ N(0, I), as probabilities [num, H, W, C]."""
   model = run.experiment.model
-  z = jax.random.normal(run.experiment.keys["sample"], (num, run.experiment.spec.latent_dim))
-  logits = jax.jit(lambda state, z: model.apply(Experiment.variables(state), z, method="output_logits"))(run.state, z)
+
+  @jax.jit
+  def sample(state, key):
+    variables = Experiment.variables(state)
+    z = model.apply(variables, key, num, method="sample_prior")
+    return model.apply(variables, z, method="output_logits")
+
+  logits = sample(run.state, run.experiment.keys["sample"])
   return np.asarray(jax.nn.sigmoid(logits))
 
 

@@ -29,11 +29,13 @@ def importance_weighted_log_likelihood(
   *,
   num_samples: int,
   chunk_size: int,
+  log_prior_fn: Callable[[jax.Array], jax.Array] | None = None,
 ) -> jax.Array:
   """Importance-weighted estimate of log p(x) with k = `num_samples` samples.
 
   log p(x) ~ logmeanexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)], with
-  z_k ~ q(z|x) = N(mean, diag(exp(logvar))) and prior p(z) = N(0, I).
+  z_k ~ q(z|x) = N(mean, diag(exp(logvar))) and prior p(z) given by `log_prior_fn`
+  (N(0, I) if None).
 
   In expectation the estimate is a lower bound on log p(x) that tightens as k grows
   (k = 1 is the ELBO). It is a true log-likelihood only when log p(x|z) is a normalized
@@ -52,6 +54,7 @@ def importance_weighted_log_likelihood(
     mean: [B, z] posterior means.
     logvar: [B, z] posterior log-variances.
     log_likelihood_fn: maps z [S, B, z] to log p(x|z) [S, B].
+    log_prior_fn: maps z [S, B, z] to log p(z) [S, B]; None for N(0, I).
     num_samples: k, the number of importance samples per example.
     chunk_size: samples drawn per chunk; clamped to k.
 
@@ -71,11 +74,8 @@ def importance_weighted_log_likelihood(
     running_max, running_sum = carry
     eps = jax.random.normal(jax.random.fold_in(key, chunk_index), (chunk_size, *mean.shape), mean.dtype)
     z = mean + std * eps
-    log_w = (
-      log_likelihood_fn(z)
-      + diagonal_gaussian_log_density(z, zeros, zeros)
-      - diagonal_gaussian_log_density(z, mean, logvar)
-    )
+    log_prior = diagonal_gaussian_log_density(z, zeros, zeros) if log_prior_fn is None else log_prior_fn(z)
+    log_w = log_likelihood_fn(z) + log_prior - diagonal_gaussian_log_density(z, mean, logvar)
     valid = chunk_index * chunk_size + jnp.arange(chunk_size) < num_samples
     log_w = jnp.where(valid[:, None], log_w, -jnp.inf)
     new_max = jnp.maximum(running_max, jnp.max(log_w, axis=0))

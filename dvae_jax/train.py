@@ -34,7 +34,7 @@ from dvae_jax.data import (
   train_batches,
 )
 from dvae_jax.metric_writer import MetricWriter
-from dvae_jax.models import Family, ModelSpec, get_family, spec_from_config
+from dvae_jax.models import Family, ModelConfig, get_family, model_config
 
 Objective = Callable[..., tuple[jax.Array, tuple[dict[str, jax.Array], Any]]]
 
@@ -64,7 +64,7 @@ def module_rngs(key: jax.Array) -> dict[str, jax.Array]:
   return {name: jax.random.fold_in(key, tag) for name, tag in RNG_STREAMS.items() if name != "params"}
 
 
-def make_objective(family: Family, model, spec: ModelSpec, *, batch_reduction: str) -> Objective:
+def make_objective(family: Family, model, hparams: ModelConfig, *, batch_reduction: str) -> Objective:
   """objective(params, model_state, batch, key, *, train) -> (loss, (metrics, new_model_state)).
 
   `loss` is what is optimized: the per-image objective reduced over the batch ("sum", as the
@@ -80,15 +80,15 @@ def make_objective(family: Family, model, spec: ModelSpec, *, batch_reduction: s
       outputs, new_state = model.apply(variables, batch["image"], train=True, rngs=rngs, mutable=list(model_state))
     else:
       outputs, new_state = model.apply(variables, batch["image"], train=False, rngs=rngs), model_state
-    terms, per_example = family.terms(outputs, batch, spec)
-    l2 = losses.l2_penalty(params, spec.weight_decay, include=losses.reference_l2_include)
+    terms, per_example = family.terms(outputs, batch, hparams)
+    l2 = losses.l2_penalty(params, hparams.weight_decay, include=losses.reference_l2_include)
     reduced = jnp.sum(per_example) if batch_reduction == "sum" else jnp.mean(per_example)
     metrics = {**terms, "objective_nats": per_example, "l2": l2}
-    if family.generative:
+    if family.output_generator is not None:
       generator_params = params
       for name in family.output_generator:
         generator_params = generator_params[name]
-      generator_l2 = losses.l2_penalty(generator_params, spec.weight_decay, include=losses.reference_l2_include)
+      generator_l2 = losses.l2_penalty(generator_params, hparams.weight_decay, include=losses.reference_l2_include)
       metrics["reference_loss"] = terms["output_recon_nats"] + generator_l2
     return reduced + l2, (metrics, new_state)
 
@@ -126,7 +126,7 @@ class Experiment:
   mesh: Mesh
   splits: Splits
   preprocess_spec: PreprocessSpec
-  spec: ModelSpec
+  hparams: ModelConfig  # the typed config.model, with the data's image shape and classes
   family: Family
   model: Any
   optimizer: optax.GradientTransformation
@@ -149,7 +149,7 @@ class Experiment:
     return {"params": state.params, **state.model_state}
 
   def init_state(self) -> TrainState:
-    sample = jnp.zeros((1, *self.spec.image_shape), jnp.float32)
+    sample = jnp.zeros((1, *self.hparams.image_shape), jnp.float32)
 
     def init() -> TrainState:
       key = self.keys["init"]
@@ -188,15 +188,14 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
       f"config.train.batch_size={config.train.batch_size}."
     )
   preprocess_spec = preprocess_spec_from_config(config.data)
-  configs.check_image_shape(config.model, preprocess_spec.image_shape(splits.raw_image_shape))
-  spec = spec_from_config(
+  hparams = model_config(
     config.model, image_shape=preprocess_spec.image_shape(splits.raw_image_shape), num_classes=splits.num_classes
   )
-  family = get_family(spec.family)
-  model = family.module(spec)
+  family = get_family(hparams.family)
+  model = family.module(hparams)
   optimizer, schedule = make_optimizer(config.optim, steps_per_epoch)
   keys = named_keys(config.seed)
-  objective = make_objective(family, model, spec, batch_reduction=config.optim.batch_reduction)
+  objective = make_objective(family, model, hparams, batch_reduction=config.optim.batch_reduction)
   traces = {"train": 0, "eval": 0}
 
   def prepare(batch, step=None):
@@ -249,7 +248,7 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     mesh=mesh,
     splits=splits,
     preprocess_spec=preprocess_spec,
-    spec=spec,
+    hparams=hparams,
     family=family,
     model=model,
     optimizer=optimizer,
@@ -369,9 +368,16 @@ def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
   path = pathlib.Path(workdir) / "config.json"
   if not path.exists():
     raise FileNotFoundError(f"{path} not found: is {workdir} a workdir written by `dvae train`?")
-  config = configs.base_config()
+  saved = json.loads(path.read_text())
+  model = saved.get("model", {})
+  if not isinstance(model.get("network"), dict):
+    raise configs.ConfigError(
+      f"{path} was written by an older dvae-jax whose config.model had no 'network' section; "
+      "retrain with this version, or evaluate with the version that trained it."
+    )
+  config = configs.base_config(model.get("family", "vae"), model["network"].get("name"))
   config.unlock()
-  config.update(json.loads(path.read_text()))
+  config.update(saved)
   config.lock()
   return config
 
@@ -409,15 +415,16 @@ def _warn_if_batch_norm_statistics_stay_biased(experiment: Experiment) -> None:
   """Evaluation uses batch norm's running averages, which start at (0, 1) and forget that start
   only as momentum**updates: with the reference's 0.999, 843 steps (one MNIST epoch) still leave
   43% of it, and eval-mode metrics are then meaningless. Say so before training starts."""
-  spec, steps = experiment.spec, experiment.config.train.num_epochs * experiment.steps_per_epoch
-  if spec.batch_norm and steps and spec.bn_momentum**steps > 0.05:
+  momentum = experiment.hparams.network.batch_norm_momentum
+  steps = experiment.config.train.num_epochs * experiment.steps_per_epoch
+  if momentum is not None and steps and momentum**steps > 0.05:
     logging.warning(
       "After the %d steps of this run, batch norm's running statistics (momentum %g) will still hold %.0f%% of "
       "their initial values, so validation and test metrics (eval mode) will not reflect the trained model. "
-      "Train longer or lower model.bn_momentum (e.g. --config.model.bn_momentum=%g).",
+      "Train longer or lower model.network.bn_momentum (e.g. --config.model.network.bn_momentum=%g).",
       steps,
-      spec.bn_momentum,
-      100 * spec.bn_momentum**steps,
+      momentum,
+      100 * momentum**steps,
       _momentum_for(steps),
     )
 

@@ -12,7 +12,7 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.classifier_reference(configs.cifar10_reference(configs.base_config()))
+  config = configs.classifier_reference(configs.cifar10_reference(configs.base_config("classifier")))
   config.train.num_epochs = 250
   config.optim.decay_epochs = 50
   return configs.apply_variant(config, variant)

@@ -14,6 +14,5 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.cifar10_reference(configs.base_config())
-  config.model.family = "dvae"
+  config = configs.cifar10_reference(configs.base_config("dvae"))
   return configs.apply_variant(config, variant)

@@ -13,6 +13,5 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.cifar10_reference(configs.base_config())
-  config.model.family = "vae"
+  config = configs.cifar10_reference(configs.base_config("vae"))
   return configs.apply_variant(config, variant)

@@ -14,8 +14,7 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.base_config()
-  config.model.family = "dvae"
+  config = configs.base_config("dvae")
   config.data.invert = False
   config.data.binarize = "dynamic"
   return configs.apply_variant(config, variant)

@@ -15,6 +15,5 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.base_config()
-  config.model.family = "dvae"
+  config = configs.base_config("dvae")
   return configs.apply_variant(config, variant)

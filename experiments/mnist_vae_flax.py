@@ -20,18 +20,16 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.base_config()
+  config = configs.base_config("vae", "mlp")
   config.data.invert = False
   config.data.binarize = "static"
   config.data.train_limit = 50_000
   model = config.model
-  model.family = "vae"
-  model.architecture = "mlp"
-  model.fc_sizes = (500,)
+  model.network.fc_sizes = (500,)
+  model.network.activation = "relu"
+  model.network.kernel_init = "lecun_normal"
+  model.network.batch_norm = False
   model.latent_dim = 20
-  model.activation = "relu"
-  model.kernel_init = "lecun_normal"
-  model.batch_norm = False
   model.label_head = False
   model.weight_decay = 0.0
   model.samples = 1
@@ -47,7 +45,4 @@ def get_config(variant: str | None = None):
   config.train.checkpoint_every_steps = 1000
   config.eval.iw_samples = 1000
   config.eval.iw_batch_size = 200
-  config = configs.apply_variant(config, variant)
-  if variant == "smoke":  # the smoke variant's conv-sized network does not apply to the MLP
-    config.model.fc_sizes = (32,)
-  return config
+  return configs.apply_variant(config, variant)

@@ -45,7 +45,7 @@ def _load(workdir: pathlib.Path) -> dict | None:
   run["wall_seconds"] = float(wall.read_text()) if wall.exists() else None
   run["num_epochs"] = config["train"]["num_epochs"]
   run["train_limit"] = config["data"]["train_limit"]
-  run["bn_momentum"] = config["model"]["bn_momentum"]
+  run["bn_momentum"] = config["model"]["network"]["bn_momentum"]
   return run
 
 

@@ -29,7 +29,7 @@ overrides=(--config.train.progress_bar=false)
 [ -n "$epochs" ] && overrides+=(--config.train.num_epochs="$epochs" --config.optim.decay_epochs=$(( (epochs + 1) / 2 )))
 [ -n "$train_limit" ] && overrides+=(--config.data.train_limit="$train_limit")
 [ -n "$iw_limit" ] && overrides+=(--config.eval.iw_limit="$iw_limit")
-[ -n "$bn_momentum" ] && overrides+=(--config.model.bn_momentum="$bn_momentum")
+[ -n "$bn_momentum" ] && overrides+=(--config.model.network.bn_momentum="$bn_momentum")
 
 for family in vae dvae; do
   workdir="$runs/mnist_binarized_$family"

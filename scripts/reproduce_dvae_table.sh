@@ -42,7 +42,7 @@ common=(--config.train.progress_bar=false --config.eval.iw_samples="$iw_samples"
 [ -n "$train_limit" ] && common+=(--config.data.train_limit="$train_limit")
 [ -n "$eval_limit" ] && common+=(--config.data.eval_limit="$eval_limit")
 [ -n "$iw_limit" ] && common+=(--config.eval.iw_limit="$iw_limit")
-[ -n "$bn_momentum" ] && common+=(--config.model.bn_momentum="$bn_momentum")
+[ -n "$bn_momentum" ] && common+=(--config.model.network.bn_momentum="$bn_momentum")
 
 train() {  # train NAME CONFIG EPOCHS DECAY_EPOCHS [overrides...]: a fresh run, timed
   local name=$1 config=$2 epochs decay workdir="$runs/$1"

@@ -28,12 +28,15 @@ def shared_data() -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def tiny_config(shared_data):
-  """A factory for tiny configs on a slice of real MNIST (one device unless told otherwise)."""
+  """A factory for tiny configs on a slice of real MNIST (one device unless told otherwise).
+
+  Overrides are `section__key=value` (any depth: `model__network__conv_channels=(8, 8, 8)`), or a
+  top-level key.
+  """
   from dvae_jax import configs
 
-  def make(family: str = "dvae", **overrides):
-    config = configs.apply_variant(configs.base_config(), "smoke")
-    config.model.family = family
+  def make(family: str = "dvae", network: str | None = None, **overrides):
+    config = configs.apply_variant(configs.base_config(family, network), "smoke")
     config.data.dir = str(shared_data)
     config.data.train_limit = 128
     config.data.eval_limit = 64
@@ -42,9 +45,12 @@ def tiny_config(shared_data):
     config.train.num_epochs = 1
     config.train.progress_bar = False
     config.num_devices = 1
-    for path, value in overrides.items():  # section__key=value, or a top-level key
-      *section, key = path.split("__")
-      (config[section[0]] if section else config)[key] = value
+    for path, value in overrides.items():
+      *sections, key = path.split("__")
+      target = config
+      for section in sections:
+        target = target[section]
+      target[key] = value
     config.lock()
     return config
 

@@ -64,8 +64,9 @@ def test_evaluate_prints_and_writes_test_metrics(smoke_run, shared_data, tmp_pat
   "args,message",
   [
     (("--config.train.num_epoch=3",), 'Did you mean "num_epochs"'),
-    (("--config.model.family=gan",), "config.model.family='gan' is not valid; expected one of"),
-    (("--config.model.family=vae",), "model.family: checkpoint has 'dvae', config has 'vae'"),
+    (("--config.model.family=gan",), "config.model.family: unknown family 'gan'; expected one of"),
+    (("--config.model.family=vae",), "config.model has a key ['share_encoder'] that VAEConfig does not read"),
+    (("--config.model.network.bn_momentum=1.5",), "config.model.network.bn_momentum=1.5 is not valid"),
   ],
 )
 def test_bad_config_fails_cleanly_and_keeps_checkpoints(smoke_run, shared_data, tmp_path, args, message):

@@ -1,5 +1,7 @@
 """Config validation: every bad value is a ConfigError that names the key and what was expected."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -14,12 +16,16 @@ from dvae_jax import configs, train
     ("optim.decay_rate", 1.0, "does not decay.*--config.optim.schedule=constant"),
     ("optim.min_learning_rate", 0.5, "is above config.optim.learning_rate=0.01; expected a floor"),
     ("optim.schedule", "cosine", "expected one of"),
-    ("model.kernel_init", "orthogonal", "expected one of"),
+    ("model.network.kernel_init", "orthogonal", "expected one of"),
+    ("model.network.name", "resnet", "unknown network 'resnet'; expected one of"),
+    ("model.network.conv_channels", (), "expected a non-empty tuple of positive integers"),
+    ("model.prior.name", "uniform", "unknown prior 'uniform'; expected one of"),
+    ("model.sample_mode", "iwae", "expected one of"),
+    ("model.samples", 0, "expected a positive number"),
     ("data.path", "/tmp/x.npz", "expected a path to an .npz file exactly when data.name is 'npz'"),
     ("data.name", "npz", "expected a path to an .npz file exactly when data.name is 'npz'"),
     ("data.validation_fraction", 0.0, r"expected a value in \(0.0, 1.0\)"),
-    ("model.bn_momentum", 1.0, r"expected a value in \[0.0, 1.0\)"),
-    ("model.noise_drop_rate", 1.5, r"expected a value in \[0.0, 1.0\)"),
+    ("model.network.bn_momentum", 1.0, r"expected a value in \[0.0, 1.0\)"),
     ("data.train_limit", -5, "expected a positive number"),
     ("optim.min_learning_rate", -1e-5, "expected a non-negative number"),
     ("train.batch_size", 0, "expected a positive number"),
@@ -28,10 +34,43 @@ from dvae_jax import configs, train
 )
 def test_bad_values_are_named(path, value, message):
   config = configs.base_config()
-  section, key = path.split(".")
-  config[section][key] = value
-  with pytest.raises(configs.ConfigError, match=rf"config\.{path}=.*{message}"):
+  *sections, key = path.split(".")
+  target = config
+  for section in sections:
+    target = target[section]
+  target[key] = value
+  with pytest.raises(configs.ConfigError, match=rf"config\.{re.escape(path)}\b.*{message}"):
     configs.validate(config)
+
+
+@pytest.mark.parametrize(
+  "family,network,key,message",
+  [
+    ("vae", None, "noise_std", r"config.model has a key \['noise_std'\] that VAEConfig does not read; its keys are"),
+    ("ae", "mlp", "samples", r"config.model has a key \['samples'\] that AEConfig does not read"),
+  ],
+)
+def test_a_key_the_family_does_not_read_is_an_error(family, network, key, message):
+  config = configs.base_config(family, network)
+  config.model[key] = 1.0
+  with pytest.raises(configs.ConfigError, match=message):
+    configs.validate(config)
+
+
+def test_a_key_the_network_does_not_read_is_an_error():
+  config = configs.base_config("vae", "mlp")
+  config.model.network.conv_channels = (8, 8)
+  with pytest.raises(configs.ConfigError, match=r"config.model.network has a key \['conv_channels'\] that MLPConfig"):
+    configs.validate(config)
+
+
+def test_every_family_and_network_has_a_valid_default():
+  from dvae_jax.models import ARCHITECTURES, FAMILIES
+
+  for family in FAMILIES:
+    for network in ARCHITECTURES:
+      configs.validate(configs.base_config(family, network))
+      configs.validate(configs.apply_variant(configs.base_config(family, network), "smoke"))
 
 
 def test_every_experiment_default_is_valid():
@@ -42,8 +81,8 @@ def test_every_experiment_default_is_valid():
 
 
 def test_image_shape_must_fit_the_conv_decoder(tiny_config):
-  config = tiny_config(model__conv_channels=(8, 8, 8))  # 28 is not divisible by 2**3
-  with pytest.raises(configs.ConfigError, match=r"must be divisible by 8\); change config.model.conv_channels"):
+  config = tiny_config(model__network__conv_channels=(8, 8, 8))  # 28 is not divisible by 2**3
+  with pytest.raises(configs.ConfigError, match=r"must be divisible by 8\); change config.model.network"):
     train.build_experiment(config)
 
 

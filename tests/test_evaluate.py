@@ -10,17 +10,16 @@ import jax.numpy as jnp
 import pytest
 from PIL import Image
 
-from dvae_jax import evaluate, train
+from dvae_jax import configs, evaluate, train
 from dvae_jax.checkpoint import CheckpointError
-from dvae_jax.models import ModelSpec, get_family
+from dvae_jax.models import get_family, model_config
 from tests.conftest import REPO
 
 
 def test_reference_classifier_parameter_count():
-  spec = ModelSpec(
-    family="classifier", image_shape=(28, 28, 1), num_classes=10, conv_channels=(128, 64, 32), fc_sizes=(1024, 512, 512)
-  )
-  model = get_family("classifier").module(spec)
+  config = configs.classifier_reference(configs.base_config("classifier"))
+  hparams = model_config(config.model, image_shape=(28, 28, 1), num_classes=10)
+  model = get_family("classifier").module(hparams)
   variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), jnp.zeros((1, 28, 28, 1)))
   # convs 3328 + 204864 + 51232 (28 -> 14 -> 7 -> 4), FC 525312 + 524800 + 262656, output layer 5130.
   assert sum(leaf.size for leaf in jax.tree.leaves(variables["params"])) == 1_577_322
@@ -29,7 +28,7 @@ def test_reference_classifier_parameter_count():
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_config):
   root = tmp_path_factory.mktemp("runs")
-  classifier = tiny_config(family="classifier", train__num_epochs=2, model__conv_channels=(8, 8, 8))
+  classifier = tiny_config(family="classifier", train__num_epochs=2, model__network__conv_channels=(8, 8, 8))
   train.train_and_evaluate(classifier, root / "classifier")
   train.train_and_evaluate(tiny_config(family="dvae"), root / "dvae")
   train.train_and_evaluate(tiny_config(family="vae"), root / "vae")
@@ -54,7 +53,7 @@ def test_classifier_reports_its_error_on_real_images(runs):
 
 
 def test_classifier_must_see_the_same_preprocessing(runs, tiny_config, tmp_path):
-  other = tiny_config(family="classifier", data__invert=False, model__conv_channels=(8, 8, 8))
+  other = tiny_config(family="classifier", data__invert=False, model__network__conv_channels=(8, 8, 8))
   train.train_and_evaluate(other, tmp_path)
   with pytest.raises(CheckpointError, match="differently preprocessed"):
     evaluate.evaluate_checkpoint(runs / "vae", classifier_workdir=tmp_path, iw_samples=0)
@@ -77,6 +76,9 @@ def test_figures(runs, tmp_path):
 
 def test_table_script_puts_ours_beside_published(runs, tmp_path):
   table_runs = tmp_path / "runs"
+  # Write both runs' eval_test.json here, whatever ran before.
+  evaluate.evaluate_checkpoint(runs / "classifier")
+  evaluate.evaluate_checkpoint(runs / "dvae", classifier_workdir=runs / "classifier")
   for name, source in (("mnist_classifier", "classifier"), ("mnist_dvae_s1", "dvae")):
     (table_runs / name).mkdir(parents=True)
     for file in ("eval_test.json", "config.json"):

@@ -5,20 +5,30 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dvae_jax.models import FAMILIES, ModelSpec, get_family
-from dvae_jax.models.families import corrupt, dvae_terms, vae_terms
-from dvae_jax.models.networks import reparameterize
+from dvae_jax.configs import ConfigError
+from dvae_jax.corruption import CORRUPTIONS
+from dvae_jax.models import ARCHITECTURES, FAMILIES, default_model_config, get_family, model_config
+from dvae_jax.models.vae import dvae_terms, reparameterize, vae_terms
 
 MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
-CIFAR = dict(image_shape=(32, 32, 3), num_classes=10, conv_channels=(128, 64), fc_sizes=(512, 256), latent_dim=100)
+TINY = dict(image_shape=(2, 2, 1), num_classes=2)
+CIFAR_NETWORK = dict(conv_channels=(128, 64), fc_sizes=(512, 256))
 GENERATIVE = sorted(name for name, family in FAMILIES.items() if family.generative)
 RNGS = {"params": jax.random.key(0), "reparam": jax.random.key(1), "noise": jax.random.key(2)}
 
 
-def _init(spec: ModelSpec, batch: int = 2, *, abstract: bool = True):
+def hparams(family: str, network: str | None = None, *, net: dict | None = None, data=MNIST, **model):
+  """The typed config of `family` (defaults, then `model` and `net` overrides) for `data`."""
+  section = default_model_config(family, network)
+  section.update(model)
+  section["network"].update(net or {})
+  return model_config(section, **data)
+
+
+def _init(config, batch: int = 2, *, abstract: bool = True):
   """Model, input and variables; abstract (shape-only, no compute) unless asked otherwise."""
-  model = get_family(spec.family).module(spec)
-  x = jnp.zeros((batch, *spec.image_shape), jnp.float32)
+  model = get_family(config.family).module(config)
+  x = jnp.zeros((batch, *config.image_shape), jnp.float32)
   init = jax.eval_shape if abstract else (lambda f, *args, **kw: f(*args, **kw))
   return model, x, init(lambda rngs, x: model.init(rngs, x, train=False), RNGS, x)
 
@@ -32,63 +42,62 @@ def _count(tree) -> int:
 @pytest.mark.parametrize(
   "family,dims,expected",
   [
-    ("vae", MNIST, 2_799_215),
-    ("dvae", MNIST, 4_221_808),
-    ("vae", CIFAR, 7_067_157),  # encoder 2497554 + decoder 4569603
+    ("vae", {}, 2_799_215),
+    ("dvae", {}, 4_221_808),
+    ("vae", {"cifar": True}, 7_067_157),  # encoder 2497554 + decoder 4569603
   ],
 )
 def test_reference_parameter_counts(family, dims, expected):
-  _, _, variables = _init(ModelSpec(family=family, **dims))
+  if dims:
+    config = hparams(family, net=CIFAR_NETWORK, data=dict(image_shape=(32, 32, 3), num_classes=10), latent_dim=100)
+  else:
+    config = hparams(family)
+  _, _, variables = _init(config)
   assert _count(variables["params"]) == expected
   # Batch norm has running statistics but no trainable scale/offset in the reference.
   assert not any("scale" in str(path) for path, _ in jax.tree_util.tree_leaves_with_path(variables["params"]))
 
 
 def test_trainable_batch_norm_affine_is_a_switch():
-  _, _, frozen = _init(ModelSpec(family="vae", **MNIST))
-  _, _, affine = _init(ModelSpec(family="vae", bn_trainable_affine=True, **MNIST))
+  _, _, frozen = _init(hparams("vae"))
+  _, _, affine = _init(hparams("vae", net=dict(bn_trainable_affine=True)))
   assert _count(affine["params"]) > _count(frozen["params"])
 
 
 @pytest.mark.parametrize("family", GENERATIVE)
-@pytest.mark.parametrize("architecture", ["conv", "mlp"])
-def test_output_shapes_and_dtypes(family, architecture):
-  spec = ModelSpec(
-    family=family,
-    architecture=architecture,
-    conv_channels=(4, 4),
-    fc_sizes=(16, 8),
-    latent_dim=3,
-    samples=2,
-    sample_mode="elbo",
-    **MNIST,
-  )
-  model, x, variables = _init(spec, batch=5)
+@pytest.mark.parametrize("network", sorted(name for name, a in ARCHITECTURES.items() if a.decoder is not None))
+def test_output_shapes_and_dtypes(family, network):
+  extra = dict(latent_dim=3, samples=2, sample_mode="elbo") if get_family(family).latent else {}
+  config = hparams(family, network, net=ARCHITECTURES[network].config.SMOKE, **extra)
+  model, x, variables = _init(config, batch=5)
   outputs, updates = jax.eval_shape(
-    lambda v: model.apply(v, x, train=True, rngs=RNGS, mutable=["batch_stats"]), variables
+    lambda v: model.apply(v, x, train=True, rngs={**RNGS, "dropout": RNGS["noise"]}, mutable=["batch_stats"]),
+    variables,
   )
   assert outputs["logits"].shape[1:] == (5, 28, 28, 1) and outputs["logits"].dtype == jnp.float32
-  if family != "dae":
+  if get_family(family).latent:
     assert outputs["mean"].shape == outputs["logvar"].shape == (5, 3)
     assert outputs["z"].shape == (2, 5, 3)
   if family == "dvae":
     assert outputs["dae_logits"].shape == (2, 5, 28, 28, 1)
     assert outputs["generated_label_logits"].shape == (2, 5, 10)
-  assert set(updates) == {"batch_stats"}
+  assert set(updates) == ({"batch_stats"} if "batch_stats" in variables else set())
 
 
 @pytest.mark.parametrize("family", GENERATIVE)
 def test_reconstructions_are_probabilities(family):
-  spec = ModelSpec(family=family, architecture="mlp", fc_sizes=(16, 8), latent_dim=3, **MNIST)
-  model, _, variables = _init(spec, abstract=False)
+  config = hparams(
+    family, "mlp", net=dict(fc_sizes=(16, 8)), **({"latent_dim": 3} if get_family(family).latent else {})
+  )
+  model, _, variables = _init(config, abstract=False)
   x = jax.random.uniform(jax.random.key(3), (4, 28, 28, 1))
   recon = jax.jit(lambda v, x: model.apply(v, x, rngs=RNGS, method="reconstruct"))(variables, x)
   assert recon.shape == (4, 28, 28, 1) and float(recon.min()) >= 0.0 and float(recon.max()) <= 1.0
 
 
 def test_dvae_shares_the_encoder_unless_told_not_to():
-  _, _, shared = _init(ModelSpec(family="dvae", **MNIST))
-  _, _, separate = _init(ModelSpec(family="dvae", share_encoder=False, **MNIST))
+  _, _, shared = _init(hparams("dvae"))
+  _, _, separate = _init(hparams("dvae", share_encoder=False))
   assert "dae_inference" not in shared["params"] and "dae_inference" in separate["params"]
 
 
@@ -104,7 +113,7 @@ def test_average_z_draws_have_variance_one_over_k():
 
 def test_vae_terms_known_answer():
   """A fake model with fixed outputs: zero logits, a known posterior, a known label head."""
-  spec = ModelSpec(family="vae", image_shape=(2, 2, 1), num_classes=2, label_loss_weight=0.5)
+  config = hparams("vae", "mlp", data=dict(image_shape=(2, 2, 1), num_classes=2), label_loss_weight=0.5)
   outputs = {
     "logits": jnp.zeros((1, 1, 2, 2, 1)),
     "mean": jnp.array([[1.0, 0.0]]),
@@ -112,7 +121,7 @@ def test_vae_terms_known_answer():
     "label_logits": jnp.array([[0.0, 0.0]]),
   }
   batch = {"image": jnp.full((1, 2, 2, 1), 0.25), "label": jnp.array([1])}
-  terms, objective = vae_terms(outputs, batch, spec)
+  terms, objective = vae_terms(outputs, batch, config)
   recon, kl, ce = 4 * np.log(2), 0.5, np.log(2)  # 4 pixels at log 2; KL = mu^2 / 2; uniform 2-way CE
   np.testing.assert_allclose(terms["recon_nats"], [recon], rtol=1e-6)
   np.testing.assert_allclose(terms["kl_nats"], [kl], rtol=1e-6)
@@ -121,7 +130,7 @@ def test_vae_terms_known_answer():
 
 
 def test_dvae_terms_add_the_dae_and_generated_label_terms():
-  spec = ModelSpec(family="dvae", image_shape=(2, 2, 1), num_classes=2)
+  config = hparams("dvae", "mlp", data=dict(image_shape=(2, 2, 1), num_classes=2))
   outputs = {
     "logits": jnp.zeros((1, 1, 2, 2, 1)),
     "dae_logits": jnp.full((1, 1, 2, 2, 1), 100.0),  # confident "on": 100 nats per "off" pixel
@@ -131,20 +140,10 @@ def test_dvae_terms_add_the_dae_and_generated_label_terms():
     "generated_label_logits": jnp.array([[[0.0, 0.0]]]),
   }
   batch = {"image": jnp.array([[[[1.0], [1.0]], [[0.0], [1.0]]]]), "label": jnp.array([0])}
-  terms, objective = dvae_terms(outputs, batch, spec)
+  terms, objective = dvae_terms(outputs, batch, config)
   np.testing.assert_allclose(terms["dae_recon_nats"], [100.0], rtol=1e-5)
   assert terms["output_recon_nats"] is terms["dae_recon_nats"]
   np.testing.assert_allclose(objective, [4 * np.log(2) + 0 + 100.0 + 2 * np.log(2)], rtol=1e-5)
-
-
-def test_corruption_noise():
-  x = jnp.full((1000, 4), 0.5)
-  gaussian = corrupt(jax.random.key(0), x, ModelSpec(family="dae", noise_std=0.1, **MNIST))
-  assert float(gaussian.min()) >= 0 and float(gaussian.max()) <= 1
-  np.testing.assert_allclose(jnp.std(gaussian), 0.1, rtol=0.05)
-  masked = corrupt(jax.random.key(0), x, ModelSpec(family="dae", noise_type="dropout", noise_drop_rate=0.3, **MNIST))
-  np.testing.assert_allclose(jnp.mean(masked == 0), 0.3, atol=0.02)
-  assert set(np.unique(np.asarray(masked))) <= {0.0, 0.5}
 
 
 @pytest.mark.parametrize(
@@ -153,7 +152,7 @@ def test_corruption_noise():
 )
 def test_kernel_init_is_a_choice(name, std):
   """The encoder's 3136 -> 384 layer: each initializer's weight spread (biases stay zero)."""
-  _, _, variables = _init(ModelSpec(family="vae", kernel_init=name, **MNIST), abstract=False)
+  _, _, variables = _init(hparams("vae", net=dict(kernel_init=name)), abstract=False)
   dense = variables["params"]["inference"]["trunk"]["dense_0"]
   np.testing.assert_allclose(np.std(dense["kernel"]), std, rtol=0.02)
   assert not np.any(dense["bias"])
@@ -170,8 +169,8 @@ def test_average_z_elbo_charges_the_kl_of_the_decoded_posterior():
     return 0.5 * np.sum(var + mean**2 - 1 - np.log(var))
 
   for k, mode in ((1, "average_z"), (5, "average_z"), (5, "elbo")):
-    spec = ModelSpec(family="vae", image_shape=(2, 2, 1), num_classes=2, label_head=False, samples=k, sample_mode=mode)
-    terms, objective = vae_terms(outputs, batch, spec)
+    config = hparams("vae", "mlp", data=TINY, label_head=False, samples=k, sample_mode=mode)
+    terms, objective = vae_terms(outputs, batch, config)
     decoded_var = np.exp(logvar) / (k if mode == "average_z" else 1)
     np.testing.assert_allclose(terms["kl_nats"], [numpy_kl(mean, np.exp(logvar))], rtol=1e-6)
     np.testing.assert_allclose(terms["elbo_kl_nats"], [numpy_kl(mean, decoded_var)], rtol=1e-6)
@@ -179,11 +178,11 @@ def test_average_z_elbo_charges_the_kl_of_the_decoded_posterior():
     np.testing.assert_allclose(objective, terms["recon_nats"] + terms["kl_nats"], rtol=1e-6)  # training unchanged
   # The gap is 1/2 sum_j (ln k - sigma_j^2 (1 - 1/k)) for k = 5.
   gap = 0.5 * np.sum(np.log(5) - np.exp(logvar) * (1 - 1 / 5))
-  spec = ModelSpec(family="vae", image_shape=(2, 2, 1), num_classes=2, label_head=False, samples=5)
-  terms, _ = vae_terms(outputs, batch, spec)
+  terms, _ = vae_terms(outputs, batch, hparams("vae", "mlp", data=TINY, label_head=False, samples=5))
   np.testing.assert_allclose(terms["elbo_kl_nats"] - terms["kl_nats"], [gap], rtol=1e-5)
 
 
 def test_unknown_family_lists_the_valid_ones():
-  with pytest.raises(ValueError, match="valid families"):
+  with pytest.raises(ConfigError, match=r"unknown family 'gan'; expected one of \['ae', "):
     get_family("gan")
+  assert sorted(CORRUPTIONS) == ["dropout", "gaussian", "masking", "none", "salt_and_pepper"]

@@ -202,7 +202,7 @@ def test_cifar10_experiment_trains_on_generated_binary_files(tmp_path):
   config.train.progress_bar = False
   config.num_devices = 1
   experiment = train.build_experiment(config)
-  assert experiment.spec.image_shape == (32, 32, 3) and len(experiment.splits.train) == 108  # 120 - 10%
+  assert experiment.hparams.image_shape == (32, 32, 3) and len(experiment.splits.train) == 108  # 120 - 10%
   valid = train.run_training(experiment, tmp_path / "run")
   assert np.isfinite(valid["reference_loss"]) and valid["reference_loss"] > 32 * 32 * 3 * 0.5
   result = evaluate.evaluate_checkpoint(tmp_path / "run")
@@ -268,7 +268,7 @@ def test_npz_dataset_trains_with_the_usual_split_and_preprocessing(tmp_path):
   experiment = train.build_experiment(config)
   splits = experiment.splits
   assert (len(splits.train), len(splits.valid), len(splits.test)) == (60, 20, 24)
-  assert experiment.spec.image_shape == (8, 8, 1) and splits.num_classes == 3
+  assert experiment.hparams.image_shape == (8, 8, 1) and splits.num_classes == 3
   assert not set(splits.train.ids) & set(splits.valid.ids)  # a seeded random split of the train file
   image = np.asarray(experiment.prepare(splits.valid.take(np.arange(4)))["image"])
   assert set(np.unique(image)) <= {0.0, 1.0}  # binarized on the device like any other dataset

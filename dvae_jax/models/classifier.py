@@ -1,0 +1,41 @@
+"""The reference's separate evaluation classifier: the network's encoder and a linear label layer."""
+
+import dataclasses
+from typing import ClassVar
+
+import flax.linen as nn
+import jax
+
+from dvae_jax.models.family import FAMILIES, Family, ModelConfig, Terms
+from dvae_jax.models.layers import dense
+from dvae_jax.models.vae import _label_terms
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClassifierConfig(ModelConfig):
+  family: str = "classifier"
+  weight_decay: float = 5e-4
+  DECODES: ClassVar[bool] = False
+
+
+class Classifier(nn.Module):
+  config: ClassifierConfig
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
+    cfg = self.config
+    features = cfg.architecture.encoder(cfg.network, name="trunk")(x, train=train)
+    return {"label_logits": dense(cfg.num_classes, cfg.network.kernel_init, "label_head")(features)}
+
+  def classify(self, x: jax.Array) -> jax.Array:
+    """Class logits [B, classes] (eval mode)."""
+    return self(x, train=False)["label_logits"]
+
+
+def classifier_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: ClassifierConfig) -> Terms:
+  del config
+  terms = _label_terms(outputs["label_logits"], batch["label"])
+  return terms, terms["label_ce_nats"]
+
+
+FAMILIES.register("classifier", Family(ClassifierConfig, Classifier, classifier_terms))

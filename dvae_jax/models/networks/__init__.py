@@ -1,0 +1,10 @@
+"""Named networks, one file each; importing this package registers them all in ARCHITECTURES.
+
+To add a network: a file with its config dataclass (a NetworkConfig), its encoder and decoder
+modules, and one `ARCHITECTURES.register(...)` line; then import it below.
+"""
+
+from dvae_jax.models.networks import mlp, reference_conv  # noqa: F401  (registration)
+from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkConfig, network_field
+
+__all__ = ["ARCHITECTURES", "Architecture", "NetworkConfig", "network_field"]

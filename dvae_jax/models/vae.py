@@ -1,0 +1,259 @@
+"""Variational autoencoders: the VAE and the denoising VAE of dojoteef/dvae (DVAE).
+
+VAE: a diagonal Gaussian posterior q(z|x) from the network's encoder features, a prior (N(0, I) by
+default, see priors.py), and the network's decoder as p(x|z). The reference also trains a label
+head on the encoder features (`label_head`).
+DVAE: the VAE's sigmoid output is the corrupted input of a DAE trained jointly to reconstruct the
+clean x; the DAE's loss flows back into the VAE (REFERENCE.md section 1).
+"""
+
+import dataclasses
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from dvae_jax import losses
+from dvae_jax.models import hparams
+from dvae_jax.models.family import FAMILIES, Family, LikelihoodConfig, ModelConfig, Terms
+from dvae_jax.models.layers import dense
+from dvae_jax.models.priors import prior_field, standard_normal_log_prob
+
+SAMPLE_MODES = ("average_z", "elbo")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VAEConfig(ModelConfig, LikelihoodConfig):
+  """Defaults: the reference MNIST VAE (REFERENCE.md section 1)."""
+
+  family: str = "vae"
+  weight_decay: float = 5e-4
+  latent_dim: int = 50
+  prior: object = prior_field("standard")
+  samples: int = 1
+  # "average_z": the reference's, decode the mean of `samples` posterior draws once;
+  # "elbo": decode `samples` draws and average the k-sample ELBO.
+  sample_mode: str = "average_z"
+  label_head: bool = True  # the reference's hidden supervised term on the encoder features
+  label_loss_weight: float = 1.0
+
+  def __post_init__(self):
+    ModelConfig.__post_init__(self)
+    LikelihoodConfig.__post_init__(self)
+    hparams.check_positive(self, "latent_dim", "samples")
+    hparams.check_choice(self, "sample_mode", SAMPLE_MODES)
+    hparams.check_positive(self, "label_loss_weight", allow_zero=True)
+
+
+def reparameterize(key: jax.Array, mean: jax.Array, logvar: jax.Array, *, samples: int, mode: str) -> jax.Array:
+  """Draws posterior codes [S, B, z].
+
+  mode "elbo": S = samples independent draws (the k-sample ELBO average).
+  mode "average_z": the reference's scheme, S = 1: draw `samples` codes and average them, so that
+  z = mean + sigma * eps_bar with eps_bar ~ N(0, I / samples).
+  """
+  eps = jax.random.normal(key, (samples, *mean.shape), mean.dtype)
+  if mode == "average_z":
+    eps = jnp.mean(eps, axis=0, keepdims=True)
+  return mean + jnp.exp(0.5 * logvar) * eps
+
+
+def decoded_logvar(logvar: jax.Array, config: VAEConfig) -> jax.Array:
+  """Log-variance of the posterior the decoder actually sees.
+
+  The reference's "average_z" mode decodes the mean of k draws, z ~ N(mean, sigma^2 / k), while its
+  KLD is charged for sigma^2; an ELBO (and an importance-weighted bound) must use sigma^2 / k.
+  """
+  if config.sample_mode == "average_z" and config.samples > 1:
+    return logvar - math.log(config.samples)
+  return logvar
+
+
+class InferenceNet(nn.Module):
+  """The network's encoder plus the Gaussian posterior heads and the optional label head."""
+
+  config: VAEConfig
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
+    cfg = self.config
+    features = cfg.architecture.encoder(cfg.network, name="trunk")(x, train=train)  # [B, F]
+    init = cfg.network.kernel_init
+    out = {
+      "features": features,
+      "mean": dense(cfg.latent_dim, init, "mean")(features),  # [B, z]
+      "logvar": dense(cfg.latent_dim, init, "logvar")(features),  # [B, z]
+    }
+    if cfg.label_head:
+      out["label_logits"] = dense(cfg.num_classes, init, "label_head")(features)  # [B, classes]
+    return out
+
+
+class VAE(nn.Module):
+  config: VAEConfig
+
+  def setup(self):
+    cfg = self.config
+    self.inference = InferenceNet(cfg)
+    self.generator = cfg.architecture.decoder(cfg.network, cfg.image_shape)
+    self.prior = cfg.prior.module(cfg.latent_dim)
+
+  def decode(self, z: jax.Array, *, train: bool = False) -> jax.Array:
+    """codes [..., z] -> logits [..., H, W, C]."""
+    lead = z.shape[:-1]
+    logits = self.generator(z.reshape(-1, z.shape[-1]), train=train)
+    return logits.reshape(*lead, *self.config.image_shape)
+
+  def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
+    cfg = self.config
+    posterior = self.inference(x, train=train)
+    z = reparameterize(
+      self.make_rng("reparam"), posterior["mean"], posterior["logvar"], samples=cfg.samples, mode=cfg.sample_mode
+    )  # [S, B, z]
+    out = {**posterior, "z": z, "logits": self.decode(z, train=train)}  # logits [S, B, H, W, C]
+    if self.prior is not None:  # a prior with parameters: the terms need log p(z) of the draws
+      out["log_prior"] = self.prior.log_prob(z)  # [S, B]
+    return out
+
+  def reconstruct(self, x: jax.Array) -> jax.Array:
+    """One stochastic reconstruction per image, as probabilities [B, H, W, C] (eval mode)."""
+    return jax.nn.sigmoid(self(x, train=False)["logits"][0])
+
+  def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Posterior mean and log-variance [B, z] (eval mode)."""
+    posterior = self.inference(x, train=False)
+    return posterior["mean"], posterior["logvar"]
+
+  def output_logits(self, z: jax.Array) -> jax.Array:
+    """Codes [..., z] -> logits of the model's output [..., H, W, C] (eval mode)."""
+    return self.decode(z)
+
+  def log_prior(self, z: jax.Array) -> jax.Array:
+    """log p(z) [...] of codes [..., z]."""
+    return standard_normal_log_prob(z) if self.prior is None else self.prior.log_prob(z)
+
+  def sample_prior(self, key: jax.Array, num: int) -> jax.Array:
+    """`num` codes [num, z] drawn from the prior."""
+    if self.prior is None:
+      return jax.random.normal(key, (num, self.config.latent_dim))
+    return self.prior.sample(key, num)
+
+
+def _label_terms(logits: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
+  return {
+    "label_ce_nats": losses.softmax_cross_entropy(logits, labels),
+    "label_error": (jnp.argmax(logits, axis=-1) != labels).astype(jnp.float32),
+  }
+
+
+def kl_terms(outputs: dict[str, jax.Array], config: VAEConfig) -> tuple[jax.Array, jax.Array]:
+  """(the KL that is trained on, the KL of the posterior actually decoded), per example [B].
+
+  N(0, I) prior: both analytic; the first is the reference's KLD (charged for sigma^2 even when
+  "average_z" decodes sigma^2 / k). A prior with parameters: Monte-Carlo estimates with the
+  decoded draws z, log q(z|x) - log p(z) averaged over the S draws (one and the same estimate).
+  """
+  mean, logvar = outputs["mean"], outputs["logvar"]
+  if "log_prior" not in outputs:
+    return losses.kl_divergence(mean, logvar), losses.kl_divergence(mean, decoded_logvar(logvar, config))
+  log_q = losses.diagonal_gaussian_log_density(outputs["z"], mean, decoded_logvar(logvar, config))  # [S, B]
+  kl = jnp.mean(log_q - outputs["log_prior"], axis=0)
+  return kl, kl
+
+
+def vae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: VAEConfig) -> Terms:
+  x = batch["image"]
+  # Average over the S posterior draws: the k-sample ELBO (S = 1 for "average_z").
+  recon = -jnp.mean(config.log_likelihood(outputs["logits"], x[None], batch_dims=2), axis=0)
+  kl, elbo_kl = kl_terms(outputs, config)
+  terms = {
+    "recon_nats": recon,
+    "kl_nats": kl,  # what is trained on, and what the reference reports as its KLD
+    "elbo_kl_nats": elbo_kl,  # the KL of the posterior actually decoded
+    "neg_elbo_nats": recon + elbo_kl,
+    "output_recon_nats": recon,
+    "output_neg_elbo_nats": recon + elbo_kl,
+  }
+  objective = recon + kl
+  if config.label_head:
+    label = _label_terms(outputs["label_logits"], batch["label"])
+    terms.update(label)
+    objective = objective + config.label_loss_weight * label["label_ce_nats"]
+  return terms, objective
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DVAEConfig(VAEConfig):
+  family: str = "dvae"
+  share_encoder: bool = True  # the DAE's encoder is the VAE's (the reference's wiring)
+
+
+class DVAE(nn.Module):
+  config: DVAEConfig
+
+  def setup(self):
+    cfg = self.config
+    self.vae = VAE(cfg)
+    if not cfg.share_encoder:
+      self.dae_inference = InferenceNet(cfg)
+    self.dae_generator = cfg.architecture.decoder(cfg.network, cfg.image_shape)
+
+  def _dae_encoder(self) -> InferenceNet:
+    return self.vae.inference if self.config.share_encoder else self.dae_inference
+
+  def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
+    cfg = self.config
+    out = self.vae(x, train=train)
+    samples, batch = out["logits"].shape[:2]
+    generated = jax.nn.sigmoid(out["logits"]).reshape(samples * batch, *cfg.image_shape)
+    # With a shared encoder its batch-norm statistics update twice a step, on real and on
+    # generated images, as in the reference's TF code.
+    dae_posterior = self._dae_encoder()(generated, train=train)
+    # The DAE decodes the deterministic encoder features of the generated image.
+    dae_logits = self.dae_generator(dae_posterior["features"], train=train)
+    out["dae_logits"] = dae_logits.reshape(samples, batch, *cfg.image_shape)
+    if cfg.label_head:
+      out["generated_label_logits"] = dae_posterior["label_logits"].reshape(samples, batch, -1)
+    return out
+
+  def reconstruct(self, x: jax.Array) -> jax.Array:
+    return jax.nn.sigmoid(self(x, train=False)["dae_logits"][0])
+
+  def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return self.vae.encode(x)
+
+  def output_logits(self, z: jax.Array) -> jax.Array:
+    """The DVAE's output: the DAE applied to the VAE decoder's sigmoid output (eval mode)."""
+    lead = z.shape[:-1]
+    generated = jax.nn.sigmoid(self.vae.decode(z.reshape(-1, z.shape[-1])))
+    logits = self.dae_generator(self._dae_encoder()(generated, train=False)["features"], train=False)
+    return logits.reshape(*lead, *self.config.image_shape)
+
+  def log_prior(self, z: jax.Array) -> jax.Array:
+    return self.vae.log_prior(z)
+
+  def sample_prior(self, key: jax.Array, num: int) -> jax.Array:
+    return self.vae.sample_prior(key, num)
+
+
+def dvae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: DVAEConfig) -> Terms:
+  terms, objective = vae_terms(outputs, batch, config)
+  x = batch["image"]
+  dae_recon = -jnp.mean(config.log_likelihood(outputs["dae_logits"], x[None], batch_dims=2), axis=0)
+  terms["dae_recon_nats"] = dae_recon
+  terms["output_recon_nats"] = dae_recon
+  # The DAE of the decoder's output is a deterministic function of z: the model's output p(x|z).
+  terms["output_neg_elbo_nats"] = dae_recon + terms["elbo_kl_nats"]
+  objective = objective + dae_recon
+  if config.label_head:
+    logits = outputs["generated_label_logits"]
+    labels = jnp.broadcast_to(batch["label"], logits.shape[:2])
+    generated_ce = jnp.mean(losses.softmax_cross_entropy(logits, labels), axis=0)
+    terms["generated_label_ce_nats"] = generated_ce
+    objective = objective + config.label_loss_weight * generated_ce
+  return terms, objective
+
+
+FAMILIES.register("vae", Family(VAEConfig, VAE, vae_terms, output_generator=("generator",)))
+FAMILIES.register("dvae", Family(DVAEConfig, DVAE, dvae_terms, output_generator=("dae_generator",)))
