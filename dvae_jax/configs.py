@@ -9,6 +9,8 @@ The `model` section is the chosen family's own hyperparameters and nothing else 
 `model.network`: a key the family or network does not read is an error, not silently ignored.
 """
 
+from typing import Any
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -47,7 +49,7 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.data.eval_limit = config_dict.placeholder(int)  # and the first N validation / test examples
   c.data.path = config_dict.placeholder(str)  # the file of data.name="npz" (x_train, y_train, x_test, y_test)
 
-  c.model = ml_collections.ConfigDict(models.default_model_config(family, network))
+  c.model = ml_collections.ConfigDict(_overridable(models.default_model_config(family, network)))
 
   c.optim = ml_collections.ConfigDict()
   c.optim.learning_rate = 0.01
@@ -83,6 +85,15 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   return c
 
 
+def _overridable(section: dict[str, Any]) -> dict[str, Any]:
+  """`section` with its None values (optional fields, e.g. model.network.code_activation) made
+  placeholders, which the command line can set: ml_collections cannot override a None field."""
+  return {
+    key: _overridable(value) if isinstance(value, dict) else config_dict.placeholder(object) if value is None else value
+    for key, value in section.items()
+  }
+
+
 def cifar10_reference(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The reference's CIFAR-10 data, network and schedule (REFERENCE.md section 1)."""
   config.data.name = "cifar10"
@@ -109,9 +120,9 @@ def classifier_reference(config: ml_collections.ConfigDict) -> ml_collections.Co
 
 def plain_mnist(config: ml_collections.ConfigDict, *, batch_size: int) -> ml_collections.ConfigDict:
   """The autoencoder seeds' setting (REFERENCE.md section 3; seeds 001 and 004): MNIST in [0, 1] as
-  read (not inverted, not binarized), Glorot-uniform weights (the TF / Keras default), Adam at a
-  constant 1e-3 on the per-image mean over the batch (Keras averages its loss over the batch), no
-  L2, no gradient clipping, no batch norm (the seeds have none)."""
+  read (not inverted, not binarized), the first 10% of the training file for validation,
+  Glorot-uniform weights (the TF / Keras default), Adam at a constant 1e-3 on the per-image mean over
+  the batch (Keras averages its loss over the batch), no L2 and no gradient clipping."""
   config.data.invert = False
   config.data.binarize = "none"
   config.data.validation_split = "first"

@@ -51,6 +51,9 @@ HEADLINE = (
   ("reference 'KLD' (KL charged in training), nats", "kl_nats"),
   ("classifier error on reconstructions", "classifier_error_on_reconstructions"),
   ("label error (the label head, or the classifier)", "label_error"),
+  ("autoencoder output vs the clean image: sum of squared errors", "recon_mse"),
+  ("autoencoder output vs the clean image: PSNR, dB", "psnr_db"),
+  ("corrupted input vs the clean image: PSNR, dB", "noisy_psnr_db"),
 )
 
 

@@ -2,6 +2,9 @@
 input corruptions, and a smoke training of every experiment config."""
 
 import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +16,7 @@ from dvae_jax.configs import ConfigError
 from dvae_jax.corruption import CORRUPTIONS
 from dvae_jax.models import default_model_config, get_family, model_config
 from dvae_jax.models.autoencoder import ACTIVE_THRESHOLD, KL_EPS, ae_terms
-from tests.conftest import load_experiment
+from tests.conftest import REPO, load_experiment
 
 MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
 TINY = dict(image_shape=(2, 2, 1), num_classes=2)
@@ -96,6 +99,24 @@ def test_mlp_code_activation_and_decoder_sizes():
   assert kernels == {"dense_0": (30, 30), "dense_1": (30, 100), "dense_2": (100, 784)}
   with pytest.raises(ConfigError, match=r"code_activation='swish' is not valid"):
     ae_config(net={"code_activation": "swish"})
+
+
+@pytest.mark.parametrize(
+  "override,message",
+  [
+    ("--config.model.network.code_activation=swish", "config.model.network.code_activation='swish' is not valid"),
+    ("--config.model.network.decoder_fc_sizes=(64, 0)", "config.model.network.decoder_fc_sizes=(64, 0) is not valid"),
+  ],
+)
+def test_optional_network_fields_can_be_set_from_the_command_line(override, message, tmp_path):
+  """Fields whose default is None are placeholders in the config, so `dvae train` can set them (here
+  to a bad value, which the typed config then refuses before any training)."""
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  command = [sys.executable, "-m", "dvae_jax.main", "train", "--config", "experiments/mnist_vae_flax.py"]
+  result = subprocess.run(
+    [*command, "--workdir", str(tmp_path), override], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+  )
+  assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
 
 
 # --- sparsity penalties and reconstruction metrics: a fake model's fixed outputs -------------------
