@@ -118,11 +118,15 @@ def classifier_reference(config: ml_collections.ConfigDict) -> ml_collections.Co
   return config
 
 
-def plain_mnist(config: ml_collections.ConfigDict, *, batch_size: int) -> ml_collections.ConfigDict:
+def plain_mnist(
+  config: ml_collections.ConfigDict, *, batch_size: int, num_epochs: int, likelihood: str
+) -> ml_collections.ConfigDict:
   """The autoencoder seeds' setting (REFERENCE.md section 3; seeds 001 and 004): MNIST in [0, 1] as
-  read (not inverted, not binarized), the first 10% of the training file for validation,
-  Glorot-uniform weights (the TF / Keras default), Adam at a constant 1e-3 on the per-image mean over
-  the batch (Keras averages its loss over the batch), no L2 and no gradient clipping."""
+  read (not inverted, not binarized), validation from the start of the training file, Glorot-uniform
+  weights (the TF / Keras default), Adam at a constant 1e-3 on the per-image mean over the batch
+  (Keras averages its loss over the batch), no L2 and no gradient clipping; the seed's batch size,
+  epochs and loss (`likelihood`: "bernoulli" for a cross-entropy, "gaussian" for an MSE)."""
+  config.model.likelihood = likelihood
   config.data.invert = False
   config.data.binarize = "none"
   config.data.validation_split = "first"
@@ -133,6 +137,7 @@ def plain_mnist(config: ml_collections.ConfigDict, *, batch_size: int) -> ml_col
   config.optim.clip_value = 0.0
   config.optim.batch_reduction = "mean"
   config.train.batch_size = batch_size
+  config.train.num_epochs = num_epochs
   return config
 
 

@@ -13,13 +13,17 @@ nats per image, i.e. 392 x the seed's MSE plus a constant. Adam's steps do not d
 scale of the loss (up to its eps), so the seed's learning rate carries over; Nadam is Adam here. The
 book trains on Fashion-MNIST (`--config.data.name=fashion_mnist`); the seeds' comparison is MNIST.
 `recon_mse` (sum of squared errors per image, vs the clean image) and `psnr_db` are the readable numbers.
+
+Measured by `scripts/reproduce_autoencoders.sh` (a shared 2-core CPU, MNIST test split), on its
+short schedule of 2 epochs (2.1 min): 18.53 dB (recon_mse 13.04); the 10-epoch schedule was not run
+here.
 """
 
 from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_mnist(configs.base_config("ae", "seed004_conv"), batch_size=32)
-  config.model.likelihood = "gaussian"
-  config.train.num_epochs = 10
+  config = configs.plain_mnist(
+    configs.base_config("ae", "seed004_conv"), batch_size=32, num_epochs=10, likelihood="gaussian"
+  )
   return configs.apply_variant(config, variant)

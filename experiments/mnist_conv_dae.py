@@ -11,16 +11,24 @@ the first 5000 training images (TF's `input_data` split, 55000 for training).
 Loss: the seed minimizes the mean sigmoid cross-entropy over pixels and images; here it is summed
 over the 784 pixels of each image (nats) and averaged over the batch, 784 x the seed's. Adam's steps
 do not depend on a constant scale of the loss (up to its eps), so that changes nothing by itself.
-Learning rate: the seed's Adam 1e-5 barely moves in a few CPU minutes, so this config uses 1e-3
+Learning rate: the seed's Adam 1e-5 is meant for its 25 epochs of 55000 images; this config uses
+1e-3, which shows learning within a few CPU minutes (below). 1e-5 was not tried here
 (`--config.optim.learning_rate=1e-5` for the seed's).
+
+It should show outputs closer to the clean image than the noisy input is (`psnr_db` above
+`noisy_psnr_db`); the seed reports no number. Measured by `scripts/reproduce_autoencoders.sh` (a
+shared 2-core CPU, MNIST test split), on its short schedule of 1 epoch on the first 3200 training
+images (3.8 min), tested on the first 500 images: output 13.45 dB (recon_mse 36.99) vs noisy input
+9.37 dB. The full schedule was not run here.
 """
 
 from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_mnist(configs.base_config("ae", "seed001_conv"), batch_size=64)
+  config = configs.plain_mnist(
+    configs.base_config("ae", "seed001_conv"), batch_size=64, num_epochs=25, likelihood="bernoulli"
+  )
   config.data.validation_fraction = 5000 / 60000
   config.model.corruption.update(name="gaussian", std=0.5, clip=True)
-  config.train.num_epochs = 25
   return configs.apply_variant(config, variant)

@@ -13,15 +13,17 @@ Loss: as in mnist_mlp_dae_gaussian.py (the seed's MSE is the unit-std Gaussian l
 Keras drops inputs in training only; here validation and `dvae evaluate` also measure outputs from
 dropped-out inputs (the book's figure does the same), so `noisy_psnr_db` is the PSNR of that input,
 doubled pixels included, against the clean image.
+
+It should show `psnr_db` well above `noisy_psnr_db`. Measured by `scripts/reproduce_autoencoders.sh`
+(a shared 2-core CPU, MNIST test split), 10 epochs (0.8 min): output 18.87 dB (recon_mse 11.39) vs
+dropped-out input 9.73 dB.
 """
 
 from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32)
+  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32, num_epochs=10, likelihood="gaussian")
   config.model.network.update(fc_sizes=(100, 30), decoder_fc_sizes=(100,), activation="relu")
-  config.model.likelihood = "gaussian"
   config.model.corruption.update(name="dropout", rate=0.5)
-  config.train.num_epochs = 10
   return configs.apply_variant(config, variant)

@@ -13,15 +13,17 @@ here, on sigmoid(logits): SSE / 2 + a constant per image, 392 x the seed's MSE; 
 depend on a constant scale of the loss, so the seed's learning rate carries over. Keras adds the
 noise in training only; here the corrupted input is also what validation and `dvae evaluate`
 measure (the denoising task): `psnr_db` (output vs clean) against `noisy_psnr_db` (input vs clean).
+
+It should show `psnr_db` well above `noisy_psnr_db`. Measured by `scripts/reproduce_autoencoders.sh`
+(a shared 2-core CPU, MNIST test split), 10 epochs (1.2 min): output 20.24 dB (recon_mse 8.40) vs
+noisy input 13.98 dB.
 """
 
 from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32)
+  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32, num_epochs=10, likelihood="gaussian")
   config.model.network.update(fc_sizes=(100, 30), decoder_fc_sizes=(100,), activation="relu")
-  config.model.likelihood = "gaussian"
   config.model.corruption.update(name="gaussian", std=0.2, clip=False)
-  config.train.num_epochs = 10
   return configs.apply_variant(config, variant)

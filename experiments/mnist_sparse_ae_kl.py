@@ -13,6 +13,10 @@ regularizer, which tf.keras divides by the batch size (32), although the KL is a
 quantity: 5e-3 / 32 x KL per image on top of the per-pixel MSE. Here the reconstruction term is the
 unit-std Gaussian likelihood, SSE / 2 + a constant per image (392 x the seed's MSE), so the weight is
 392 x 5e-3 / 32 = 0.06125, the same balance. `code_mean_activation` should approach the target 0.1.
+
+Measured by `scripts/reproduce_autoencoders.sh` (a shared 2-core CPU, MNIST test split), 10 epochs
+(0.7 min): 24.18 dB (recon_mse 3.57); code mean activation 0.112 against the target 0.1, 38% of the
+units above 0.1 (penalty 0.055 nats per image).
 """
 
 from dvae_jax import configs
@@ -21,9 +25,7 @@ KL_WEIGHT = 392 * 5e-3 / 32  # the seed's weight on a per-pixel MSE, after tf.ke
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32)
+  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32, num_epochs=10, likelihood="gaussian")
   config.model.network.update(fc_sizes=(100, 300), decoder_fc_sizes=(100,), code_activation="sigmoid")
-  config.model.likelihood = "gaussian"
   config.model.sparsity.update(name="kl", weight=KL_WEIGHT, target=0.1)
-  config.train.num_epochs = 10
   return configs.apply_variant(config, variant)

@@ -13,6 +13,10 @@ Gaussian likelihood, SSE / 2 + a constant per image, i.e. 392 x the seed's per-p
 penalty's weight is 392 x 1e-4 = 0.0392 to keep the seed's balance between the two (with Adam, only
 that balance matters, not the loss's overall scale). `code_mean_activation` (mean over the 300 units
 and the images) and `code_active_fraction` (units above 0.1) measure the sparsity reached.
+
+Measured by `scripts/reproduce_autoencoders.sh` (a shared 2-core CPU, MNIST test split), 10 epochs
+(1.1 min): 23.00 dB (recon_mse 4.66); code mean activation 0.047, 15% of the units above 0.1
+(penalty 0.55 nats per image).
 """
 
 from dvae_jax import configs
@@ -21,9 +25,7 @@ L1_WEIGHT = 392 * 1e-4  # the seed's l1=1e-4 on a per-pixel MSE; ours is SSE / 2
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32)
+  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32, num_epochs=10, likelihood="gaussian")
   config.model.network.update(fc_sizes=(100, 300), decoder_fc_sizes=(100,), code_activation="sigmoid")
-  config.model.likelihood = "gaussian"
   config.model.sparsity.update(name="l1", weight=L1_WEIGHT)
-  config.train.num_epochs = 10
   return configs.apply_variant(config, variant)
