@@ -74,6 +74,10 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.train.max_checkpoints = 3
   c.train.progress_bar = True
   c.train.grid_images = 32  # images in the reconstruction grid
+  # A jax.profiler trace of `profile_steps` steps from `profile_start_step` on (after compilation
+  # and warm-up), written to <workdir>/profile (TensorBoard's profile plugin or ui.perfetto.dev).
+  c.train.profile_steps = 0  # 0: no trace
+  c.train.profile_start_step = 10
 
   c.eval = ml_collections.ConfigDict()
   c.eval.iw_samples = 5000  # importance samples for the test NLL (dvae evaluate); 0 skips it
@@ -207,6 +211,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     "optim.clip_value",
     "optim.min_learning_rate",
     "train.grid_images",
+    "train.profile_steps",
+    "train.profile_start_step",
     "eval.iw_samples",
   ):
     _positive(path, get(path), allow_zero=True)
