@@ -111,6 +111,24 @@ def classifier_reference(config: ml_collections.ConfigDict) -> ml_collections.Co
   return config
 
 
+def plain_mnist(config: ml_collections.ConfigDict, *, batch_size: int) -> ml_collections.ConfigDict:
+  """The autoencoder seeds' setting (REFERENCE.md section 3; seeds 001 and 004): MNIST in [0, 1] as
+  read (not inverted, not binarized), Glorot-uniform weights (the TF / Keras default), Adam at a
+  constant 1e-3 on the per-image mean over the batch (Keras averages its loss over the batch), no
+  L2, no gradient clipping, no batch norm (the seeds have none)."""
+  config.data.invert = False
+  config.data.binarize = "none"
+  config.data.validation_split = "first"
+  config.model.weight_decay = 0.0
+  config.model.network.kernel_init = "xavier_uniform"
+  config.optim.schedule = "constant"
+  config.optim.learning_rate = 1e-3
+  config.optim.clip_value = 0.0
+  config.optim.batch_reduction = "mean"
+  config.train.batch_size = batch_size
+  return config
+
+
 VARIANTS = ("smoke",)
 
 

@@ -1,0 +1,27 @@
+"""Seed 004's fully connected denoising autoencoder, dropout version, on MNIST (Hands-On ML 3rd ed.,
+ch. 17; REFERENCE.md section 3).
+
+784-100-30 encoder (ReLU on both layers, the code included), 30-100-784 decoder; the encoder sees
+the input after Keras-style dropout at rate 0.5 (each pixel zeroed with probability 0.5, the others
+doubled: corruption "dropout"), and the target is the clean x. Batch 32 (Keras's default),
+10 epochs, Adam 1e-3.
+
+  dvae train --config experiments/mnist_mlp_dae_dropout.py --workdir runs/mnist_mlp_dae_dropout
+  dvae evaluate --workdir runs/mnist_mlp_dae_dropout --iw_samples 0
+
+Loss: as in mnist_mlp_dae_gaussian.py (the seed's MSE is the unit-std Gaussian likelihood here).
+Keras drops inputs in training only; here validation and `dvae evaluate` also measure outputs from
+dropped-out inputs (the book's figure does the same), so `noisy_psnr_db` is the PSNR of that input,
+doubled pixels included, against the clean image.
+"""
+
+from dvae_jax import configs
+
+
+def get_config(variant: str | None = None):
+  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32)
+  config.model.network.update(fc_sizes=(100, 30), decoder_fc_sizes=(100,), activation="relu")
+  config.model.likelihood = "gaussian"
+  config.model.corruption.update(name="dropout", rate=0.5)
+  config.train.num_epochs = 10
+  return configs.apply_variant(config, variant)

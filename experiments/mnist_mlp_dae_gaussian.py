@@ -1,0 +1,27 @@
+"""Seed 004's fully connected denoising autoencoder, Gaussian-noise version, on MNIST (Hands-On ML
+3rd ed., ch. 17; REFERENCE.md section 3).
+
+784-100-30 encoder (ReLU on both layers, the code included), 30-100-784 decoder; the encoder sees
+x + 0.2 * N(0, 1), unclipped (Keras's `GaussianNoise(0.2)`, the book's alternative to input dropout),
+and the target is the clean x. Batch 32 (Keras's default), 10 epochs, Adam 1e-3.
+
+  dvae train --config experiments/mnist_mlp_dae_gaussian.py --workdir runs/mnist_mlp_dae_gaussian
+  dvae evaluate --workdir runs/mnist_mlp_dae_gaussian --iw_samples 0
+
+Loss: the seed's `loss="mse"` (per-pixel mean, Nadam) is the Gaussian likelihood with unit std
+here, on sigmoid(logits): SSE / 2 + a constant per image, 392 x the seed's MSE; Adam's steps do not
+depend on a constant scale of the loss, so the seed's learning rate carries over. Keras adds the
+noise in training only; here the corrupted input is also what validation and `dvae evaluate`
+measure (the denoising task): `psnr_db` (output vs clean) against `noisy_psnr_db` (input vs clean).
+"""
+
+from dvae_jax import configs
+
+
+def get_config(variant: str | None = None):
+  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32)
+  config.model.network.update(fc_sizes=(100, 30), decoder_fc_sizes=(100,), activation="relu")
+  config.model.likelihood = "gaussian"
+  config.model.corruption.update(name="gaussian", std=0.2, clip=False)
+  config.train.num_epochs = 10
+  return configs.apply_variant(config, variant)

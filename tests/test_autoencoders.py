@@ -1,0 +1,281 @@
+"""The autoencoder family of seeds 001 and 004: networks, sparsity penalties, reconstruction metrics,
+input corruptions, and a smoke training of every experiment config."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dvae_jax import evaluate, train
+from dvae_jax.configs import ConfigError
+from dvae_jax.corruption import CORRUPTIONS
+from dvae_jax.models import default_model_config, get_family, model_config
+from dvae_jax.models.autoencoder import ACTIVE_THRESHOLD, KL_EPS, ae_terms
+from tests.conftest import load_experiment
+
+MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
+TINY = dict(image_shape=(2, 2, 1), num_classes=2)
+RNGS = {"params": jax.random.key(0), "noise": jax.random.key(1), "dropout": jax.random.key(2)}
+
+
+def ae_config(network: str = "mlp", *, net: dict | None = None, data=MNIST, **model):
+  """The typed "ae" config on `network` (defaults, then `model` and `net` overrides)."""
+  section = default_model_config("ae", network)
+  section.update(model)
+  section["network"].update(net or {})
+  return model_config(section, **data)
+
+
+def init_and_apply(config, batch: int = 3, *, abstract: bool = True):
+  """(variables, outputs in training mode) of the "ae" model on uniform random images; shapes only
+  (no compute) if `abstract`, else computed in one jitted call."""
+  model = get_family("ae").module(config)
+  x = jax.random.uniform(jax.random.key(3), (batch, *config.image_shape))
+
+  def run(x):
+    variables = model.init(RNGS, x, train=False)
+    return variables, model.apply(variables, x, train=True, rngs=RNGS)
+
+  return jax.eval_shape(run, x) if abstract else jax.jit(run)(x)
+
+
+def count(tree) -> int:
+  return sum(leaf.size for leaf in jax.tree.leaves(tree))
+
+
+# --- networks -------------------------------------------------------------------------------------
+
+
+def test_seed001_conv_shapes_and_size():
+  """5x5 convs of 64: encoder 1664 + 2 x 102464, decoder conv + 2 deconvs 3 x 102464, logits 1601."""
+  variables, outputs = init_and_apply(ae_config("seed001_conv"))
+  assert outputs["code"].shape == (3, 7 * 7 * 64)
+  assert outputs["logits"].shape == (1, 3, 28, 28, 1)
+  assert count(variables["params"]) == 1664 + 5 * 102464 + 1601
+  assert "dense_0" not in variables["params"]["generator"]  # the code is the encoder's own 7x7x64 grid
+  # Any size divisible by 4; a latent code of another size is mapped to the grid by a dense layer.
+  config = ae_config("seed001_conv", net={"channels": 4}, data=dict(image_shape=(12, 8, 3), num_classes=2))
+  assert init_and_apply(config)[1]["logits"].shape == (1, 3, 12, 8, 3)
+  with pytest.raises(ConfigError, match=r"two 2x2 max-pools, so height and width must be divisible by 4"):
+    ae_config("seed001_conv", data=dict(image_shape=(30, 30, 1), num_classes=2))
+
+
+def test_seed004_conv_shapes_and_size():
+  """Encoder 160 + 4640 + 18496 + 17310, decoder 4464 + 4640 + 4624 + 145 (Keras's summary)."""
+  variables, outputs = init_and_apply(ae_config("seed004_conv"))
+  assert outputs["code"].shape == (3, 30)
+  assert outputs["logits"].shape == (1, 3, 28, 28, 1)
+  assert count(variables["params"]["encoder"]) == 40_606
+  assert count(variables["params"]["generator"]) == 13_873
+  config = ae_config("seed004_conv", net={"conv_channels": (2, 3, 4), "code_size": 5, "decoder_channels": (6, 7, 8)})
+  _, outputs = init_and_apply(config)
+  assert outputs["code"].shape == (3, 5) and outputs["logits"].shape == (1, 3, 28, 28, 1)
+  with pytest.raises(ConfigError, match=r"images must be 28x28"):
+    ae_config("seed004_conv", data=dict(image_shape=(32, 32, 3), num_classes=10))
+  with pytest.raises(ConfigError, match=r"config.model.network.conv_channels=\(16, 32\) is not valid; expected 3"):
+    ae_config("seed004_conv", net={"conv_channels": (16, 32)})
+
+
+def test_mlp_code_activation_and_decoder_sizes():
+  """Seed 004's 784-100-300 sigmoid code and 300-100-784 decoder; the defaults are unchanged."""
+  config = ae_config(net={"fc_sizes": (100, 300), "code_activation": "sigmoid", "decoder_fc_sizes": (100,)})
+  variables, outputs = init_and_apply(config, abstract=False)
+  code = np.asarray(outputs["code"])
+  assert code.shape == (3, 300) and code.min() > 0.0 and code.max() < 1.0
+  shapes = jax.tree.map(lambda p: p.shape, variables["params"])
+  assert shapes["encoder"]["dense_0"]["kernel"] == (784, 100)
+  assert shapes["generator"] == {
+    "dense_0": {"kernel": (300, 100), "bias": (100,)},
+    "dense_1": {"kernel": (100, 784), "bias": (784,)},
+  }
+  # By default the decoder mirrors the encoder, as before these fields existed.
+  variables, _ = init_and_apply(ae_config(net={"fc_sizes": (100, 30)}))
+  kernels = {name: layer["kernel"].shape for name, layer in variables["params"]["generator"].items()}
+  assert kernels == {"dense_0": (30, 30), "dense_1": (30, 100), "dense_2": (100, 784)}
+  with pytest.raises(ConfigError, match=r"code_activation='swish' is not valid"):
+    ae_config(net={"code_activation": "swish"})
+
+
+# --- sparsity penalties and reconstruction metrics: a fake model's fixed outputs -------------------
+
+CLEAN = np.array([[[[0.0], [1.0]], [[0.5], [0.25]]], [[[1.0], [1.0]], [[0.0], [0.75]]]], np.float32)  # [2, 2, 2, 1]
+NOISY = np.clip(CLEAN + np.array([0.3, -0.2, 0.1, 0.4], np.float32).reshape(1, 2, 2, 1), 0.0, 1.0)
+LOGITS = np.array([[[[2.0], [-1.0]], [[0.0], [3.0]]], [[[1.0], [0.5]], [[-2.0], [0.0]]]], np.float32)
+CODE = np.array([[0.2, 0.0, 0.6], [0.05, 0.9, 0.3]], np.float32)  # [B, D]
+
+
+def fake_outputs():
+  return {"logits": jnp.asarray(LOGITS)[None], "noisy": jnp.asarray(NOISY), "code": jnp.asarray(CODE)}
+
+
+def numpy_terms(target):
+  """Hand-computed per-image terms against `target` (numpy)."""
+  p = 1.0 / (1.0 + np.exp(-LOGITS))
+  bce = -np.sum(target * np.log(p) + (1 - target) * np.log(1 - p), axis=(1, 2, 3))
+  half_sse = 0.5 * np.sum((p - target) ** 2, axis=(1, 2, 3)) + 4 * 0.5 * np.log(2 * np.pi)
+  mse = np.sum((p - target) ** 2, axis=(1, 2, 3))
+  return bce, half_sse, mse
+
+
+def test_reconstruction_metrics_are_against_the_clean_image():
+  config = ae_config(data=TINY, corruption={"name": "gaussian", "std": 0.1})
+  terms, objective = ae_terms(fake_outputs(), {"image": jnp.asarray(CLEAN)}, config)
+  bce, _, mse = numpy_terms(CLEAN)
+  np.testing.assert_allclose(terms["recon_nats"], bce, rtol=1e-6)
+  np.testing.assert_allclose(terms["recon_mse"], mse, rtol=1e-6)
+  np.testing.assert_allclose(terms["psnr_db"], 10 * np.log10(1 / (mse / 4)), rtol=1e-6)
+  noisy_mse = np.sum((NOISY - CLEAN) ** 2, axis=(1, 2, 3))
+  np.testing.assert_allclose(terms["noisy_mse"], noisy_mse, rtol=1e-6)
+  np.testing.assert_allclose(terms["noisy_psnr_db"], 10 * np.log10(4 / noisy_mse), rtol=1e-6)
+  # Without sparsity the objective is exactly the reconstruction loss.
+  np.testing.assert_array_equal(objective, terms["recon_nats"])
+  # Against the noisy input the numbers would differ: the test above pins the target.
+  assert not np.allclose(numpy_terms(NOISY)[0], bce, rtol=1e-3)
+  assert not np.allclose(numpy_terms(NOISY)[2], mse, rtol=1e-3)
+
+
+def test_gaussian_likelihood_is_the_seed_mse_up_to_scale_and_constant():
+  config = ae_config(data=TINY, likelihood="gaussian")
+  terms, objective = ae_terms(fake_outputs(), {"image": jnp.asarray(CLEAN)}, config)
+  _, half_sse, mse = numpy_terms(CLEAN)
+  np.testing.assert_allclose(objective, half_sse, rtol=1e-6)
+  np.testing.assert_allclose(terms["recon_mse"], mse, rtol=1e-6)
+  assert "noisy_mse" not in terms and "noisy_psnr_db" not in terms  # no corruption: nothing to compare
+
+
+def test_code_activity_metrics():
+  terms, _ = ae_terms(fake_outputs(), {"image": jnp.asarray(CLEAN)}, ae_config(data=TINY))
+  np.testing.assert_allclose(terms["code_mean_activation"], [0.8 / 3, 1.25 / 3], rtol=1e-6)
+  assert ACTIVE_THRESHOLD == 0.1
+  np.testing.assert_allclose(terms["code_active_fraction"], [2 / 3, 2 / 3], rtol=1e-6)  # 0.05 and 0.0 are off
+  np.testing.assert_array_equal(terms["sparsity_penalty"], [0.0, 0.0])
+
+
+def test_l1_sparsity_penalty():
+  config = ae_config(data=TINY, sparsity={"name": "l1", "weight": 0.5})
+  terms, objective = ae_terms(fake_outputs(), {"image": jnp.asarray(CLEAN)}, config)
+  penalty = 0.5 * np.abs(CODE).sum(axis=1)  # [0.4, 0.625]
+  np.testing.assert_allclose(terms["sparsity_penalty"], penalty, rtol=1e-6)
+  np.testing.assert_allclose(objective, numpy_terms(CLEAN)[0] + penalty, rtol=1e-6)
+
+
+def test_kl_sparsity_penalty_is_a_batch_term():
+  config = ae_config(
+    data=TINY,
+    net={"code_activation": "sigmoid"},
+    sparsity={"name": "kl", "weight": 2.0, "target": 0.1},
+  )
+  terms, objective = ae_terms(fake_outputs(), {"image": jnp.asarray(CLEAN)}, config)
+  rho = CODE.mean(axis=0)  # [0.125, 0.45, 0.45]
+  kl = np.sum(0.1 * np.log(0.1 / rho) + 0.9 * np.log(0.9 / (1 - rho)))
+  np.testing.assert_allclose(terms["sparsity_penalty"], [2.0 * kl, 2.0 * kl], rtol=1e-5)
+  bce = numpy_terms(CLEAN)[0]
+  # A mean over the batch is "mean reconstruction + weight * KL".
+  np.testing.assert_allclose(np.mean(objective), np.mean(bce) + 2.0 * kl, rtol=1e-5)
+  # A unit that is never on gives a large but finite penalty (rho clipped to eps).
+  outputs = {**fake_outputs(), "code": jnp.asarray(CODE).at[:, 1].set(0.0)}
+  terms, _ = ae_terms(outputs, {"image": jnp.asarray(CLEAN)}, config)
+  off = 0.1 * np.log(0.1 / KL_EPS) + 0.9 * np.log(0.9 / (1 - KL_EPS))
+  on = 0.1 * np.log(0.1 / rho[[0, 2]]) + 0.9 * np.log(0.9 / (1 - rho[[0, 2]]))
+  np.testing.assert_allclose(terms["sparsity_penalty"][0], 2.0 * (off + on.sum()), rtol=1e-4)
+
+
+def test_kl_sparsity_needs_a_sigmoid_code():
+  with pytest.raises(ConfigError, match=r"code must come from a sigmoid layer .* has code activation 'relu'"):
+    ae_config(sparsity={"name": "kl"})
+  with pytest.raises(ConfigError, match=r"has code activation None"):
+    ae_config("seed004_conv", sparsity={"name": "kl"})
+  with pytest.raises(ConfigError, match=r"sparsity.target=1.0 is not valid; expected a value in \(0.0, 1.0\)"):
+    ae_config(net={"code_activation": "sigmoid"}, sparsity={"name": "kl", "target": 1.0})
+  with pytest.raises(ConfigError, match=r"unknown sparsity 'l2'"):
+    ae_config(sparsity={"name": "l2"})
+
+
+# --- input corruptions: statistics, and an explicit key -------------------------------------------
+
+X = jnp.full((64, 28, 28, 1), 0.5)  # 50,176 pixels at 0.5
+KEY = jax.random.key(7)
+
+
+def corrupt(name: str, **fields) -> np.ndarray:
+  return np.asarray(CORRUPTIONS[name](**fields)(KEY, X))
+
+
+def test_gaussian_noise_std_and_clipping():
+  noise = corrupt("gaussian", std=0.2, clip=False) - 0.5
+  np.testing.assert_allclose(noise.std(), 0.2, rtol=0.02)
+  assert abs(noise.mean()) < 0.005
+  clipped = corrupt("gaussian", std=0.5)  # seed 001's noise: x + 0.5 N(0, 1), clipped to [0, 1]
+  assert clipped.min() == 0.0 and clipped.max() == 1.0
+  # P(0.5 + 0.5 z <= 0) = P(z <= -1) = 0.1587, and the same for 1.
+  np.testing.assert_allclose([(clipped == 0).mean(), (clipped == 1).mean()], [0.1587, 0.1587], atol=0.01)
+
+
+def test_masking_and_dropout_rates():
+  masked = corrupt("masking", rate=0.3)
+  np.testing.assert_allclose((masked == 0).mean(), 0.3, atol=0.01)
+  assert set(np.unique(masked)) == {0.0, 0.5}  # the rest unchanged
+  dropped = corrupt("dropout", rate=0.5)  # Keras's Dropout(0.5): the kept pixels are doubled
+  np.testing.assert_allclose((dropped == 0).mean(), 0.5, atol=0.01)
+  assert set(np.unique(dropped)) == {0.0, 1.0}
+  np.testing.assert_allclose(dropped.mean(), 0.5, atol=0.01)  # the expectation is kept
+
+
+def test_salt_and_pepper_fraction_and_values():
+  noisy = corrupt("salt_and_pepper", rate=0.1)
+  hit = noisy != 0.5
+  np.testing.assert_allclose(hit.mean(), 0.1, atol=0.01)
+  assert set(np.unique(noisy[hit])) == {0.0, 1.0}
+  np.testing.assert_allclose((noisy[hit] == 1.0).mean(), 0.5, atol=0.03)
+
+
+@pytest.mark.parametrize(
+  "name,fields", [("gaussian", {}), ("masking", {}), ("dropout", {}), ("salt_and_pepper", {"rate": 0.3})]
+)
+def test_corruption_is_a_function_of_its_key(name, fields):
+  corruption = CORRUPTIONS[name](**fields)
+  first, again = corruption(KEY, X), corruption(KEY, X)
+  other = corruption(jax.random.key(8), X)
+  np.testing.assert_array_equal(first, again)
+  assert (np.asarray(first) != np.asarray(other)).mean() > 0.05
+
+
+# --- every experiment config trains ---------------------------------------------------------------
+
+EXPERIMENTS = {
+  "mnist_conv_ae": ("seed004_conv", None, "none"),
+  "mnist_conv_dae": ("seed001_conv", "gaussian", "none"),
+  "mnist_mlp_dae_gaussian": ("mlp", "gaussian", "none"),
+  "mnist_mlp_dae_dropout": ("mlp", "dropout", "none"),
+  "mnist_sparse_ae_l1": ("mlp", None, "l1"),
+  "mnist_sparse_ae_kl": ("mlp", None, "kl"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_experiment_smoke_trains(name, shared_data, tmp_path):
+  network, corruption, sparsity = EXPERIMENTS[name]
+  config = load_experiment(name, "smoke")
+  assert config.model.network.name == network and config.model.sparsity.name == sparsity
+  assert config.data.invert is False and config.data.binarize == "none" and config.optim.schedule == "constant"
+  config.data.dir = str(shared_data)
+  config.data.train_limit, config.data.eval_limit = 64, 32
+  config.train.num_epochs, config.train.progress_bar, config.num_devices = 1, False, 1
+  config.train.grid_images = 0  # one compilation less; test_train covers the grid
+  valid = train.train_and_evaluate(config, tmp_path)
+  assert all(np.isfinite(value) for value in valid.values())
+  assert valid["recon_mse"] > 0 and valid["psnr_db"] > 0
+  assert ("noisy_psnr_db" in valid) == (corruption is not None)
+  if sparsity != "none":
+    assert valid["sparsity_penalty"] > 0 and 0 < valid["code_mean_activation"] < 1  # a sigmoid code
+  if name == "mnist_mlp_dae_dropout":  # `dvae evaluate` reports the same per-image metrics on the test split
+    result = evaluate.evaluate_checkpoint(tmp_path, iw_samples=0)
+    assert result["num_examples"] == 32 and "iw_nll_nats" not in result  # no latent variable model
+    # A dropped pixel is off by -x, a kept (doubled) one by +x: whatever the draw, the input's squared
+    # error is sum(x^2), 78.559 on average over the first 32 MNIST test images.
+    assert result["noisy_mse"] == pytest.approx(78.559, rel=1e-4)
+    saved = json.loads((tmp_path / "eval_test.json").read_text())
+    assert saved["psnr_db"] == result["psnr_db"] and saved["code_active_fraction"] == result["code_active_fraction"]
