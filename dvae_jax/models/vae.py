@@ -139,6 +139,24 @@ class VAE(nn.Module):
       return jax.random.normal(key, (num, self.config.latent_dim))
     return self.prior.sample(key, num)
 
+  def _mixture(self, method: str) -> nn.Module:
+    if not hasattr(self.prior, "responsibilities"):
+      raise ValueError(
+        f"{method} needs a prior with components (model.prior.name='mixture'); "
+        f"this model's prior is {self.config.prior.name!r}."
+      )
+    return self.prior
+
+  def sample_prior_components(self, key: jax.Array, num: int) -> jax.Array:
+    """`num` codes from each component of a mixture prior, [K, num, z]."""
+    return self._mixture("sample_prior_components").sample_per_component(key, num)
+
+  def cluster(self, x: jax.Array) -> jax.Array:
+    """The mixture component [B] most responsible for each image's posterior mean (eval mode)."""
+    mixture = self._mixture("cluster")
+    mean, _ = self.encode(x)
+    return jnp.argmax(mixture.responsibilities(mean), axis=-1)
+
 
 def _label_terms(logits: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
   return {
@@ -235,6 +253,12 @@ class DVAE(nn.Module):
 
   def sample_prior(self, key: jax.Array, num: int) -> jax.Array:
     return self.vae.sample_prior(key, num)
+
+  def sample_prior_components(self, key: jax.Array, num: int) -> jax.Array:
+    return self.vae.sample_prior_components(key, num)
+
+  def cluster(self, x: jax.Array) -> jax.Array:
+    return self.vae.cluster(x)
 
 
 def dvae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: DVAEConfig) -> Terms:
