@@ -190,7 +190,7 @@ def interpolation(
 def samples(run: Run, path: pathlib.Path, *, num_images: int = 10) -> pathlib.Path:
   """A num_images x num_images grid of prior samples, or `num_images` per mixture component, one row each."""
   _require(run, "no prior to sample from", "sample_prior", "output_logits")
-  if hasattr(run.experiment.family.module, "sample_prior_components"):
+  if getattr(getattr(run.experiment.hparams, "prior", None), "components", None):  # a mixture: a row each
     components = prior_component_samples(run, num_images)
     blocks = {f"component {k}": images for k, images in enumerate(components)}
     return plots.plot_samples(blocks, path, columns=num_images, title="samples from each prior component")

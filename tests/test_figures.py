@@ -13,6 +13,7 @@ from PIL import Image
 
 from dvae_jax import figures, plots, train
 from dvae_jax.evaluate import Run, restore_run
+from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import VAE
 from tests.conftest import REPO
 
@@ -139,10 +140,12 @@ class _TwoComponentVAE(VAE):
 def test_prior_samples_plain_grid_or_one_row_per_component(runs, tmp_path):
   run = runs["vae2"]
   assert figures.samples(run, tmp_path / "plain.png", num_images=4) == tmp_path / "plain.png"
+  hparams = dataclasses.replace(run.experiment.hparams, prior=MixturePrior(components=2))
   experiment = dataclasses.replace(
     run.experiment,
+    hparams=hparams,
     family=dataclasses.replace(run.experiment.family, module=_TwoComponentVAE),
-    model=_TwoComponentVAE(run.experiment.hparams),
+    model=_TwoComponentVAE(hparams),
   )
   mixture = dataclasses.replace(run, experiment=experiment)
   components = figures.prior_component_samples(mixture, 4)
