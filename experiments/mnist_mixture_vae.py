@@ -35,7 +35,6 @@ def shared_config() -> ml_collections.ConfigDict:
   config = flax_example()
   config.data.binarize = "dynamic"
   config.data.train_limit = None
-  config.train.num_epochs = 6  # what fits in ~8 minutes a model (with evaluation) on 2 busy CPU cores
   config.eval.iw_samples = 1000
   config.eval.iw_limit = 1000
   return config
