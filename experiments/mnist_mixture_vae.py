@@ -13,10 +13,14 @@ twin, the same in everything but the prior: experiments/mnist_mixture_vae_standa
   scripts/reproduce_mixture_prior.sh    # both priors, then one table (short runs on 2 CPU cores)
 
 `dvae evaluate` reports, besides the VAE's terms and the importance-weighted test NLL (k = 1000,
-on the first 1000 test images here; set --config.eval.iw_limit= for all), the accuracy of the
+on the first 1000 test images; --config.eval.iw_limit=10000 for all of them), the accuracy of the
 components as clusters of the digits: under the best one-to-one mapping of components to labels
-and under the majority-label mapping. Expected: no published number for this exact model; the
-measured table of the short runs is in scripts/reproduce_mixture_prior.sh's output.
+and under the majority-label mapping.
+
+No published number for this exact model. Measured (10 epochs, seed 0, 2 CPU cores, ~4.5 min a
+model with evaluation): test -ELBO 100.50 (N(0, I) twin: 102.81), KL 25.36 (27.38), IW NLL 94.68
+(96.61; k = 1000, first 1000 test images), cluster accuracy 0.595 one-to-one, 0.599 many-to-one,
+all 10 components used.
 """
 
 import pathlib
@@ -35,7 +39,6 @@ def shared_config() -> ml_collections.ConfigDict:
   config = flax_example()
   config.data.binarize = "dynamic"
   config.data.train_limit = None
-  config.train.num_epochs = 6  # what fits in ~8 minutes a model (with evaluation) on 2 busy CPU cores
   config.eval.iw_samples = 1000
   config.eval.iw_limit = 1000
   return config

@@ -6,7 +6,7 @@
 # first test images, and the mixture components' cluster accuracy), and prints one table, also
 # written to results/mixture_prior.md.
 #
-#   scripts/reproduce_mixture_prior.sh       # the configs as they are: 6 epochs, k = 1000 on 1000 images
+#   scripts/reproduce_mixture_prior.sh       # the configs as they are: 10 epochs, k = 1000 on 1000 images
 #   scripts/reproduce_mixture_prior.sh --epochs 50 --iw-samples 5000 --iw-limit 10000   # longer (GPU)
 #
 # Run from the repository root; PYTHON (default python3) must import dvae_jax's dependencies, and
