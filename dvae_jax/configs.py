@@ -133,7 +133,9 @@ def im_et_al_binarized_mnist(config: ml_collections.ConfigDict) -> ml_collection
   """Im et al.'s setting (REFERENCE.md section 2), shared by the denoising VAE and the VAE it is
   compared with: dynamically binarized MNIST (not inverted), a fully connected network with batch
   norm and LeakyReLU, z = 128, K = 10 posterior draws, Adam 1e-4 on the per-image mean over batches
-  of 100, weight decay 5e-5, 200 epochs (the authors' re-implementation).
+  of 100, weight decay 5e-5, 200 epochs (the authors' re-implementation). Its network differs in
+  details the `mlp` network does not have: LeakyReLU slope 0.2 (here 0.01), a tanh on the decoder's
+  last hidden layer, batch norm with a trainable scale and offset.
 
   `config` must come from `base_config(family, "mlp")` for a latent-variable family.
   """

@@ -14,6 +14,9 @@ by digit, and a 20 x 20 grid of images decoded from [-2, 2]^2 (the latent manifo
 publishes those figures, no number. Differences: the seed trains on 55,000 images (TF's
 `input_data` split); here 54,000 (the first 6,000 are the validation split), and sigma is
 softplus(h) without the seed's + 1e-6 (the log-variance is computed stably instead).
+
+Measured (5 epochs, 78 s on 2 shared CPU cores): test -ELBO 155.57 nats (KL 6.08), the rest cross-entropy
+on grey levels, so not a likelihood of the data (the images are not binarized).
 """
 
 from dvae_jax import configs
