@@ -1,5 +1,6 @@
 """Evaluation of a trained run: the reference's metrics, the classifier error on reconstructions,
-and an importance-weighted estimate of the test negative log-likelihood.
+an importance-weighted estimate of the test negative log-likelihood, and for a mixture prior the
+accuracy of its components as clusters of the labels.
 
 `evaluate_checkpoint(workdir)` is what `dvae evaluate` runs. All numbers are means per image over
 the split (every example counted once), in nats unless the name says otherwise.
@@ -15,10 +16,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dvae_jax import parallel, plots
+from dvae_jax import clustering, parallel, plots
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
 from dvae_jax.data import Split, eval_batches
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
+from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import decoded_logvar
 from dvae_jax.train import (
   Experiment,
@@ -145,6 +147,35 @@ def importance_weighted_nll(
   }
 
 
+def cluster_counts(run: Run, split: Split) -> np.ndarray:
+  """Counts [components, classes] of the images of `split` by mixture component (`cluster`) and label."""
+  experiment = run.experiment
+  model, components = experiment.model, experiment.hparams.prior.components
+  sharding = parallel.batch_sharding(experiment.mesh)
+
+  @jax.jit
+  def counts(state, batch):
+    inputs = experiment.prepare(batch)
+    clusters = model.apply(Experiment.variables(state), inputs["image"], method="cluster")
+    table = jnp.zeros((components, experiment.hparams.num_classes), jnp.int32)
+    return table.at[clusters, inputs["label"]].add(batch["mask"].astype(jnp.int32))
+
+  batches = eval_batches(split, experiment.config.train.eval_batch_size)
+  return sum(np.asarray(counts(run.state, parallel.global_batch(batch, sharding))) for batch in batches)
+
+
+def cluster_metrics(run: Run, split: Split) -> dict[str, float]:
+  """How well the mixture prior's components cluster the labels of `split` (see clustering.py):
+  accuracy under the best one-to-one mapping of components to labels (unmatched components count
+  as wrong), under the majority-label mapping, and how many components hold any image."""
+  counts = cluster_counts(run, split)
+  return {
+    "cluster_accuracy": clustering.one_to_one_accuracy(counts),
+    "cluster_accuracy_many_to_one": clustering.many_to_one_accuracy(counts),
+    "cluster_components_used": int(np.count_nonzero(counts.sum(axis=1))),
+  }
+
+
 def evaluate_checkpoint(
   workdir: str | pathlib.Path,
   *,
@@ -171,6 +202,8 @@ def evaluate_checkpoint(
     classifier = restore_run(classifier_workdir)
     result["classifier_error_on_reconstructions"] = classifier_error_on_reconstructions(run, classifier, data)
     result["classifier_workdir"] = str(classifier_workdir)
+  if isinstance(getattr(experiment.hparams, "prior", None), MixturePrior):
+    result.update(cluster_metrics(run, data))
   num_samples = eval_config.iw_samples if iw_samples is None else iw_samples
   if experiment.family.latent and num_samples:
     subset = data.head(eval_config.iw_limit) if eval_config.iw_limit else data
@@ -191,7 +224,7 @@ def evaluate_checkpoint(
 
 
 def prior_samples(run: Run, num: int) -> np.ndarray:
-  """Images decoded from z ~ N(0, I), as probabilities [num, H, W, C]."""
+  """Images decoded from z ~ p(z) (the model's prior), as probabilities [num, H, W, C]."""
   model = run.experiment.model
 
   @jax.jit

@@ -68,5 +68,6 @@ def l2_penalty(params, weight: float, *, include: Callable[[tuple[str, ...], jax
 
 
 def reference_l2_include(path: tuple[str, ...], leaf: jax.Array) -> bool:
-  """The reference's L2 set: dense weights and biases, conv biases; not conv kernels nor BN."""
-  return leaf.ndim < 4 and not any(name.startswith("bn_") for name in path)
+  """The reference's L2 set: dense weights and biases, conv biases; not conv kernels nor BN, nor
+  the parameters of a learned prior (they are a distribution's, not a layer's)."""
+  return leaf.ndim < 4 and not any(name.startswith("bn_") or name == "prior" for name in path)

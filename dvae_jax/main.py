@@ -2,6 +2,7 @@
 
 dvae train    --config experiments/mnist_dvae.py[:smoke] --workdir runs/x [--config.train.num_epochs=2]
 dvae evaluate --workdir runs/x [--split test]
+dvae figures  --workdir runs/x [--out DIR] [--which scatter,manifold,denoising,interpolation,samples] [--split test]
 dvae data download mnist [--data_dir DIR] [--mirror URL]
 """
 
@@ -12,12 +13,12 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-COMMANDS = ("train", "evaluate", "plot", "data")
+COMMANDS = ("train", "evaluate", "plot", "figures", "data")
 USAGE = __doc__
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and figures.")
-_SPLIT = flags.DEFINE_enum("split", "test", ["test", "valid"], "Split that `evaluate` measures.")
+_SPLIT = flags.DEFINE_enum("split", "test", ["test", "valid"], "Split that `evaluate` measures (`figures` draws).")
 _DATA_DIR = flags.DEFINE_string(
   "data_dir", None, "Data directory (default: $DVAE_DATA_DIR, else ~/.cache/dvae_jax/data)."
 )
@@ -28,7 +29,12 @@ _IW_SAMPLES = flags.DEFINE_integer(
   "iw_samples", None, "`evaluate`: importance samples for the NLL (default config.eval.iw_samples; 0 skips)."
 )
 _RUNS = flags.DEFINE_multi_string("run", None, "`plot`: LABEL=WORKDIR of a run to draw (repeat the flag).")
-_OUT = flags.DEFINE_string("out", None, "`plot`: directory for the figures.")
+_OUT = flags.DEFINE_string("out", None, "`plot`, `figures`: directory for the figures (`figures`: WORKDIR/figures).")
+_WHICH = flags.DEFINE_list(
+  "which",
+  None,
+  "`figures`: which to draw, comma-separated (default all): scatter,manifold,denoising,interpolation,samples.",
+)
 _DISTRIBUTED = flags.DEFINE_bool(
   "distributed", False, "Multi-host run: call jax.distributed.initialize() (one process per host) first."
 )
@@ -106,6 +112,9 @@ def _main(command: str, argv: list[str]) -> None:
       return
     if not _WORKDIR.value:
       _fail(f"--workdir is required.\n{USAGE}")
+    if command == "figures":
+      _figures(_WORKDIR.value)
+      return
     if command == "train":
       if _CONFIG.value is None:
         _fail(f"--config is required for `dvae train`.\n{USAGE}")
@@ -126,6 +135,20 @@ def _main(command: str, argv: list[str]) -> None:
     _print_headline(result)
   except (ConfigError, DataError, CheckpointError, train.NonFiniteError, FileNotFoundError) as e:
     _fail(str(e))
+
+
+def _figures(workdir: str) -> None:
+  from dvae_jax import figures
+
+  which = _WHICH.value or figures.FIGURES
+  unknown = [name for name in which if name not in figures.FIGURES]
+  if unknown:
+    _fail(f"--which: unknown figure(s) {', '.join(unknown)}; expected some of {','.join(figures.FIGURES)}.")
+  written, skipped = figures.make_run_figures(workdir, _OUT.value, which=which, split=_SPLIT.value)
+  for path in written:
+    print(path)
+  for name, reason in skipped.items():
+    print(f"dvae figures: skipped {name}: {reason}", file=sys.stderr)
 
 
 def _parse_flags(argv: list[str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Figures for reports: validation curves across runs, image comparisons and prior samples (PNG).
+"""Figures for reports (PNG): validation curves across runs, image comparisons, prior samples, and a
+run's latent space (codes scattered by label, the decoded manifold, interpolations) and denoising.
 
 Uses `matplotlib.figure.Figure` with the Agg canvas directly rather than pyplot, so importing this module selects
 no global backend, never opens a window, and figures can be drawn from several threads.
@@ -9,7 +10,9 @@ import pathlib
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -99,6 +102,125 @@ def plot_samples(
   """Samples from the prior as a grid, one labelled row block per model if a dict (label -> [N, H, W, C])."""
   blocks = list(samples.items()) if isinstance(samples, dict) else [(None, samples)]
   return _plot_blocks(blocks, path, columns=columns, title=title)
+
+
+def plot_denoising(
+  clean: np.ndarray, corrupted: np.ndarray, output: np.ndarray, path: str | pathlib.Path, *, title: str | None = None
+) -> pathlib.Path:
+  """Three rows, one column per image: the clean images, their corrupted versions, and the model's output
+  for each corrupted image. All [N, H, W, C] floats in [0, 1] of the same shape."""
+  clean = np.asarray(clean)
+  for label, images in (("corrupted", corrupted), ("output", output)):
+    if np.shape(images) != clean.shape:
+      raise ValueError(f"{label} has shape {np.shape(images)}, the clean images {clean.shape}")
+  blocks = [("clean", clean), ("corrupted", corrupted), ("output", output)]
+  return _plot_blocks(blocks, path, columns=len(clean), title=title)
+
+
+def plot_interpolations(
+  images: np.ndarray,
+  path: str | pathlib.Path,
+  *,
+  row_labels: Sequence[str] | None = None,
+  title: str | None = None,
+) -> pathlib.Path:
+  """One row per interpolation path: images [P, S, H, W, C], S steps from left to right."""
+  images = np.asarray(images)
+  if images.ndim != 5:
+    raise ValueError(f"interpolations must be [paths, steps, H, W, C], got {images.shape}")
+  labels = row_labels or [None] * len(images)
+  if len(labels) != len(images):
+    raise ValueError(f"{len(labels)} row labels for {len(images)} interpolation paths")
+  return _plot_blocks(list(zip(labels, images, strict=True)), path, columns=images.shape[1], title=title)
+
+
+def principal_components(codes: np.ndarray, num: int = 2) -> tuple[np.ndarray, np.ndarray]:
+  """Codes [N, D] projected on their first `num` principal axes [N, num], and each axis's fraction of the
+  total variance [num]."""
+  codes = np.asarray(codes, np.float64)
+  if codes.ndim != 2 or len(codes) < 2 or codes.shape[1] < num:
+    raise ValueError(f"need codes [N >= 2, D >= {num}] for {num} principal components, got {codes.shape}")
+  centered = codes - codes.mean(axis=0)
+  _, singular_values, axes = np.linalg.svd(centered, full_matrices=False)
+  # An axis's sign is arbitrary: make its largest loading positive (as sklearn does), so that the
+  # picture does not flip with the LAPACK build.
+  axes = axes * np.sign(axes[np.arange(len(axes)), np.argmax(np.abs(axes), axis=1)])[:, None]
+  variance = np.square(singular_values)
+  fractions = variance / variance.sum() if variance.sum() > 0 else np.zeros_like(variance)
+  return centered @ axes[:num].T, fractions[:num]
+
+
+def latent_plane(codes: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
+  """Points [N, 2] to draw codes [N, D] at, and the two axis labels: a 2-D code is drawn as it is,
+  a longer one by its first two principal components."""
+  codes = np.asarray(codes)
+  if codes.ndim == 2 and codes.shape[1] == 2:
+    return codes, ("z1", "z2")
+  points, fractions = principal_components(codes, 2)
+  return points, tuple(f"PC {i + 1} ({100 * f:.1f}% of variance)" for i, f in enumerate(fractions))
+
+
+def plot_latent_scatter(
+  codes: np.ndarray, labels: np.ndarray, path: str | pathlib.Path, *, title: str | None = None
+) -> pathlib.Path:
+  """Codes [N, D] (D >= 2) as points coloured by their integer labels [N], with a colorbar of the labels.
+
+  D = 2: the axes are z1 and z2; D > 2: the first two principal components, labelled with the share of
+  the variance each holds.
+  """
+  labels = np.asarray(labels)
+  if len(labels) != len(codes):
+    raise ValueError(f"{len(codes)} codes but {len(labels)} labels")
+  points, (xlabel, ylabel) = latent_plane(codes)
+  num_classes = int(labels.max()) + 1
+  # Distinct qualitative colours where there are enough of them; a sequential map beyond.
+  if num_classes <= 10:
+    cmap = ListedColormap(colormaps["tab10"].colors[:num_classes])
+  elif num_classes <= 20:
+    cmap = ListedColormap(colormaps["tab20"].colors[:num_classes])
+  else:
+    cmap = colormaps["viridis"].resampled(num_classes)
+  norm = BoundaryNorm(np.arange(num_classes + 1) - 0.5, num_classes)
+  fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+  ax = fig.subplots()
+  dots = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap=cmap, norm=norm, s=4, alpha=0.7, linewidths=0)
+  fig.colorbar(dots, ax=ax, ticks=np.arange(num_classes) if num_classes <= 20 else None, label="label")
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel(ylabel)
+  ax.grid(alpha=0.3)
+  if title:
+    fig.suptitle(title)
+  return _save(fig, path)
+
+
+def plot_manifold(
+  images: np.ndarray, path: str | pathlib.Path, *, extent: float, title: str | None = None
+) -> pathlib.Path:
+  """Images [rows, columns, H, W, C] decoded from an evenly spaced grid of 2-D codes over
+  [-extent, extent]^2 (column j: z1 increasing left to right; row i: z2 decreasing top to bottom),
+  tiled edge to edge into one picture whose axes give z1 and z2 at each image's centre."""
+  images = np.asarray(images)
+  if images.ndim != 5 or min(images.shape[:2]) < 2 or images.shape[-1] not in (1, 3):
+    raise ValueError(f"a manifold must be [rows >= 2, columns >= 2, H, W, C] with C in (1, 3), got {images.shape}")
+  rows, columns, height, width, channels = images.shape
+  canvas = np.clip(images, 0.0, 1.0).transpose(0, 2, 1, 3, 4).reshape(rows * height, columns * width, channels)
+  half_x, half_y = extent / (columns - 1), extent / (rows - 1)  # half the spacing of the image centres
+  # About 1.5 screen pixels per image pixel, so no decoded pixel is lost to resampling.
+  fig = Figure(figsize=(1.5 * canvas.shape[1] / DPI + 1.0, 1.5 * canvas.shape[0] / DPI + 0.8), layout="constrained")
+  ax = fig.subplots()
+  ax.imshow(
+    canvas[..., 0] if channels == 1 else canvas,
+    cmap="gray" if channels == 1 else None,
+    vmin=0.0,
+    vmax=1.0,
+    interpolation="nearest",
+    extent=(-extent - half_x, extent + half_x, -extent - half_y, extent + half_y),
+  )
+  ax.set_xlabel("z1")
+  ax.set_ylabel("z2")
+  if title:
+    ax.set_title(title)
+  return _save(fig, path)
 
 
 def _plot_blocks(

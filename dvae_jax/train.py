@@ -445,6 +445,7 @@ def _train_loop(
   cfg = experiment.config.train
   total_steps = cfg.num_epochs * experiment.steps_per_epoch
   sharding = parallel.batch_sharding(experiment.mesh, leading_axes=1)
+  profiler = _StepProfiler(workdir / "profile", cfg.profile_start_step, cfg.profile_steps)
   progress = _progress_bar(cfg.progress_bar, total=total_steps, initial=step)
   history: list[tuple[int, Any]] = []  # (first step, metrics [k]) since the last flush
   valid: dict[str, float] = {}
@@ -493,6 +494,7 @@ def _train_loop(
       start_step=position,
       steps_per_dispatch=cfg.steps_per_dispatch,
     ):
+      profiler.before(step)
       traced, call_start = experiment.traces["train"], time.perf_counter()
       state, metrics = experiment.train_step(state, parallel.global_batch(batch, sharding))
       if experiment.traces["train"] != traced:  # this call traced and compiled before dispatching
@@ -500,6 +502,7 @@ def _train_loop(
         window_start += compile_seconds
         other_seconds["compile_seconds"] += compile_seconds
       previous, step = step, step + len(batch["label"])
+      profiler.after(step, state)
       history.append((previous, metrics))
       progress.update(step - previous)
       at_epoch_end = first + len(batch["label"]) == experiment.steps_per_epoch
@@ -514,11 +517,33 @@ def _train_loop(
       if checkpoint_due:
         timed("checkpoint_seconds", save, step)
   progress.close()
+  profiler.after(None, state)
   if not valid and experiment.config.train.num_epochs:
     valid = evaluate(experiment, state, experiment.splits.valid)
   if experiment.family.generative:
     save_reconstructions(experiment, state, experiment.splits.valid, workdir / "reconstructions.png")
   return valid
+
+
+class _StepProfiler:
+  """Traces steps [start, start + count) with jax.profiler (count 0: never)."""
+
+  def __init__(self, directory: pathlib.Path, start: int, count: int):
+    self.directory, self.start, self.stop, self.active = directory, start, start + count, False
+    self.enabled = count > 0 and parallel.is_primary()
+
+  def before(self, step: int) -> None:
+    if self.enabled and not self.active and self.start <= step < self.stop:
+      jax.profiler.start_trace(str(self.directory), create_perfetto_trace=True)
+      self.active = True
+
+  def after(self, step: int | None, state) -> None:
+    """After a dispatch reaching `step` (None: training ended): stops the trace once past its range."""
+    if self.active and (step is None or step >= self.stop):
+      jax.block_until_ready(state)  # the traced steps must finish inside the trace
+      jax.profiler.stop_trace()
+      self.active, self.enabled = False, False
+      logging.info("Profiler trace of steps %d-%d written to %s", self.start, self.stop - 1, self.directory)
 
 
 def _crossed(previous: int, step: int, every: int) -> bool:

@@ -274,3 +274,11 @@ def test_npz_dataset_trains_with_the_usual_split_and_preprocessing(tmp_path):
   assert set(np.unique(image)) <= {0.0, 1.0}  # binarized on the device like any other dataset
   valid = train.run_training(experiment, tmp_path / "run")
   assert np.isfinite(valid["neg_elbo_nats"])
+
+
+def test_profile_steps_write_a_trace(tiny_config, tmp_path):
+  config = tiny_config(family="vae", train__profile_start_step=2, train__profile_steps=2)
+  train.train_and_evaluate(config, tmp_path)
+  traces = list((tmp_path / "profile").rglob("*.xplane.pb"))
+  assert len(traces) == 1 and traces[0].stat().st_size > 0
+  assert list((tmp_path / "profile").rglob("*perfetto_trace.json.gz"))

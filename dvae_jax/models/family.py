@@ -9,6 +9,7 @@ offers, by method name (evaluation and figures look for these):
   encode(x) -> (mean, logvar) [B, z]                latent-variable families
   output_logits(z [..., z]) -> logits [..., H, W, C]  latent-variable families (the model's output)
   log_prior(z [..., z]) -> [...]                    latent-variable families
+  cluster(x) -> component index [B]                 latent-variable families (used with a mixture prior)
   classify(x) -> logits [B, classes]                the classifier
 """
 

@@ -21,6 +21,7 @@ from dvae_jax.models.layers import dense
 from dvae_jax.models.priors import prior_field, standard_normal_log_prob
 
 SAMPLE_MODES = ("average_z", "elbo")
+POSTERIOR_SCALES = ("logvar", "softplus")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -37,12 +38,16 @@ class VAEConfig(ModelConfig, LikelihoodConfig):
   sample_mode: str = "average_z"
   label_head: bool = True  # the reference's hidden supervised term on the encoder features
   label_loss_weight: float = 1.0
+  # What the posterior's scale head outputs: "logvar", log sigma^2 (the reference's); "softplus",
+  # h with sigma = softplus(h) (seed 001's MLP VAE, REFERENCE.md section 3).
+  posterior_scale: str = "logvar"
 
   def __post_init__(self):
     ModelConfig.__post_init__(self)
     LikelihoodConfig.__post_init__(self)
     hparams.check_positive(self, "latent_dim", "samples")
     hparams.check_choice(self, "sample_mode", SAMPLE_MODES)
+    hparams.check_choice(self, "posterior_scale", POSTERIOR_SCALES)
     hparams.check_positive(self, "label_loss_weight", allow_zero=True)
 
 
@@ -70,6 +75,20 @@ def decoded_logvar(logvar: jax.Array, config: VAEConfig) -> jax.Array:
   return logvar
 
 
+def softplus_logvar(h: jax.Array) -> jax.Array:
+  """log sigma^2 of sigma = softplus(h), i.e. 2 log softplus(h), computed stably.
+
+  For h << 0, softplus(h) = exp(h) (1 - exp(h) / 2 + ...) underflows to 0 in float32 (below
+  h = -103, giving -inf) while log softplus(h) tends to h; below -20 the two agree to float32
+  precision, so h itself is used there. (Seed 001 adds 1e-6 to sigma instead.)
+  """
+  threshold = -20.0
+  below = h < threshold
+  # The branch not taken still gets gradients: feed it a safe input, so they stay finite.
+  log_softplus = jnp.log(jax.nn.softplus(jnp.where(below, threshold, h)))
+  return 2.0 * jnp.where(below, h, log_softplus)
+
+
 class InferenceNet(nn.Module):
   """The network's encoder plus the Gaussian posterior heads and the optional label head."""
 
@@ -80,11 +99,11 @@ class InferenceNet(nn.Module):
     cfg = self.config
     features = cfg.architecture.encoder(cfg.network, name="trunk")(x, train=train)  # [B, F]
     init = cfg.network.kernel_init
-    out = {
-      "features": features,
-      "mean": dense(cfg.latent_dim, init, "mean")(features),  # [B, z]
-      "logvar": dense(cfg.latent_dim, init, "logvar")(features),  # [B, z]
-    }
+    out = {"features": features, "mean": dense(cfg.latent_dim, init, "mean")(features)}  # mean [B, z]
+    if cfg.posterior_scale == "logvar":
+      out["logvar"] = dense(cfg.latent_dim, init, "logvar")(features)  # [B, z]
+    else:  # "softplus": the head outputs h, and sigma = softplus(h)
+      out["logvar"] = softplus_logvar(dense(cfg.latent_dim, init, "scale")(features))  # [B, z]
     if cfg.label_head:
       out["label_logits"] = dense(cfg.num_classes, init, "label_head")(features)  # [B, classes]
     return out
@@ -138,6 +157,24 @@ class VAE(nn.Module):
     if self.prior is None:
       return jax.random.normal(key, (num, self.config.latent_dim))
     return self.prior.sample(key, num)
+
+  def _mixture(self, method: str) -> nn.Module:
+    if not hasattr(self.prior, "responsibilities"):
+      raise ValueError(
+        f"{method} needs a prior with components (model.prior.name='mixture'); "
+        f"this model's prior is {self.config.prior.name!r}."
+      )
+    return self.prior
+
+  def sample_prior_components(self, key: jax.Array, num: int) -> jax.Array:
+    """`num` codes from each component of a mixture prior, [K, num, z]."""
+    return self._mixture("sample_prior_components").sample_per_component(key, num)
+
+  def cluster(self, x: jax.Array) -> jax.Array:
+    """The mixture component [B] most responsible for each image's posterior mean (eval mode)."""
+    mixture = self._mixture("cluster")
+    mean, _ = self.encode(x)
+    return jnp.argmax(mixture.responsibilities(mean), axis=-1)
 
 
 def _label_terms(logits: jax.Array, labels: jax.Array) -> dict[str, jax.Array]:
@@ -235,6 +272,12 @@ class DVAE(nn.Module):
 
   def sample_prior(self, key: jax.Array, num: int) -> jax.Array:
     return self.vae.sample_prior(key, num)
+
+  def sample_prior_components(self, key: jax.Array, num: int) -> jax.Array:
+    return self.vae.sample_prior_components(key, num)
+
+  def cluster(self, x: jax.Array) -> jax.Array:
+    return self.vae.cluster(x)
 
 
 def dvae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: DVAEConfig) -> Terms:

@@ -4,7 +4,13 @@ To add a network: a file with its config dataclass (a NetworkConfig), its encode
 modules, and one `ARCHITECTURES.register(...)` line; then import it below.
 """
 
-from dvae_jax.models.networks import mlp, reference_conv, seed001_conv, seed004_conv  # noqa: F401  (registration)
+from dvae_jax.models.networks import (  # noqa: F401  (registration)
+  mlp,
+  reference_conv,
+  seed001_conv,
+  seed001_mlp,
+  seed004_conv,
+)
 from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkConfig, network_field
 
 __all__ = ["ARCHITECTURES", "Architecture", "NetworkConfig", "network_field"]

@@ -14,6 +14,7 @@ import flax.linen as nn
 from dvae_jax.errors import ConfigError
 from dvae_jax.models import hparams
 from dvae_jax.models.layers import ACTIVATIONS, KERNEL_INITS
+from dvae_jax.ops import FAST_OPS, use_fast_ops
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -22,18 +23,27 @@ class NetworkConfig:
 
   name: str
   kernel_init: str = "xavier_normal"
+  # Hand-written gradients for transposed convs and max-pools (dvae_jax/ops): "auto" (on for the
+  # CPU backend only), "on" or "off" (autodiff of XLA's ops). Same forward values either way.
+  fast_ops: str = "auto"
   # What the ":smoke" config variant sets: a tiny network of the same kind, and batch-norm
   # statistics that settle within a few steps.
   SMOKE: ClassVar[dict[str, Any]] = {}
 
   def __post_init__(self):
     hparams.check_choice(self, "kernel_init", KERNEL_INITS)
+    hparams.check_choice(self, "fast_ops", FAST_OPS)
     if hasattr(self, "activation"):
       hparams.check_choice(self, "activation", ACTIVATIONS)
 
   def check_image_shape(self, image_shape: tuple[int, int, int]) -> None:
     """Raises ConfigError if this network cannot encode / decode images of `image_shape`."""
     del image_shape
+
+  @property
+  def fast(self) -> bool:
+    """Whether this network's transposed convs and max-pools use dvae_jax.ops (see fast_ops)."""
+    return use_fast_ops(self.fast_ops)
 
   @property
   def batch_norm_momentum(self) -> float | None:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax
 
+from dvae_jax import ops
 from dvae_jax.models import hparams
 from dvae_jax.models.layers import ACTIVATIONS, KERNEL_INITS, batch_norm, dense
 from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkConfig, check_divisible
@@ -59,7 +60,7 @@ class Encoder(nn.Module):
         channels, (cfg.kernel_size,) * 2, padding="SAME", kernel_init=KERNEL_INITS[cfg.kernel_init], name=f"conv_{i}"
       )
       x = act(cfg.norm(f"bn_conv_{i}", train=train)(conv(x)))
-      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
+      x = ops.max_pool(x, (3, 3), (2, 2), "SAME") if cfg.fast else nn.max_pool(x, (3, 3), (2, 2), "SAME")
     x = x.reshape(x.shape[0], -1)
     for i, features in enumerate(cfg.fc_sizes):
       x = act(cfg.norm(f"bn_dense_{i}", train=train)(dense(features, cfg.kernel_init, f"dense_{i}")(x)))
@@ -89,12 +90,13 @@ class Decoder(nn.Module):
     x = x.reshape(x.shape[0], grid_h, grid_w, cfg.conv_channels[0])
     out_channels = (*cfg.conv_channels[1:], channels)
     for i, features in enumerate(out_channels):
-      x = nn.ConvTranspose(
+      x = ops.ConvTranspose(
         features,
         (cfg.kernel_size,) * 2,
         strides=(2, 2),
         padding="SAME",
         kernel_init=KERNEL_INITS[cfg.kernel_init],
+        fast=cfg.fast,
         name=f"deconv_{i}",
       )(x)
       if i < len(out_channels) - 1:

@@ -1,0 +1,246 @@
+"""Figures of one trained run, drawn through its module's methods (models/family.py lists them):
+
+  scatter        posterior means (`encode`) of test images, coloured by label; PCA to 2-D beyond a 2-D latent
+  manifold       a 2-D latent's grid of codes over [-2, 2]^2 decoded by `output_logits`
+  denoising      clean / corrupted / output rows, for a family with `corrupt`
+  interpolation  decoded straight lines between the posterior means of pairs of test images
+  samples        decoded draws of `sample_prior`, one row per component of a mixture prior
+
+`make_run_figures(workdir)` is what `dvae figures` runs. A figure the run's model cannot draw (a
+classifier has no latent code, only a 2-D latent has a plane to scan) is skipped with the reason,
+not an error. Random draws come from the run's "sample" key: the same run gives the same figures.
+"""
+
+import dataclasses
+import pathlib
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dvae_jax import parallel, plots
+from dvae_jax.data import Split, eval_batches
+from dvae_jax.evaluate import Run, prior_samples, restore_run
+from dvae_jax.train import Experiment, module_rngs
+
+FIGURES = ("scatter", "manifold", "denoising", "interpolation", "samples")
+
+
+class FigureSkipped(Exception):
+  """The run's model cannot draw this figure; the message says why."""
+
+
+def _require(run: Run, lacking: str, *methods: str) -> None:
+  """Skips the figure unless the run's module has all of `methods`; `lacking` says what the model then lacks."""
+  missing = [name for name in methods if not hasattr(run.experiment.family.module, name)]
+  if missing:
+    raise FigureSkipped(
+      f"the {run.experiment.hparams.family!r} family has {lacking} (its module has no {' or '.join(missing)})."
+    )
+
+
+def latent_dim(run: Run) -> int:
+  """The length of the model's code (`encode`'s mean), found from shapes alone."""
+  image = jax.ShapeDtypeStruct((1, *run.experiment.hparams.image_shape), jnp.float32)
+  mean = jax.eval_shape(
+    lambda state, x: run.experiment.model.apply(Experiment.variables(state), x, method="encode")[0], run.state, image
+  )
+  return mean.shape[-1]
+
+
+def decode(run: Run, z: np.ndarray | jax.Array) -> np.ndarray:
+  """Codes [..., z] -> the model's output probabilities [..., H, W, C]."""
+  model = run.experiment.model
+
+  @jax.jit
+  def probabilities(state, z):
+    return jax.nn.sigmoid(model.apply(Experiment.variables(state), z, method="output_logits"))
+
+  return np.asarray(probabilities(run.state, jnp.asarray(z, jnp.float32)))
+
+
+def posterior_means(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
+  """(posterior means [N, z], labels [N]) of the first `num` images of `split` (all if fewer)."""
+  experiment = run.experiment
+  model = experiment.model
+
+  def encode(state, batch):
+    image = experiment.prepare(batch)["image"]
+    return model.apply(Experiment.variables(state), image, method="encode")[0]
+
+  encode = jax.jit(encode, out_shardings=parallel.replicated(experiment.mesh))
+  data = split.head(num)
+  sharding = parallel.batch_sharding(experiment.mesh)
+  means = [
+    np.asarray(encode(run.state, parallel.global_batch(batch, sharding)))
+    for batch in eval_batches(data, experiment.config.train.eval_batch_size)
+  ]
+  return np.concatenate(means)[: len(data)], data.labels
+
+
+def manifold_images(run: Run, *, size: int = 20, extent: float = 2.0) -> np.ndarray:
+  """Outputs [size, size, H, W, C] decoded from a grid over [-extent, extent]^2 of a 2-D latent:
+  entry [i, j] decodes z = (z1_j, z2_i), z1 increasing with j, z2 decreasing with i (the top row
+  is z2 = extent), as in the seed's figure."""
+  values = np.linspace(-extent, extent, size)
+  z1, z2 = np.meshgrid(values, values[::-1])  # [size, size] each, indexed [row, column]
+  return decode(run, np.stack([z1, z2], axis=-1))
+
+
+def denoising_examples(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(clean, corrupted, output) [N, H, W, C] for the first `num` images of `split`.
+
+  The corruption and the output come from one forward pass (eval mode) with the "sample" key: the
+  output is the model's reconstruction of that very corrupted image. The family's outputs must hold
+  "noisy" (the corrupted input) and "logits" ([S, B, H, W, C], the first draw is shown).
+  """
+  experiment = run.experiment
+  model = experiment.model
+
+  @jax.jit
+  def forward(state, batch, key):
+    clean = experiment.prepare(batch)["image"]
+    outputs = model.apply(Experiment.variables(state), clean, train=False, rngs=module_rngs(key))
+    if "noisy" not in outputs:
+      family = experiment.hparams.family
+      raise FigureSkipped(f"the {family!r} family's outputs do not include the corrupted input 'noisy'.")
+    return clean, outputs["noisy"], jax.nn.sigmoid(outputs["logits"][0])
+
+  batch = split.take(np.arange(min(num, len(split))))
+  return tuple(np.asarray(images) for images in forward(run.state, batch, experiment.keys["sample"]))
+
+
+def interpolations(run: Run, split: Split, *, pairs: int = 8, steps: int = 10) -> tuple[np.ndarray, list[str]]:
+  """Outputs [P, steps, H, W, C] decoded along straight lines in latent space from the posterior mean
+  of test image p to that of image p + P (P = pairs, fewer if the split is short), and a row label each."""
+  pairs = min(pairs, len(split) // 2)
+  means, _ = posterior_means(run, split, 2 * pairs)
+  start, end = means[:pairs, None], means[pairs:, None]  # [P, 1, z]
+  weight = np.linspace(0.0, 1.0, steps)[None, :, None]  # [1, steps, 1]
+  labels = [f"{p} \N{RIGHTWARDS ARROW} {p + pairs}" for p in range(pairs)]
+  return decode(run, (1.0 - weight) * start + weight * end), labels
+
+
+def prior_component_samples(run: Run, num: int) -> np.ndarray:
+  """Outputs [K, num, H, W, C] decoded from `num` draws of each of the prior's K mixture components."""
+  model = run.experiment.model
+
+  @jax.jit
+  def sample(state, key):
+    return model.apply(Experiment.variables(state), key, num, method="sample_prior_components")  # [K, num, z]
+
+  return decode(run, sample(run.state, run.experiment.keys["sample"]))
+
+
+def latent_scatter(run: Run, path: pathlib.Path, *, split: str = "test", num_images: int = 5000) -> pathlib.Path:
+  """Posterior means of the first `num_images` images of `split`, coloured by label (PCA beyond 2-D)."""
+  _require(run, "no latent code", "encode")
+  if (dim := latent_dim(run)) < 2:
+    raise FigureSkipped(f"a scatter needs a latent of 2 or more dimensions; this model's has {dim}.")
+  codes, labels = posterior_means(run, run.split(split), num_images)
+  projection = "" if dim == 2 else f" (PCA of {dim}-D codes)"
+  title = f"posterior means of the first {len(codes)} {split} images{projection}"
+  return plots.plot_latent_scatter(codes, labels, path, title=title)
+
+
+def latent_manifold(run: Run, path: pathlib.Path, *, size: int = 20, extent: float = 2.0) -> pathlib.Path:
+  """The outputs of a size x size grid of codes over [-extent, extent]^2, for a 2-D latent only."""
+  _require(run, "no latent code to decode", "encode", "output_logits")
+  if (dim := latent_dim(run)) != 2:
+    raise FigureSkipped(
+      f"the manifold scans a 2-D latent plane; this model's latent has {dim} dimensions "
+      "(the scatter shows its codes on their first two principal components)."
+    )
+  images = manifold_images(run, size=size, extent=extent)
+  title = f"outputs decoded over [{-extent:g}, {extent:g}]$^2$ ({size} x {size})"
+  return plots.plot_manifold(images, path, extent=extent, title=title)
+
+
+def denoising(run: Run, path: pathlib.Path, *, split: str = "test", num_images: int = 10) -> pathlib.Path:
+  """Rows clean / corrupted / output for the first `num_images` images of `split` (one noise draw)."""
+  _require(run, "no input corruption", "corrupt")
+  corruption = getattr(run.experiment.hparams, "corruption", None)
+  if getattr(corruption, "name", None) == "none":
+    raise FigureSkipped("the model corrupts nothing (model.corruption.name='none'): it is not a denoiser.")
+  clean, corrupted, output = denoising_examples(run, run.split(split), num_images)
+  title = f"{split} images, {_describe(corruption)} corruption" if corruption is not None else f"{split} images"
+  return plots.plot_denoising(clean, corrupted, output, path, title=title)
+
+
+def _describe(corruption) -> str:
+  """GaussianCorruption(name='gaussian', std=0.5, clip=True) -> "gaussian (std=0.5, clip=True)"."""
+  fields = [f.name for f in dataclasses.fields(corruption) if f.name != "name"]
+  settings = ", ".join(f"{name}={getattr(corruption, name)}" for name in fields)
+  return f"{corruption.name} ({settings})" if settings else corruption.name
+
+
+def interpolation(
+  run: Run, path: pathlib.Path, *, split: str = "test", pairs: int = 8, steps: int = 10
+) -> pathlib.Path:
+  """One row per pair of images of `split`: outputs along the straight line between their posterior means."""
+  _require(run, "no latent code to decode", "encode", "output_logits")
+  if len(run.split(split)) < 2:
+    raise FigureSkipped(f"the {split} split has fewer than 2 images to interpolate between.")
+  images, labels = interpolations(run, run.split(split), pairs=pairs, steps=steps)
+  title = f"outputs along straight lines between posterior means of {split} images (row: image indices)"
+  return plots.plot_interpolations(images, path, row_labels=labels, title=title)
+
+
+def samples(run: Run, path: pathlib.Path, *, num_images: int = 10) -> pathlib.Path:
+  """A num_images x num_images grid of prior samples, or `num_images` per mixture component, one row each."""
+  _require(run, "no prior to sample from", "sample_prior", "output_logits")
+  if getattr(getattr(run.experiment.hparams, "prior", None), "components", None):  # a mixture: a row each
+    components = prior_component_samples(run, num_images)
+    blocks = {f"component {k}": images for k, images in enumerate(components)}
+    return plots.plot_samples(blocks, path, columns=num_images, title="samples from each prior component")
+  images = prior_samples(run, num_images * num_images)
+  return plots.plot_samples(images, path, columns=num_images, title="samples from the prior")
+
+
+def make_run_figures(
+  workdir: str | pathlib.Path, out_dir: str | pathlib.Path | None = None, *, which: Sequence[str] = FIGURES, **options
+) -> tuple[list[pathlib.Path], dict[str, str]]:
+  """Draws the figures named in `which` (see FIGURES) for the latest checkpoint in `workdir`, into
+  `out_dir` (default <workdir>/figures); `options` as for `draw_figures`.
+
+  Returns (the written paths, {figure: why it was skipped} for those the model cannot draw).
+  """
+  _check_names(which)
+  run = restore_run(workdir)
+  return draw_figures(run, out_dir or run.workdir / "figures", which=which, **options)
+
+
+def draw_figures(
+  run: Run,
+  out_dir: str | pathlib.Path,
+  *,
+  which: Sequence[str] = FIGURES,
+  split: str = "test",
+  num_codes: int = 5000,
+  num_images: int = 10,
+) -> tuple[list[pathlib.Path], dict[str, str]]:
+  """`make_run_figures` for a restored run: `num_codes` test images in the scatter, `num_images` per
+  row of the denoising and samples figures."""
+  _check_names(which)
+  out_dir = pathlib.Path(out_dir)
+  draw: dict[str, Callable[[], pathlib.Path]] = {
+    "scatter": lambda: latent_scatter(run, out_dir / f"{split}_latent_scatter.png", split=split, num_images=num_codes),
+    "manifold": lambda: latent_manifold(run, out_dir / "latent_manifold.png"),
+    "denoising": lambda: denoising(run, out_dir / f"{split}_denoising.png", split=split, num_images=num_images),
+    "interpolation": lambda: interpolation(run, out_dir / f"{split}_interpolation.png", split=split),
+    "samples": lambda: samples(run, out_dir / "prior_samples.png", num_images=num_images),
+  }
+  written, skipped = [], {}
+  for name in dict.fromkeys(which):  # each once, in the order asked
+    try:
+      written.append(draw[name]())
+    except FigureSkipped as e:
+      skipped[name] = str(e)
+  return written, skipped
+
+
+def _check_names(which: Sequence[str]) -> None:
+  unknown = [name for name in which if name not in FIGURES]
+  if unknown:
+    raise ValueError(f"unknown figure(s) {', '.join(unknown)}; expected some of {', '.join(FIGURES)}.")

@@ -1,0 +1,216 @@
+"""Im et al.'s denoising VAE, the softplus posterior scale, seed 001's network and their experiments."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dvae_jax import configs, evaluate, train
+from dvae_jax.models import get_family
+from dvae_jax.models.denoising_vae import denoising_vae_terms
+from dvae_jax.models.vae import softplus_logvar
+from tests.conftest import load_experiment
+from tests.test_models import TINY, hparams
+
+RNGS = {"params": jax.random.key(0), "reparam": jax.random.key(1), "noise": jax.random.key(2)}
+TINY_MLP = dict(fc_sizes=(16,))
+
+
+def _init(config, x):
+  model = get_family(config.family).module(config)
+  return model, model.init(RNGS, x, train=False)
+
+
+def test_denoising_vae_shapes_and_independent_corruptions():
+  config = hparams("denoising_vae", "mlp", net=TINY_MLP, latent_dim=4, samples=2, corruption_samples=3)
+  x = jax.random.uniform(jax.random.key(3), (5, 28, 28, 1))
+  model, variables = _init(config, x)
+  outputs = model.apply(variables, x, train=True, rngs=RNGS)
+  assert outputs["noisy"].shape == (3, 5, 28, 28, 1)
+  assert outputs["mean"].shape == outputs["logvar"].shape == (3, 5, 4)
+  assert outputs["z"].shape == (2, 3, 5, 4)
+  assert outputs["logits"].shape == (2, 3, 5, 28, 28, 1)
+  noise = np.asarray(outputs["noisy"] - x[None])
+  assert 0.02 < noise.std() < 0.03  # the default corruption: Gaussian, std 0.025, not clipped
+  assert not np.allclose(noise[0], noise[1])  # M independent corruptions
+  # The M corrupted inputs give M different posteriors; `encode` is q(z|x) of the clean x.
+  assert not np.allclose(outputs["mean"][0], outputs["mean"][1])
+  mean, _ = model.apply(variables, x, method="encode")
+  assert not np.allclose(mean, outputs["mean"][0])
+
+
+def test_denoising_vae_has_the_vae_generative_model():
+  """Same parameters as a VAE of the same fields; the same q(z|x) and p(x|z) given them."""
+  denoising = hparams("denoising_vae", "mlp", net=TINY_MLP, latent_dim=4)
+  vae = hparams("vae", "mlp", net=TINY_MLP, latent_dim=4, label_head=False)
+  x = jax.random.uniform(jax.random.key(3), (2, 28, 28, 1))
+  model, variables = _init(denoising, x)
+  vae_model, vae_variables = _init(vae, x)
+  assert jax.tree.structure(variables) == jax.tree.structure(vae_variables)
+  for method in ("encode", "output_logits", "log_prior"):
+    args = (x,) if method == "encode" else (jnp.ones((3, 2, 4)),)
+    jax.tree.map(
+      np.testing.assert_array_equal,
+      model.apply(variables, *args, method=method),
+      vae_model.apply(variables, *args, method=method),
+    )
+  assert get_family("denoising_vae").denoising and get_family("denoising_vae").latent
+
+
+def test_denoising_vae_config_has_no_unread_keys():
+  with pytest.raises(configs.ConfigError, match=r"a key \['sample_mode'\] that DenoisingVAEConfig does not read"):
+    hparams("denoising_vae", "mlp", sample_mode="elbo")
+  with pytest.raises(configs.ConfigError, match=r"corruption_samples=0 is not valid"):
+    hparams("denoising_vae", "mlp", corruption_samples=0)
+  config = hparams("denoising_vae", "mlp", corruption={"name": "salt_and_pepper", "rate": 0.2})
+  assert config.corruption.rate == 0.2
+
+
+def _bernoulli_nll(logits: np.ndarray, x: np.ndarray) -> float:
+  """-log p(x | logits) by hand: -log sigmoid(logit) per pixel that is 1, -log(1 - sigmoid(logit)) per 0."""
+  p = 1.0 / (1.0 + np.exp(-logits))
+  return float(-np.sum(x * np.log(p) + (1 - x) * np.log(1 - p)))
+
+
+def test_denoising_bound_known_answer():
+  """M = 2 corruptions, K = 3 draws, fixed fake outputs; the target is the CLEAN x."""
+  config = hparams("denoising_vae", "mlp", data=TINY, samples=3, corruption_samples=2)
+  clean = np.array([1.0, 0.0, 1.0, 1.0])
+  noisy = 1.0 - clean  # if the noisy input were the target, the reconstruction term would differ
+  logits = np.array(  # [K, M, pixels]
+    [
+      [[2.0, -1.0, 0.5, 1.5], [0.0, 0.0, 1.0, -0.5]],
+      [[-1.0, 2.0, 3.0, 0.5], [1.0, -2.0, 0.0, 2.0]],
+      [[0.5, 0.5, -1.5, 1.0], [3.0, -3.0, 2.0, 0.0]],
+    ]
+  )
+  mean = np.array([[1.0, 0.0], [0.0, 2.0]])  # [M, z]
+  logvar = np.array([[0.0, np.log(2.0)], [-1.0, 0.0]])
+  outputs = {
+    "noisy": jnp.broadcast_to(jnp.asarray(noisy).reshape(1, 1, 2, 2, 1), (2, 1, 2, 2, 1)),
+    "logits": jnp.asarray(logits, jnp.float32).reshape(3, 2, 1, 2, 2, 1),
+    "mean": jnp.asarray(mean, jnp.float32)[:, None],  # [M, B=1, z]
+    "logvar": jnp.asarray(logvar, jnp.float32)[:, None],
+    "z": jnp.zeros((3, 2, 1, 2)),
+  }
+  batch = {"image": jnp.asarray(clean, jnp.float32).reshape(1, 2, 2, 1), "label": jnp.array([0])}
+  terms, objective = denoising_vae_terms(outputs, batch, config)
+
+  recon = np.mean([_bernoulli_nll(draw, clean) for draw in logits.reshape(6, 4)])  # mean over K and M
+  kl = np.mean(0.5 * np.sum(np.exp(logvar) + mean**2 - 1 - logvar, axis=-1))  # mean over M of each KL
+  np.testing.assert_allclose(terms["recon_nats"], [recon], rtol=1e-6)
+  np.testing.assert_allclose(terms["kl_nats"], [kl], rtol=1e-6)
+  np.testing.assert_allclose(objective, [recon + kl], rtol=1e-6)
+  np.testing.assert_allclose(terms["output_neg_elbo_nats"], [recon + kl], rtol=1e-6)
+  assert abs(np.mean([_bernoulli_nll(draw, noisy) for draw in logits.reshape(6, 4)]) - recon) > 1.0
+
+  # A prior with parameters: the KL is the Monte-Carlo mean over K and M of log q(z|x~_m) - log p(z).
+  z = np.arange(12, dtype=np.float64).reshape(3, 2, 2) / 10  # [K, M, z]
+  log_prior = np.array([[-1.0, -2.0], [-3.0, -0.5], [-1.5, -2.5]])  # [K, M]
+  outputs.update(z=jnp.asarray(z, jnp.float32)[:, :, None], log_prior=jnp.asarray(log_prior, jnp.float32)[:, :, None])
+  terms, objective = denoising_vae_terms(outputs, batch, config)
+  log_q = -0.5 * np.sum((z - mean) ** 2 / np.exp(logvar) + logvar + np.log(2 * np.pi), axis=-1)  # [K, M]
+  np.testing.assert_allclose(terms["kl_nats"], [np.mean(log_q - log_prior)], rtol=1e-6)
+  np.testing.assert_allclose(objective, [recon + np.mean(log_q - log_prior)], rtol=1e-6)
+
+
+def test_softplus_logvar_on_fixed_numbers():
+  h = np.array([-200.0, -30.0, -20.5, -20.0, -3.0, 0.0, 1.0, 30.0])
+  expected = 2 * np.log(np.log1p(np.exp(h)))  # float64
+  np.testing.assert_allclose(softplus_logvar(jnp.asarray(h, jnp.float32)), expected, rtol=1e-6)
+  grads = jax.grad(lambda h: jnp.sum(softplus_logvar(h)))(jnp.asarray(h, jnp.float32))
+  sigmoid = 1 / (1 + np.exp(-h))
+  np.testing.assert_allclose(grads, 2 * sigmoid / np.log1p(np.exp(h)), rtol=1e-5)
+
+
+def test_posterior_scale_softplus_and_the_reference_params():
+  x = jax.random.uniform(jax.random.key(3), (2, 28, 28, 1))
+  reference = hparams("vae")
+  model = get_family("vae").module(reference)
+  shapes = jax.eval_shape(lambda x: model.init(RNGS, x, train=False), x)
+  # The reference VAE's parameters keep the names they had before the field existed.
+  assert sorted(shapes["params"]["inference"]) == ["label_head", "logvar", "mean", "trunk"]
+  _, logvar = _init(hparams("vae", "mlp", net=TINY_MLP), x)
+  model, softplus = _init(hparams("vae", "mlp", net=TINY_MLP, posterior_scale="softplus"), x)
+  heads = softplus["params"]["inference"]
+  assert sorted(heads) == ["label_head", "mean", "scale", "trunk"]
+  # Every parameter the two share is the same: the field only swaps what the scale head means.
+  for name in ("label_head", "mean", "trunk"):
+    jax.tree.map(np.testing.assert_array_equal, heads[name], logvar["params"]["inference"][name])
+  jax.tree.map(np.testing.assert_array_equal, softplus["params"]["generator"], logvar["params"]["generator"])
+  posterior = model.apply(softplus, x, train=False, method=lambda m, x, train: m.inference(x, train=train))
+  h = np.asarray(posterior["features"] @ heads["scale"]["kernel"] + heads["scale"]["bias"], np.float64)
+  np.testing.assert_allclose(posterior["logvar"], 2 * np.log(np.log1p(np.exp(h))), rtol=1e-5)
+
+
+def test_seed001_mlp_shapes_and_dropout_only_in_training():
+  config = hparams("vae", "seed001_mlp", latent_dim=2, posterior_scale="softplus", label_head=False)
+  x = jax.random.uniform(jax.random.key(3), (64, 28, 28, 1))
+  model, variables = _init(config, x)
+  shapes = jax.tree.map(jnp.shape, variables["params"])
+  assert shapes["inference"]["trunk"] == {
+    "dense_0": {"kernel": (784, 512), "bias": (512,)},
+    "dense_1": {"kernel": (512, 512), "bias": (512,)},
+  }
+  assert [shapes["generator"][f"dense_{i}"]["kernel"] for i in range(3)] == [(2, 512), (512, 512), (512, 784)]
+
+  def features(train: bool, dropout_key: int | None = None, rate_zero: bool = False):
+    rngs = {} if dropout_key is None else {"dropout": jax.random.key(dropout_key)}
+    cfg = hparams("vae", "seed001_mlp", net=dict(dropout_rate=0.0)) if rate_zero else config
+    encoder = cfg.architecture.encoder(cfg.network)
+    return encoder.apply({"params": variables["params"]["inference"]["trunk"]}, x, train=train, rngs=rngs)
+
+  no_dropout = features(train=True, dropout_key=0, rate_zero=True)
+  assert features(train=True, dropout_key=0).shape == (64, 512)
+  np.testing.assert_array_equal(features(train=False), no_dropout)  # evaluation: no dropout, no "dropout" key
+  trained = features(train=True, dropout_key=0)
+  assert not np.array_equal(trained, features(train=True, dropout_key=1))
+  dropped = np.mean(np.asarray(trained) == 0)
+  assert 0.07 < dropped < 0.13  # keep probability 0.9
+  recon = model.apply(variables, x, rngs=RNGS, method="reconstruct")  # eval mode: needs no dropout key
+  assert recon.shape == (64, 28, 28, 1)
+
+
+def test_mnist_mlp_vae_variants():
+  assert load_experiment("mnist_mlp_vae").model.latent_dim == 100
+  config = load_experiment("mnist_mlp_vae", "z10,smoke")
+  assert config.model.latent_dim == 10 and config.model.network.fc_sizes == (32,) and config.data.train_limit == 512
+  assert load_experiment("mnist_mlp_vae", "z2").model.network.fc_sizes == (500, 500)
+  for bad in ("z3", "z2,z10", "smoke,tiny"):
+    with pytest.raises(configs.ConfigError):
+      load_experiment("mnist_mlp_vae", bad)
+
+
+def test_comparison_configs_differ_only_in_the_family():
+  denoising = load_experiment("mnist_binarized_denoising_vae").to_dict()
+  vae = load_experiment("mnist_binarized_mlp_vae").to_dict()
+  assert {k: v for k, v in denoising.items() if k != "model"} == {k: v for k, v in vae.items() if k != "model"}
+  assert denoising["model"]["network"] == vae["model"]["network"]
+  shared = set(denoising["model"]) & set(vae["model"]) - {"family"}
+  assert {k: denoising["model"][k] for k in shared} == {k: vae["model"][k] for k in shared}
+  assert denoising["model"]["corruption"] == {"name": "gaussian", "std": 0.025, "clip": False}
+  assert vae["model"]["sample_mode"] == "elbo" and not vae["model"]["label_head"]
+
+
+@pytest.mark.parametrize("name", ["mnist_binarized_denoising_vae", "mnist_vae_2d"])
+def test_smoke_training_and_likelihood(name, shared_data, tmp_path):
+  """A few steps of the new family and the new network, then `dvae evaluate` with a small IW estimate."""
+  config = load_experiment(name, "smoke")
+  config.data.dir = str(shared_data)
+  config.data.train_limit = 64
+  config.data.eval_limit = 32
+  config.train.num_epochs = 1
+  config.train.progress_bar = False
+  config.train.grid_images = 0
+  config.num_devices = 1
+  config.eval.iw_samples = 10
+  valid = train.train_and_evaluate(config, tmp_path)
+  result = evaluate.evaluate_checkpoint(tmp_path)
+  assert np.isfinite(valid["objective_nats"]) and result["iw_num_examples"] == 32
+  assert 0 < result["iw_nll_nats"] < 2000 and np.isfinite(result["output_neg_elbo_nats"])
+
+
+@pytest.mark.parametrize("name,variant", [("mnist_binarized_mlp_vae", "smoke"), ("mnist_mlp_vae", "z2,smoke")])
+def test_other_new_configs_are_valid(name, variant):
+  configs.validate(load_experiment(name, variant))
+  configs.validate(load_experiment(name))
