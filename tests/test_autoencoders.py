@@ -14,7 +14,7 @@ import pytest
 from dvae_jax import evaluate, train
 from dvae_jax.configs import ConfigError
 from dvae_jax.corruption import CORRUPTIONS
-from dvae_jax.models import default_model_config, get_family, model_config
+from dvae_jax.models import ARCHITECTURES, default_model_config, get_family, model_config
 from dvae_jax.models.autoencoder import ACTIVE_THRESHOLD, KL_EPS, ae_terms
 from tests.conftest import REPO, load_experiment
 
@@ -79,6 +79,29 @@ def test_seed004_conv_shapes_and_size():
     ae_config("seed004_conv", data=dict(image_shape=(32, 32, 3), num_classes=10))
   with pytest.raises(ConfigError, match=r"config.model.network.conv_channels=\(16, 32\) is not valid; expected 3"):
     ae_config("seed004_conv", net={"conv_channels": (16, 32)})
+
+
+@pytest.mark.parametrize("network", ["seed001_conv", "seed004_conv"])
+def test_conv_networks_use_the_fast_ops_when_told(network):
+  """fast_ops "on" (dvae_jax.ops' transposed convs and max-pools) and "off" (autodiff of flax's layers):
+  the same outputs, gradients to float32 rounding."""
+  smoke = ARCHITECTURES[network].config.SMOKE
+  models = {
+    mode: get_family("ae").module(ae_config(network, net={**smoke, "fast_ops": mode})) for mode in ("on", "off")
+  }
+  x = jax.random.uniform(jax.random.key(3), (2, 28, 28, 1))
+  params = models["off"].init(RNGS, x, train=False)["params"]
+
+  def loss(mode):
+    return lambda p: jnp.sum(models[mode].apply({"params": p}, x, train=True, rngs=RNGS)["logits"] ** 2)
+
+  assert "custom_vjp_call" in str(jax.make_jaxpr(loss("on"))(params))
+  assert "custom_vjp_call" not in str(jax.make_jaxpr(loss("off"))(params))
+  both = jax.jit(lambda p: (jax.value_and_grad(loss("on"))(p), jax.value_and_grad(loss("off"))(p)))
+  (loss_on, grad_on), (loss_off, grad_off) = both(params)
+  np.testing.assert_array_equal(loss_on, loss_off)
+  for on, off in zip(jax.tree.leaves(grad_on), jax.tree.leaves(grad_off), strict=True):
+    np.testing.assert_allclose(on, off, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(off))))
 
 
 def test_mlp_code_activation_and_decoder_sizes():

@@ -11,12 +11,12 @@ a code of another size (e.g. a VAE's latent) is first mapped to the grid by a de
 """
 
 import dataclasses
-import functools
 from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
 
+from dvae_jax import ops
 from dvae_jax.models import hparams
 from dvae_jax.models.layers import KERNEL_INITS, dense
 from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkConfig, check_divisible
@@ -39,13 +39,17 @@ class Seed001ConvConfig(NetworkConfig):
   def check_image_shape(self, image_shape):
     check_divisible(self, image_shape, 4, "two 2x2 max-pools")
 
-  def conv(self, features: int, name: str, *, transpose: bool = False) -> nn.Module:
-    layer = nn.ConvTranspose if transpose else nn.Conv
-    strides = (2, 2) if transpose else (1, 1)
+  def conv(self, features: int, name: str) -> nn.Module:
     kernel = (self.kernel_size,) * 2
-    return layer(
-      features, kernel, strides=strides, padding="SAME", kernel_init=KERNEL_INITS[self.kernel_init], name=name
-    )
+    return nn.Conv(features, kernel, padding="SAME", kernel_init=KERNEL_INITS[self.kernel_init], name=name)
+
+  def deconv(self, features: int, name: str) -> nn.Module:
+    """A stride-2 transposed conv (dvae_jax.ops' when `fast_ops` says so: same forward values)."""
+    kernel, init = (self.kernel_size,) * 2, KERNEL_INITS[self.kernel_init]
+    return ops.ConvTranspose(features, kernel, (2, 2), "SAME", kernel_init=init, fast=self.fast, name=name)
+
+  def max_pool(self, x: jax.Array) -> jax.Array:
+    return ops.max_pool(x, (2, 2), (2, 2), "VALID") if self.fast else nn.max_pool(x, (2, 2), (2, 2), "VALID")
 
   def leaky_relu(self, x: jax.Array) -> jax.Array:
     return nn.leaky_relu(x, negative_slope=self.leaky_relu_slope)
@@ -59,10 +63,10 @@ class Encoder(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     del train
-    cfg, pool = self.config, functools.partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2))
+    cfg = self.config
     x = cfg.leaky_relu(cfg.conv(cfg.channels, "conv_0")(x))
-    x = pool(cfg.leaky_relu(cfg.conv(cfg.channels, "conv_1")(x)))  # [B, H/2, W/2, channels]
-    x = pool(cfg.leaky_relu(cfg.conv(cfg.channels, "conv_2")(x)))  # [B, H/4, W/4, channels]
+    x = cfg.max_pool(cfg.leaky_relu(cfg.conv(cfg.channels, "conv_1")(x)))  # [B, H/2, W/2, channels]
+    x = cfg.max_pool(cfg.leaky_relu(cfg.conv(cfg.channels, "conv_2")(x)))  # [B, H/4, W/4, channels]
     return x.reshape(x.shape[0], -1)
 
 
@@ -82,8 +86,8 @@ class Decoder(nn.Module):
       code = dense(grid[0] * grid[1] * grid[2], cfg.kernel_init, "dense_0")(code)
     x = code.reshape(code.shape[0], *grid)
     x = cfg.leaky_relu(cfg.conv(cfg.channels, "conv_0")(x))
-    x = cfg.conv(cfg.channels, "deconv_0", transpose=True)(x)  # [B, H/2, W/2, channels]
-    x = cfg.conv(cfg.channels, "deconv_1", transpose=True)(x)  # [B, H, W, channels]
+    x = cfg.deconv(cfg.channels, "deconv_0")(x)  # [B, H/2, W/2, channels]
+    x = cfg.deconv(cfg.channels, "deconv_1")(x)  # [B, H, W, channels]
     return cfg.conv(channels, "logits")(x)
 
 

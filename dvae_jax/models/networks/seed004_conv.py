@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from dvae_jax import ops
 from dvae_jax.errors import ConfigError
 from dvae_jax.models import hparams
 from dvae_jax.models.layers import KERNEL_INITS, dense
@@ -55,11 +56,16 @@ class Seed004ConvConfig(NetworkConfig):
         f"maps 28x28 images to a 3x3 grid and back, so images must be 28x28; change config.model.network or the data."
       )
 
-  def conv(self, features: int, name: str, *, stride: int = 1, padding: str = "SAME") -> nn.Module:
-    layer = nn.Conv if stride == 1 else nn.ConvTranspose
-    return layer(
-      features, (3, 3), strides=(stride, stride), padding=padding, kernel_init=KERNEL_INITS[self.kernel_init], name=name
-    )
+  def conv(self, features: int, name: str) -> nn.Module:
+    return nn.Conv(features, (3, 3), padding="SAME", kernel_init=KERNEL_INITS[self.kernel_init], name=name)
+
+  def deconv(self, features: int, name: str, *, padding: str = "SAME") -> nn.Module:
+    """A 3x3 stride-2 transposed conv (dvae_jax.ops' when `fast_ops` says so: same forward values)."""
+    init = KERNEL_INITS[self.kernel_init]
+    return ops.ConvTranspose(features, (3, 3), (2, 2), padding, kernel_init=init, fast=self.fast, name=name)
+
+  def max_pool(self, x: jax.Array) -> jax.Array:
+    return ops.max_pool(x, (2, 2), (2, 2), "VALID") if self.fast else nn.max_pool(x, (2, 2), (2, 2), "VALID")
 
 
 class Encoder(nn.Module):
@@ -72,7 +78,7 @@ class Encoder(nn.Module):
     del train
     cfg = self.config
     for i, channels in enumerate(cfg.conv_channels):
-      x = nn.max_pool(nn.relu(cfg.conv(channels, f"conv_{i}")(x)), (2, 2), strides=(2, 2))
+      x = cfg.max_pool(nn.relu(cfg.conv(channels, f"conv_{i}")(x)))
     x = nn.relu(cfg.conv(cfg.code_size, f"conv_{len(cfg.conv_channels)}")(x))  # [B, 3, 3, code_size]
     return jnp.mean(x, axis=(1, 2))
 
@@ -90,9 +96,9 @@ class Decoder(nn.Module):
     grid_channels, *deconv_channels = cfg.decoder_channels
     x = dense(GRID * GRID * grid_channels, cfg.kernel_init, "dense_0")(code)
     x = x.reshape(x.shape[0], GRID, GRID, grid_channels)
-    x = nn.relu(cfg.conv(deconv_channels[0], "deconv_0", stride=2, padding="VALID")(x))  # [B, 7, 7, .]
-    x = nn.relu(cfg.conv(deconv_channels[1], "deconv_1", stride=2)(x))  # [B, 14, 14, .]
-    return cfg.conv(self.image_shape[-1], "deconv_2", stride=2)(x)  # [B, 28, 28, C]
+    x = nn.relu(cfg.deconv(deconv_channels[0], "deconv_0", padding="VALID")(x))  # [B, 7, 7, .]
+    x = nn.relu(cfg.deconv(deconv_channels[1], "deconv_1")(x))  # [B, 14, 14, .]
+    return cfg.deconv(self.image_shape[-1], "deconv_2")(x)  # [B, 28, 28, C]
 
 
 ARCHITECTURES.register("seed004_conv", Architecture(Seed004ConvConfig, Encoder, Decoder))
