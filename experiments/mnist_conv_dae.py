@@ -18,7 +18,7 @@ Learning rate: the seed's Adam 1e-5 is meant for its 25 epochs of 55000 images; 
 It should show outputs closer to the clean image than the noisy input is (`psnr_db` above
 `noisy_psnr_db`); the seed reports no number. Measured by `scripts/reproduce_autoencoders.sh` (a
 shared 2-core CPU, MNIST test split), on its short schedule of 1 epoch on the first 3200 training
-images (3.8 min), tested on the first 500 images: output 13.45 dB (recon_mse 36.99) vs noisy input
+images (0.9 min), tested on the first 500 images: output 13.45 dB (recon_mse 36.99) vs noisy input
 9.37 dB. The full schedule was not run here.
 """
 

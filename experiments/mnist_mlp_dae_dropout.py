@@ -15,7 +15,7 @@ dropped-out inputs (the book's figure does the same), so `noisy_psnr_db` is the 
 doubled pixels included, against the clean image.
 
 It should show `psnr_db` well above `noisy_psnr_db`. Measured by `scripts/reproduce_autoencoders.sh`
-(a shared 2-core CPU, MNIST test split), 10 epochs (0.8 min): output 18.87 dB (recon_mse 11.39) vs
+(a shared 2-core CPU, MNIST test split), 10 epochs (0.7 min): output 18.87 dB (recon_mse 11.39) vs
 dropped-out input 9.73 dB.
 """
 

@@ -15,7 +15,7 @@ that balance matters, not the loss's overall scale). `code_mean_activation` (mea
 and the images) and `code_active_fraction` (units above 0.1) measure the sparsity reached.
 
 Measured by `scripts/reproduce_autoencoders.sh` (a shared 2-core CPU, MNIST test split), 10 epochs
-(1.1 min): 23.00 dB (recon_mse 4.66); code mean activation 0.047, 15% of the units above 0.1
+(0.7 min): 23.00 dB (recon_mse 4.66); code mean activation 0.047, 15% of the units above 0.1
 (penalty 0.55 nats per image).
 """
 

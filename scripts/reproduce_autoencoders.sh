@@ -4,7 +4,7 @@
 # and prints a markdown table of their test metrics (each run's eval_test.json), also written to
 # RUNS/autoencoders.md.
 #
-#   scripts/reproduce_autoencoders.sh --runs runs/autoencoders          # short schedules: ~30 min on 2 CPU cores
+#   scripts/reproduce_autoencoders.sh --runs runs/autoencoders          # short schedules: 6-11 min on 2 CPU cores
 #   scripts/reproduce_autoencoders.sh --runs runs/autoencoders --full   # the configs' own schedules (GPU)
 #
 # The short schedules (the default) keep each run under ~6 minutes on a shared 2-core CPU. The MLP
