@@ -145,6 +145,32 @@ def plain_mnist(
   return config
 
 
+def plain_vae(config: ml_collections.ConfigDict, *, batch_size: int) -> ml_collections.ConfigDict:
+  """The textbook VAE setting shared by the flax-example and seed 001/002 VAEs: MNIST not inverted,
+  one posterior draw (the ELBO), no label head, no L2, Adam 1e-3 at a constant rate on the per-image
+  mean over the batch, no gradient clipping; test NLL with k = 1000 importance samples.
+
+  `config` must come from `base_config("vae", network)`.
+  """
+  config.data.invert = False
+  model = config.model
+  model.label_head = False
+  model.weight_decay = 0.0
+  model.samples = 1
+  model.sample_mode = "elbo"
+  optim = config.optim
+  optim.schedule = "constant"
+  optim.learning_rate = 1e-3
+  optim.clip_value = 0.0
+  optim.batch_reduction = "mean"
+  config.train.batch_size = batch_size
+  config.train.log_every_steps = 100
+  config.train.checkpoint_every_steps = 1000
+  config.eval.iw_samples = 1000
+  config.eval.iw_batch_size = 200
+  return config
+
+
 def im_et_al_binarized_mnist(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Im et al.'s setting (REFERENCE.md section 2), shared by the denoising VAE and the VAE it is
   compared with: dynamically binarized MNIST (not inverted), a fully connected network with batch

@@ -10,7 +10,7 @@ test NLL of the two at the same budget).
   dvae evaluate --workdir runs/mnist_binarized_denoising_vae      # iw_nll_nats: -log p(x), k = 5000
   scripts/reproduce_denoising_vae.sh                              # both, and a table
 
-Measured (results/denoising_vae_nll.md; 2 epochs at lr 1e-3, IW k = 500 on 1000 test images):
+Measured (results/issue6/denoising_vae_nll.md; 2 epochs at lr 1e-3, IW k = 500 on 1000 test images):
 test NLL 101.67 vs the VAE's 101.76 nats (seed 0), 101.93 vs 101.78 (seed 1): no resolvable
 difference at that budget. The full schedule has not been run.
 """

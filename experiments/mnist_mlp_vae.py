@@ -34,27 +34,12 @@ def get_config(variant: str | None = None):
       f"config variant {variant!r}: expected at most one of {list(LATENT_SIZES)} and at most one other variant "
       f"({list(configs.VARIANTS)}), comma-separated."
     )
-  config = configs.base_config("vae", "mlp")
-  config.data.invert = False
-  model = config.model
-  model.network.fc_sizes = (500, 500)
-  model.network.activation = "softplus"
-  model.network.kernel_init = "xavier_uniform"
-  model.label_head = False
-  model.weight_decay = 0.0
-  model.samples = 1
-  model.sample_mode = "elbo"
-  optim = config.optim
-  optim.schedule = "constant"
-  optim.learning_rate = 1e-3
-  optim.clip_value = 0.0
-  optim.batch_reduction = "mean"
-  config.train.batch_size = 100
+  config = configs.plain_vae(configs.base_config("vae", "mlp"), batch_size=100)
+  network = config.model.network
+  network.fc_sizes = (500, 500)
+  network.activation = "softplus"
+  network.kernel_init = "xavier_uniform"
   config.train.num_epochs = 13
-  config.train.log_every_steps = 100
-  config.train.checkpoint_every_steps = 1000
-  config.eval.iw_samples = 1000
-  config.eval.iw_batch_size = 200
   config = configs.apply_variant(config, others[0] if others else None)
   config.model.latent_dim = sizes[0] if sizes else LATENT_SIZES["z100"]
   return config

@@ -23,26 +23,10 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.base_config("vae", "seed001_mlp")
-  config.data.invert = False
-  model = config.model
-  model.latent_dim = 2
-  model.posterior_scale = "softplus"
-  model.label_head = False
-  model.weight_decay = 0.0
-  model.samples = 1
-  model.sample_mode = "elbo"
-  optim = config.optim
-  optim.schedule = "constant"
-  optim.learning_rate = 1e-3
-  optim.clip_value = 0.0
-  optim.batch_reduction = "mean"
-  config.train.batch_size = 128
+  config = configs.plain_vae(configs.base_config("vae", "seed001_mlp"), batch_size=128)
+  config.model.latent_dim = 2
+  config.model.posterior_scale = "softplus"
   config.train.num_epochs = 5
-  config.train.log_every_steps = 100
-  config.train.checkpoint_every_steps = 1000
-  config.eval.iw_samples = 1000
-  config.eval.iw_batch_size = 200
   config = configs.apply_variant(config, variant)
   config.model.latent_dim = 2  # a 2-D latent in every variant
   return config

@@ -20,29 +20,14 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.base_config("vae", "mlp")
-  config.data.invert = False
+  config = configs.plain_vae(configs.base_config("vae", "mlp"), batch_size=128)
   config.data.binarize = "static"
   config.data.train_limit = 50_000
-  model = config.model
-  model.network.fc_sizes = (500,)
-  model.network.activation = "relu"
-  model.network.kernel_init = "lecun_normal"
-  model.network.batch_norm = False
-  model.latent_dim = 20
-  model.label_head = False
-  model.weight_decay = 0.0
-  model.samples = 1
-  model.sample_mode = "elbo"
-  optim = config.optim
-  optim.schedule = "constant"
-  optim.learning_rate = 1e-3
-  optim.clip_value = 0.0
-  optim.batch_reduction = "mean"
-  config.train.batch_size = 128
+  network = config.model.network
+  network.fc_sizes = (500,)
+  network.activation = "relu"
+  network.kernel_init = "lecun_normal"
+  network.batch_norm = False
+  config.model.latent_dim = 20
   config.train.num_epochs = 10
-  config.train.log_every_steps = 100
-  config.train.checkpoint_every_steps = 1000
-  config.eval.iw_samples = 1000
-  config.eval.iw_batch_size = 200
   return configs.apply_variant(config, variant)

@@ -13,7 +13,7 @@
 set -euo pipefail
 
 args=("$@")
-epochs="" lr="" seed="" train_limit="" iw_samples=5000 iw_limit="" runs=runs/denoising_vae out=results/denoising_vae_nll.md
+epochs="" lr="" seed="" train_limit="" iw_samples=5000 iw_limit="" runs=runs/denoising_vae out=results/issue6/denoising_vae_nll.md
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
