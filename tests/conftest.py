@@ -17,6 +17,12 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 jax.config.update("jax_threefry_partitionable", True)
+# Many tests compile the same programs (the same tiny config trained twice to compare bits, a
+# resumed run, an evaluation): a persistent cache, shared by the xdist workers of one checkout,
+# compiles each once. A hit runs the same executable, so results are unchanged bit for bit.
+jax.config.update("jax_compilation_cache_dir", os.environ.get("DVAE_TEST_JAX_CACHE", str(REPO / ".jax_cache")))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,6 @@ def _plain_conv_transpose(x, kernel, strides, padding):
     (7, 7, 64, 64, 5, 2, "SAME"),  # the reference MNIST decoder's first transposed conv
     (14, 14, 64, 1, 5, 2, "SAME"),  # and its last
     (8, 8, 128, 3, 5, 2, "SAME"),  # the CIFAR-10 decoder's last
-    (3, 3, 16, 32, 3, 2, "VALID"),  # seed 004's 3 -> 7
     (5, 6, 3, 4, 3, 2, "VALID"),  # odd sizes
     (4, 5, 2, 3, 4, 2, "SAME"),  # even kernel
     (6, 6, 3, 2, 5, 3, "SAME"),  # stride 3
