@@ -104,7 +104,8 @@ def cifar10_reference(config: ml_collections.ConfigDict) -> ml_collections.Confi
   config.data.invert = False
   config.model.network.conv_channels = (128, 64)
   config.model.network.fc_sizes = (512, 256)
-  config.model.latent_dim = 100
+  if "latent_dim" in config.model:  # not the classifier's
+    config.model.latent_dim = 100
   config.optim.learning_rate = 0.001
   config.optim.decay_epochs = 200
   config.train.num_epochs = 500
