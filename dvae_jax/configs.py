@@ -123,6 +123,19 @@ def classifier_reference(config: ml_collections.ConfigDict) -> ml_collections.Co
   return config
 
 
+def constant_adam(
+  config: ml_collections.ConfigDict, *, learning_rate: float, batch_size: int
+) -> ml_collections.ConfigDict:
+  """Adam at a constant `learning_rate` on the per-image mean over batches of `batch_size`, no
+  gradient clipping: the textbook setting the non-reference experiments share."""
+  config.optim.schedule = "constant"
+  config.optim.learning_rate = learning_rate
+  config.optim.clip_value = 0.0
+  config.optim.batch_reduction = "mean"
+  config.train.batch_size = batch_size
+  return config
+
+
 def plain_mnist(
   config: ml_collections.ConfigDict, *, batch_size: int, num_epochs: int, likelihood: str
 ) -> ml_collections.ConfigDict:
@@ -137,11 +150,7 @@ def plain_mnist(
   config.data.validation_split = "first"
   config.model.weight_decay = 0.0
   config.model.network.kernel_init = "xavier_uniform"
-  config.optim.schedule = "constant"
-  config.optim.learning_rate = 1e-3
-  config.optim.clip_value = 0.0
-  config.optim.batch_reduction = "mean"
-  config.train.batch_size = batch_size
+  constant_adam(config, learning_rate=1e-3, batch_size=batch_size)
   config.train.num_epochs = num_epochs
   return config
 
@@ -159,12 +168,7 @@ def plain_vae(config: ml_collections.ConfigDict, *, batch_size: int) -> ml_colle
   model.weight_decay = 0.0
   model.samples = 1
   model.sample_mode = "elbo"
-  optim = config.optim
-  optim.schedule = "constant"
-  optim.learning_rate = 1e-3
-  optim.clip_value = 0.0
-  optim.batch_reduction = "mean"
-  config.train.batch_size = batch_size
+  constant_adam(config, learning_rate=1e-3, batch_size=batch_size)
   config.train.log_every_steps = 100
   config.train.checkpoint_every_steps = 1000
   config.eval.iw_samples = 1000
@@ -192,11 +196,7 @@ def im_et_al_binarized_mnist(config: ml_collections.ConfigDict) -> ml_collection
   config.model.latent_dim = 128
   config.model.samples = 10
   config.model.weight_decay = 5e-5
-  config.optim.schedule = "constant"
-  config.optim.learning_rate = 1e-4
-  config.optim.clip_value = 0.0
-  config.optim.batch_reduction = "mean"
-  config.train.batch_size = 100
+  constant_adam(config, learning_rate=1e-4, batch_size=100)
   config.train.eval_batch_size = 200
   config.train.num_epochs = 200
   config.train.checkpoint_every_steps = 2000
