@@ -227,7 +227,7 @@ def test_throughput_counts_training_time_only(tiny_config, tmp_path, monkeypatch
   # The second window follows the first validation (3 s of sleep) and checkpoint: both are
   # reported, and neither is in its 64 images' throughput (counted, it would be < 64 / 3 img/s).
   assert second["valid_seconds"] >= 3.0 and second["checkpoint_seconds"] > 0
-  assert second["images_per_second"] > 10 * 64 / 3
+  assert second["images_per_second"] > 64 / 3
 
 
 def test_flax_example_config_trains(shared_data, tmp_path):
