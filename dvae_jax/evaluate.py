@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dvae_jax import clustering, parallel, plots
+from dvae_jax import clustering, parallel, plots, published
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
 from dvae_jax.data import Split, eval_batches
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
@@ -216,6 +216,10 @@ def evaluate_checkpoint(
         batch_size=eval_config.iw_batch_size,
       )
     )
+  reference = published.published_metrics(experiment.config)
+  if reference is not None and split == "test":
+    result["published"] = reference
+    result["published_source"] = experiment.config.published
   if parallel.is_primary():
     (run.workdir / f"eval_{split}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
   if experiment.family.generative:

@@ -57,13 +57,21 @@ def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
   return -jnp.take_along_axis(log_probs, jnp.asarray(labels)[..., None], axis=-1)[..., 0]
 
 
-def l2_penalty(params, weight: float, *, include: Callable[[tuple[str, ...], jax.Array], bool]) -> jax.Array:
-  """weight * sum(w^2) / 2 over the leaves `include(path, leaf)` selects (tf.nn.l2_loss convention)."""
+def l2_penalty(
+  params,
+  weight: float,
+  *,
+  include: Callable[[tuple[str, ...], jax.Array], bool],
+  multiplicity: Callable[[tuple[str, ...]], int] | None = None,
+) -> jax.Array:
+  """weight * sum(w^2) / 2 over the leaves `include(path, leaf)` selects (tf.nn.l2_loss convention),
+  each leaf counted `multiplicity(path)` times (once if None)."""
   total = jnp.zeros((), jnp.float32)
   for path, leaf in jax.tree_util.tree_leaves_with_path(params):
     names = tuple(str(getattr(k, "key", k)) for k in path)
     if include(names, leaf):
-      total = total + 0.5 * jnp.sum(jnp.square(leaf))
+      count = 1 if multiplicity is None else multiplicity(names)
+      total = total + count * (0.5 * jnp.sum(jnp.square(leaf)))
   return weight * total
 
 

@@ -54,6 +54,8 @@ HEADLINE = (
   ("NLL, bits/dim", "iw_bits_per_dim"),
   ("reconstruction -log p(x|z) of the output, nats", "output_recon_nats"),
   ("reference 'test loss' (output BCE + its L2; not an ELBO), nats", "reference_loss"),
+  ("  ... of the DVAE's DAE decoder (its output), nats", "reference_loss_dae_decoder"),
+  ("  ... of the DVAE's VAE decoder, nats", "reference_loss_vae_decoder"),
   ("reference 'KLD' (KL charged in training), nats", "kl_nats"),
   ("classifier error on reconstructions", "classifier_error_on_reconstructions"),
   ("label error (the label head, or the classifier)", "label_error"),
@@ -71,13 +73,24 @@ def _print_metrics(title: str, metrics: dict) -> None:
 
 
 def _print_headline(result: dict) -> None:
-  rows = [(f"{result['split']} {label}", result[key]) for label, key in HEADLINE if key in result]
+  """The headline rows; beside them the published values when the experiment names its source
+  (`config.published`), with the number of epochs each was trained for."""
+  published = result.get("published") or {}
+  rows = [(f"{result['split']} {label}", result[key], published.get(key)) for label, key in HEADLINE if key in result]
   if "iw_samples" in result:
-    rows.append(("importance samples (k) / images", f"{result['iw_samples']} / {result['iw_num_examples']}"))
-  width = max(len(label) for label, _ in rows)
-  print(f"{'metric':<{width}}  value")
-  for label, value in rows:
-    print(f"{label:<{width}}  {value:.4f}" if isinstance(value, float) else f"{label:<{width}}  {value}")
+    rows.append(("importance samples (k) / images", f"{result['iw_samples']} / {result['iw_num_examples']}", None))
+  if published:
+    rows.append(("epochs", f"{result['epoch']:.3g}", published["epochs"]))
+  width = max(len(label) for label, _, _ in rows)
+
+  def cell(value) -> str:
+    return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+  print(f"{'metric':<{width}}  {'this run':>10}" + (f"  {'published':>10}" if published else ""))
+  for label, value, reference in rows:
+    print(f"{label:<{width}}  {cell(value):>10}" + (f"  {cell(reference):>10}" if published else ""))
+  if published:
+    print(f"(published: {result['published_source']}, REFERENCE.md; errors are fractions)")
 
 
 def _main(command: str, argv: list[str]) -> None:
@@ -129,7 +142,8 @@ def _main(command: str, argv: list[str]) -> None:
       iw_samples=_IW_SAMPLES.value,
     )
     _print_metrics(
-      f"all {result['split']} metrics at step {result['step']} (also in eval_{result['split']}.json):", result
+      f"all {result['split']} metrics at step {result['step']} (also in eval_{result['split']}.json):",
+      {name: value for name, value in result.items() if name != "published"},
     )
     print()
     _print_headline(result)

@@ -68,10 +68,24 @@ def make_objective(family: Family, model, hparams: ModelConfig, *, batch_reducti
   """objective(params, model_state, batch, key, *, train) -> (loss, (metrics, new_model_state)).
 
   `loss` is what is optimized: the per-image objective reduced over the batch ("sum", as the
-  reference does, or "mean"), plus the L2 penalty. `metrics` holds per-example terms [B] in nats
-  per image and scalars; `reference_loss` is the reference's "test loss" (the output generator's
-  reconstruction BCE plus that generator's L2 term).
+  reference does, or "mean"), plus the L2 penalty of `hparams.l2_scheme`. `metrics` holds
+  per-example terms [B] in nats per image and scalars: `l2`, the penalty's share per image (what
+is added to `loss`, divided by B when the batch is summed), so that `objective_nats + l2` is the
+optimized loss per image whatever the batch size; for each
+  of the family's generators the reference's "test loss" `reference_loss_<label>` (its
+  reconstruction BCE plus its own L2 term, counted once, as the reference computes it) and that L2
+  term `reference_l2_<label>`; `reference_loss`, the first (output) generator's.
   """
+  include = losses.reference_l2_include
+
+  def l2_penalty(params, batch_size: int) -> jax.Array:
+    if hparams.l2_scheme == "single":
+      return losses.l2_penalty(params, hparams.weight_decay, include=include)
+    # "reference": every image's loss carries each scope's term; reduced like the data term.
+    per_image = losses.l2_penalty(
+      params, hparams.weight_decay, include=include, multiplicity=lambda path: family.l2_multiplicity(path, hparams)
+    )
+    return per_image * (batch_size if batch_reduction == "sum" else 1)
 
   def objective(params, model_state, batch, key, *, train: bool):
     variables = {"params": params, **model_state}
@@ -81,15 +95,19 @@ def make_objective(family: Family, model, hparams: ModelConfig, *, batch_reducti
     else:
       outputs, new_state = model.apply(variables, batch["image"], train=False, rngs=rngs), model_state
     terms, per_example = family.terms(outputs, batch, hparams)
-    l2 = losses.l2_penalty(params, hparams.weight_decay, include=losses.reference_l2_include)
+    batch_size = per_example.shape[0]
+    l2 = l2_penalty(params, batch_size)
     reduced = jnp.sum(per_example) if batch_reduction == "sum" else jnp.mean(per_example)
-    metrics = {**terms, "objective_nats": per_example, "l2": l2}
-    if family.output_generator is not None:
+    metrics = {**terms, "objective_nats": per_example, "l2": l2 / batch_size if batch_reduction == "sum" else l2}
+    for i, generator in enumerate(family.generators):
       generator_params = params
-      for name in family.output_generator:
+      for name in generator.path:
         generator_params = generator_params[name]
-      generator_l2 = losses.l2_penalty(generator_params, hparams.weight_decay, include=losses.reference_l2_include)
-      metrics["reference_loss"] = terms["output_recon_nats"] + generator_l2
+      generator_l2 = losses.l2_penalty(generator_params, hparams.weight_decay, include=include)
+      metrics[f"reference_l2_{generator.label}"] = generator_l2
+      metrics[f"reference_loss_{generator.label}"] = terms[generator.recon_term] + generator_l2
+      if i == 0:
+        metrics["reference_loss"] = metrics[f"reference_loss_{generator.label}"]
     return reduced + l2, (metrics, new_state)
 
   return objective
@@ -459,6 +477,7 @@ def _train_loop(
     if not history:
       return
     host = [(first, jax.device_get(m)) for first, m in history]
+    progress.update(step - history[-1][0])  # the last dispatch, now finished
     _check_finite(host, checkpointer, workdir)
     means = _mean_history(host)
     train_seconds += time.perf_counter() - window_start
@@ -504,7 +523,12 @@ def _train_loop(
       previous, step = step, step + len(batch["label"])
       profiler.after(step, state)
       history.append((previous, metrics))
-      progress.update(step - previous)
+      # Dispatch is asynchronous: the bar (and its ETA) advances when the previous dispatch has
+      # finished, not when this one was queued, so it neither runs ahead nor stalls at log steps.
+      # One dispatch stays queued behind the running one, so the device never waits for the host.
+      if len(history) > 1:
+        jax.block_until_ready(history[-2][1])
+        progress.update(previous - history[-2][0])
       at_epoch_end = first + len(batch["label"]) == experiment.steps_per_epoch
       checkpoint_due = _crossed(previous, step, cfg.checkpoint_every_steps) or at_epoch_end
       if checkpoint_due or _crossed(previous, step, cfg.log_every_steps):

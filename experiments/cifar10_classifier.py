@@ -15,4 +15,5 @@ def get_config(variant: str | None = None):
   config = configs.classifier_reference(configs.cifar10_reference(configs.base_config("classifier")))
   config.train.num_epochs = 250
   config.optim.decay_epochs = 50
+  config.published = "dojoteef/dvae"  # dvae evaluate prints the published cell beside ours
   return configs.apply_variant(config, variant)

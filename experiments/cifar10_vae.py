@@ -14,4 +14,5 @@ from dvae_jax import configs
 
 def get_config(variant: str | None = None):
   config = configs.cifar10_reference(configs.base_config("vae"))
+  config.published = "dojoteef/dvae"  # dvae evaluate prints the published cell beside ours
   return configs.apply_variant(config, variant)

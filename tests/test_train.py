@@ -123,17 +123,18 @@ def test_steps_per_dispatch_computes_the_same_steps(reference_run, tiny_config, 
 def test_four_devices_agree_with_one(reference_run, tiny_config, tmp_path):
   """A batch sharded over 4 devices computes the same math as on 1 device.
 
-  Documented tolerance: the random draws are identical (threefry is partitionable), so the first
-  steps agree to float32 rounding (relative 1e-4 over the first logged window, steps 1-3); the
-  sums over a sharded batch are reduced in another order, and Adam turns rounding-level
-  differences in near-zero gradient entries into full-size updates, so after two epochs the
-  validation metrics agree to 5% only (measured: 2.1%).
+  Documented tolerance: the random draws are identical (threefry is partitionable), and the sums
+  over a sharded batch are reduced in another order; Adam turns rounding-level differences in
+  near-zero gradient entries into full-size updates. The first logged window (steps 1-3) agrees to
+  relative 2e-3: the label head's batch-normalized logits (the reference's) have a bias whose
+  gradient is zero up to rounding, so their cross-entropy drifts first (measured 6.7e-4; the other
+  terms 7e-5). After two epochs the validation metrics agree to 5%.
   """
   assert len(jax.devices()) >= 4
   config, workdir, _, valid = reference_run
   sharded = tiny_config(train__num_epochs=2, train__checkpoint_every_steps=3, num_devices=4)
   valid4 = train.train_and_evaluate(sharded, tmp_path)
-  _assert_same_training((workdir, valid), (tmp_path, valid4), first_rel=1e-4, final_rel=5e-2)
+  _assert_same_training((workdir, valid), (tmp_path, valid4), first_rel=2e-3, final_rel=5e-2)
 
 
 def test_non_finite_loss_stops_with_the_metric_and_steps_named(tiny_config, tmp_path):

@@ -41,4 +41,6 @@ def model_config(section: Any, **context: Any) -> ModelConfig:
     family = get_family(values["family"])
   except ConfigError as e:
     raise ConfigError(f"config.model.family: {e}") from None
-  return hparams.build(family.config, values, path="model", **context)
+  config = hparams.build(family.config, values, path="model", **context)
+  family.check(config, values["family"])
+  return config

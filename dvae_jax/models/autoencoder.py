@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from dvae_jax.corruption import corruption_field
 from dvae_jax.models import hparams
-from dvae_jax.models.family import FAMILIES, Family, LikelihoodConfig, ModelConfig, Terms
+from dvae_jax.models.family import FAMILIES, Family, Generator, LikelihoodConfig, ModelConfig, Terms
 
 # A code unit counts as active above this value (for sigmoid codes: a sparse AE's target activation
 # is typically 0.05-0.1, and an inactive unit sits near 0).
@@ -170,4 +170,6 @@ def ae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config:
   return terms, recon + penalty
 
 
-FAMILIES.register("ae", Family(AEConfig, Autoencoder, ae_terms, output_generator=("generator",)))
+FAMILIES.register(
+  "ae", Family(AEConfig, Autoencoder, ae_terms, generators=(Generator("decoder", ("generator",), "output_recon_nats"),))
+)

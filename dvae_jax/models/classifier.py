@@ -1,4 +1,5 @@
-"""The reference's separate evaluation classifier: the network's encoder and a linear label layer."""
+"""The reference's separate evaluation classifier: the network's encoder and its label layer (FC ->
+batch norm with fixed scale and offset, as the reference builds every stack's last layer)."""
 
 import dataclasses
 from typing import ClassVar
@@ -7,14 +8,15 @@ import flax.linen as nn
 import jax
 
 from dvae_jax.models.family import FAMILIES, Family, ModelConfig, Terms
-from dvae_jax.models.layers import dense
-from dvae_jax.models.vae import _label_terms
+from dvae_jax.models.vae import _label_terms, label_logits
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ClassifierConfig(ModelConfig):
   family: str = "classifier"
   weight_decay: float = 5e-4
+  l2_scheme: str = "reference"  # the classifier's own loss term: each parameter once per image
+  label_batch_norm: bool = True  # batch-normalized logits (see VAEConfig)
   DECODES: ClassVar[bool] = False
 
 
@@ -25,7 +27,7 @@ class Classifier(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
     cfg = self.config
     features = cfg.architecture.encoder(cfg.network, name="trunk")(x, train=train)
-    return {"label_logits": dense(cfg.num_classes, cfg.network.kernel_init, "label_head")(features)}
+    return {"label_logits": label_logits(cfg, features, train=train)}
 
   def classify(self, x: jax.Array) -> jax.Array:
     """Class logits [B, classes] (eval mode)."""
@@ -38,4 +40,6 @@ def classifier_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array],
   return terms, terms["label_ce_nats"]
 
 
-FAMILIES.register("classifier", Family(ClassifierConfig, Classifier, classifier_terms))
+FAMILIES.register(
+  "classifier", Family(ClassifierConfig, Classifier, classifier_terms, l2_multiplicity=lambda path, config: 1)
+)

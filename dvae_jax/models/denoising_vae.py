@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from dvae_jax.corruption import GaussianCorruption, corruption_field
 from dvae_jax.models import hparams
-from dvae_jax.models.family import FAMILIES, Family, Terms
+from dvae_jax.models.family import FAMILIES, Family, Generator, Terms
 from dvae_jax.models.vae import VAE, VAEConfig, kl_terms, reparameterize
 
 
@@ -38,11 +38,13 @@ class DenoisingVAEConfig(VAEConfig):
     default_factory=lambda: GaussianCorruption(std=0.025, clip=False), metadata=corruption_field().metadata
   )
   corruption_samples: int = 1  # M
+  l2_scheme: str = "single"  # plain weight decay (the authors' re-implementation)
   # Not config keys (init=False): K = `samples` draws are always averaged as a k-sample ELBO, and
   # Im et al.'s model has no label head.
   sample_mode: str = dataclasses.field(default="elbo", init=False)
   label_head: bool = dataclasses.field(default=False, init=False)
   label_loss_weight: float = dataclasses.field(default=0.0, init=False)
+  label_batch_norm: bool = dataclasses.field(default=False, init=False)
 
   def __post_init__(self):
     super().__post_init__()
@@ -114,5 +116,11 @@ def denoising_vae_terms(
 
 
 FAMILIES.register(
-  "denoising_vae", Family(DenoisingVAEConfig, DenoisingVAE, denoising_vae_terms, output_generator=("generator",))
+  "denoising_vae",
+  Family(
+    DenoisingVAEConfig,
+    DenoisingVAE,
+    denoising_vae_terms,
+    generators=(Generator("decoder", ("generator",), "output_recon_nats"),),
+  ),
 )

@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax
 
 from dvae_jax import losses
+from dvae_jax.errors import ConfigError
 from dvae_jax.models import hparams
 from dvae_jax.models.networks import ARCHITECTURES, NetworkConfig, network_field
 
@@ -29,6 +30,12 @@ Terms = tuple[dict[str, jax.Array], jax.Array]  # (per-example metrics [B], per-
 # Config fields that come from the data, not from the config file.
 CONTEXT_FIELDS = ("image_shape", "num_classes")
 LIKELIHOODS = ("bernoulli", "gaussian")
+# How weight_decay enters the loss. "single": weight_decay * sum(w^2) / 2, added once to the batch
+# objective. "reference": dojoteef/dvae's accounting (REFERENCE.md section 1, "HOW MUCH L2"): every
+# image's loss carries the L2 term of each variable scope its loss terms belong to, so a parameter
+# counts once per image per scope (the family's `l2_multiplicity`), and the penalty is reduced over
+# the batch like the data term (x B for the reference's batch sum).
+L2_SCHEMES = ("single", "reference")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -37,14 +44,17 @@ class ModelConfig:
 
   family: str
   network: NetworkConfig = network_field("reference_conv")
-  # L2 weight: weight * sum(w^2) / 2 on dense weights and biases and conv biases (the reference's set).
+  # L2 weight: weight * sum(w^2) / 2 on dense weights and biases and conv biases (the reference's
+  # set), counted as `l2_scheme` says.
   weight_decay: float = 0.0
+  l2_scheme: str = "single"
   image_shape: tuple[int, int, int] | None = None  # (H, W, C) after preprocessing; from the data
   num_classes: int | None = None  # from the data
   DECODES: ClassVar[bool] = True  # whether the family uses the network's decoder
 
   def __post_init__(self):
     hparams.check_positive(self, "weight_decay", allow_zero=True)
+    hparams.check_choice(self, "l2_scheme", L2_SCHEMES)
     if self.image_shape is not None and self.DECODES:
       self.network.check_image_shape(self.image_shape)
 
@@ -72,15 +82,36 @@ class LikelihoodConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class Generator:
+  """A decoder whose reconstruction loss the reference reports as a "test loss": that loss is the
+  per-image `recon_term` plus the L2 term of the parameters under `path`, counted once."""
+
+  label: str  # metric suffix: reference_loss_<label>, reference_l2_<label>
+  path: tuple[str, ...]  # where its parameters are in the params tree
+  recon_term: str  # the per-example term holding its reconstruction loss
+
+
+@dataclasses.dataclass(frozen=True)
 class Family:
   """How the training loop sees a model family."""
 
   config: type[ModelConfig]
   module: Callable[[Any], nn.Module]  # module(config)
   terms: Callable[[dict[str, jax.Array], dict[str, jax.Array], Any], Terms]  # terms(outputs, batch, config)
-  # Params path of the generator whose output is the model's output (for the reference's "test
-  # loss" and its L2 term); None for a family without one.
-  output_generator: tuple[str, ...] | None = None
+  # The decoders whose reference "test loss" is reported; the first produces the model's output
+  # (its loss is `reference_loss`). Empty for a family without one.
+  generators: tuple[Generator, ...] = ()
+  # l2_multiplicity(params path, config) -> how many of the reference's per-image loss terms count
+  # that parameter's L2 (l2_scheme "reference"); None: the family has no reference accounting.
+  l2_multiplicity: Callable[[tuple[str, ...], Any], int] | None = None
+
+  def check(self, config: ModelConfig, name: str) -> None:
+    """Config checks that need the family as well as its config."""
+    if config.l2_scheme == "reference" and self.l2_multiplicity is None:
+      raise ConfigError(
+        f"config.model.l2_scheme='reference' is dojoteef/dvae's per-scope L2 accounting, defined for the vae, dvae "
+        f"and classifier families; the {name!r} family has none: expected l2_scheme='single'."
+      )
 
   @property
   def generative(self) -> bool:

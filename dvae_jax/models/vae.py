@@ -16,8 +16,8 @@ import jax.numpy as jnp
 
 from dvae_jax import losses
 from dvae_jax.models import hparams
-from dvae_jax.models.family import FAMILIES, Family, LikelihoodConfig, ModelConfig, Terms
-from dvae_jax.models.layers import dense
+from dvae_jax.models.family import FAMILIES, Family, Generator, LikelihoodConfig, ModelConfig, Terms
+from dvae_jax.models.layers import batch_norm, dense
 from dvae_jax.models.priors import prior_field, standard_normal_log_prob
 
 SAMPLE_MODES = ("average_z", "elbo")
@@ -30,6 +30,7 @@ class VAEConfig(ModelConfig, LikelihoodConfig):
 
   family: str = "vae"
   weight_decay: float = 5e-4
+  l2_scheme: str = "reference"
   latent_dim: int = 50
   prior: object = prior_field("standard")
   samples: int = 1
@@ -38,6 +39,9 @@ class VAEConfig(ModelConfig, LikelihoodConfig):
   sample_mode: str = "average_z"
   label_head: bool = True  # the reference's hidden supervised term on the encoder features
   label_loss_weight: float = 1.0
+  # The reference's label head is FC -> batch norm (scale 1, offset 0 fixed), no activation: its
+  # logits are normalized, so the label cross-entropy cannot reach 0. False: a plain FC head.
+  label_batch_norm: bool = True
   # What the posterior's scale head outputs: "logvar", log sigma^2 (the reference's); "softplus",
   # h with sigma = softplus(h) (seed 001's MLP VAE, REFERENCE.md section 3).
   posterior_scale: str = "logvar"
@@ -105,8 +109,17 @@ class InferenceNet(nn.Module):
     else:  # "softplus": the head outputs h, and sigma = softplus(h)
       out["logvar"] = softplus_logvar(dense(cfg.latent_dim, init, "scale")(features))  # [B, z]
     if cfg.label_head:
-      out["label_logits"] = dense(cfg.num_classes, init, "label_head")(features)  # [B, classes]
+      out["label_logits"] = label_logits(cfg, features, train=train)  # [B, classes]
     return out
+
+
+def label_logits(config: ModelConfig, features: jax.Array, *, train: bool) -> jax.Array:
+  """The reference's label layer: FC -> classes, then (if `label_batch_norm`) batch norm with fixed
+  scale and offset and the network's momentum (0.99 for a network without batch norm)."""
+  logits = dense(config.num_classes, config.network.kernel_init, "label_head")(features)
+  momentum = config.network.batch_norm_momentum
+  norm = batch_norm(config.label_batch_norm, "bn_label_head", train=train, momentum=momentum or 0.99)
+  return norm(logits)
 
 
 class VAE(nn.Module):
@@ -298,5 +311,52 @@ def dvae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], confi
   return terms, objective
 
 
-FAMILIES.register("vae", Family(VAEConfig, VAE, vae_terms, output_generator=("generator",)))
-FAMILIES.register("dvae", Family(DVAEConfig, DVAE, dvae_terms, output_generator=("dae_generator",)))
+def vae_l2_multiplicity(path: tuple[str, ...], config: VAEConfig) -> int:
+  """The reference VAE's per-image L2 count of a parameter: its loss is the sum of the "vae" scope's
+  loss (KL + every variable's L2), the generator's (BCE + the generator's L2) and the recognition
+  net's (label CE + the encoder's L2, label head included): 2 R_gen + 2 R_enc + R_mean + R_logvar."""
+  del config
+  if path[:1] == ("generator",) or path[:2] in {("inference", "trunk"), ("inference", "label_head")}:
+    return 2
+  return 1
+
+
+def dvae_l2_multiplicity(path: tuple[str, ...], config: DVAEConfig) -> int:
+  """The reference DVAE's: the "dvae" scope's loss (KL + every variable's L2), the VAE generator's,
+  the DAE generator's, and the shared recognition net's twice (label CE on x and on the VAE's
+  output): 3 R_enc + 2 R_gen + 2 R_daegen + R_mean + R_logvar. An unshared DAE encoder counts
+  twice (its own label loss and the "dvae" scope), and so does then the VAE's encoder."""
+  encoder = 3 if config.share_encoder else 2
+  if path[:2] == ("vae", "generator") or path[:1] == ("dae_generator",):
+    return 2
+  if path[:3] in {("vae", "inference", "trunk"), ("vae", "inference", "label_head")}:
+    return encoder
+  if path[:2] in {("dae_inference", "trunk"), ("dae_inference", "label_head")}:
+    return 2
+  return 1
+
+
+FAMILIES.register(
+  "vae",
+  Family(
+    VAEConfig,
+    VAE,
+    vae_terms,
+    generators=(Generator("decoder", ("generator",), "recon_nats"),),
+    l2_multiplicity=vae_l2_multiplicity,
+  ),
+)
+FAMILIES.register(
+  "dvae",
+  Family(
+    DVAEConfig,
+    DVAE,
+    dvae_terms,
+    # Which of the two the reference's table shows cannot be told from its code: both are reported.
+    generators=(
+      Generator("dae_decoder", ("dae_generator",), "dae_recon_nats"),
+      Generator("vae_decoder", ("vae", "generator"), "recon_nats"),
+    ),
+    l2_multiplicity=dvae_l2_multiplicity,
+  ),
+)
