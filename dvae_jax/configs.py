@@ -89,6 +89,10 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.eval.iw_chunk_size = 100  # samples drawn at once per image: memory ~ chunk x batch decodes
   c.eval.iw_batch_size = 64
   c.eval.iw_limit = config_dict.placeholder(int)  # estimate on the first N examples only
+  # Before evaluating (dvae evaluate), recompute batch norm's running statistics with the final
+  # parameters on this many training batches (train.recompute_batch_norm_statistics): for short
+  # runs, whose running averages lag behind; 0 uses the running averages as trained (the reference).
+  c.eval.recompute_batch_norm = 0
   return c
 
 
@@ -243,6 +247,7 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_
     config.train.log_every_steps = 50
     config.eval.iw_samples = min(config.eval.iw_samples, 100)
     config.eval.iw_limit = 1000
+    config.eval.recompute_batch_norm = 50
     return config
   config.data.train_limit = 512
   config.data.eval_limit = 256
@@ -333,6 +338,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     "train.profile_steps",
     "train.profile_start_step",
     "eval.iw_samples",
+    "eval.recompute_batch_norm",
   ):
     _positive(path, get(path), allow_zero=True)
 

@@ -67,14 +67,14 @@ def module_rngs(key: jax.Array) -> dict[str, jax.Array]:
 def make_objective(family: Family, model, hparams: ModelConfig, *, batch_reduction: str) -> Objective:
   """objective(params, model_state, batch, key, *, train) -> (loss, (metrics, new_model_state)).
 
-  `loss` is what is optimized: the per-image objective reduced over the batch ("sum", as the
-  reference does, or "mean"), plus the L2 penalty of `hparams.l2_scheme`. `metrics` holds
-  per-example terms [B] in nats per image and scalars: `l2`, the penalty's share per image (what
-is added to `loss`, divided by B when the batch is summed), so that `objective_nats + l2` is the
-optimized loss per image whatever the batch size; for each
-  of the family's generators the reference's "test loss" `reference_loss_<label>` (its
-  reconstruction BCE plus its own L2 term, counted once, as the reference computes it) and that L2
-  term `reference_l2_<label>`; `reference_loss`, the first (output) generator's.
+    `loss` is what is optimized: the per-image objective reduced over the batch ("sum", as the
+    reference does, or "mean"), plus the L2 penalty of `hparams.l2_scheme`. `metrics` holds
+    per-example terms [B] in nats per image and scalars: `l2`, the penalty's share per image (what
+  is added to `loss`, divided by B when the batch is summed), so that `objective_nats + l2` is the
+  optimized loss per image whatever the batch size; for each
+    of the family's generators the reference's "test loss" `reference_loss_<label>` (its
+    reconstruction BCE plus its own L2 term, counted once, as the reference computes it) and that L2
+    term `reference_l2_<label>`; `reference_loss`, the first (output) generator's.
   """
   include = losses.reference_l2_include
 
@@ -309,6 +309,50 @@ def evaluate(experiment: Experiment, state: TrainState, split: Split) -> dict[st
     totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
     count += float(n)
   return {name: float(value) / count for name, value in jax.device_get(totals).items()}
+
+
+RECOMPUTE_MOMENTUM = 0.9
+
+
+def recompute_batch_norm_statistics(experiment: Experiment, state: TrainState, num_batches: int) -> TrainState:
+  """`state` with batch norm's running statistics recomputed with the final parameters: the running
+  averages continued over the first `num_batches` training batches (train-mode forward passes, no
+  parameter update) at momentum RECOMPUTE_MOMENTUM, so that what remains of the old statistics is
+  0.9^num_batches (under 1% for 50 batches).
+
+  Why: the running averages of a short run lag behind weights that are still moving (under the
+  reference's L2 they shrink throughout), and eval-mode metrics inherit the lag; measured on the
+  reference classifier after one epoch on 27,000 images (batch-norm momentum 0.9), test error 21.9%
+  with its running averages and 2.35% after recomputing on 50 batches (in train mode, normalizing
+  each test batch by its own statistics: 3.4% on the first 2,048 test images). A
+  module applied twice per step (the DVAE's shared encoder, on real and on generated images) gets
+  both inputs' statistics, mixed as in training. Parameters are unchanged; a model without batch
+  norm, or whose network has no `bn_momentum`, is returned as is.
+  """
+  hparams = experiment.hparams
+  if "batch_stats" not in state.model_state or not hasattr(hparams.network, "bn_momentum"):
+    return state
+  network = dataclasses.replace(hparams.network, bn_momentum=RECOMPUTE_MOMENTUM)
+  model = experiment.family.module(dataclasses.replace(hparams, network=network))
+
+  @jax.jit
+  def updated_statistics(state: TrainState, batch) -> dict[str, Any]:
+    inputs = experiment.prepare(batch)
+    rngs = module_rngs(experiment.keys["eval"])
+    variables = Experiment.variables(state)
+    _, updates = model.apply(variables, inputs["image"], train=True, rngs=rngs, mutable=list(state.model_state))
+    return {**state.model_state, **updates}
+
+  sharding = parallel.batch_sharding(experiment.mesh)
+  count = 0
+  for batch in eval_batches(experiment.splits.train, experiment.config.train.batch_size):
+    if count == num_batches or not batch["mask"].all():  # full batches only: padding would bias them
+      break
+    state = state.replace(model_state=updated_statistics(state, parallel.global_batch(batch, sharding)))
+    count += 1
+  if count == 0:
+    raise ValueError(f"no full training batch of {experiment.config.train.batch_size} to recompute batch norm with.")
+  return state
 
 
 def reconstructions(experiment: Experiment, state: TrainState, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
