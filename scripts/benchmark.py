@@ -155,7 +155,8 @@ def main() -> None:
     runners = {}
     for fast_ops in args.fast_ops.split(","):
       for per_dispatch in (int(k) for k in args.steps_per_dispatch.split(",")):
-        label = f"dvae-jax (fast_ops={fast_ops}" + (f", steps_per_dispatch={per_dispatch})" if per_dispatch > 1 else ")")
+        suffix = f", steps_per_dispatch={per_dispatch}" if per_dispatch > 1 else ""
+        label = f"dvae-jax (fast_ops={fast_ops}{suffix})"
         runners[label] = JaxRunner(name, fast_ops, args.data_dir, args.steps, per_dispatch)
     first = next(iter(runners.values()))
     if not args.no_torch:

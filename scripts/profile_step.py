@@ -98,9 +98,12 @@ def main() -> None:
   pieces = collections.Counter()
   for name, microseconds in per_op.items():
     pieces[piece(*metadata[name])] += microseconds
-  ms = lambda microseconds: microseconds / args.steps / 1e3  # noqa: E731
-  print(f"{args.config}, fast_ops={args.fast_ops}: {rate:.0f} img/s while tracing ({1e3 * runner.batch_size / rate:.1f} "
-        f"ms/step wall), {args.steps} steps")
+  ms = lambda microseconds: microseconds / args.steps / 1e3
+  step_ms = 1e3 * runner.batch_size / rate
+  print(
+    f"{args.config}, fast_ops={args.fast_ops}: {rate:.0f} img/s while tracing "
+    f"({step_ms:.1f} ms/step wall), {args.steps} steps"
+  )
   print("| piece | ms/step |\n|---|---|")
   for label, microseconds in pieces.most_common():
     print(f"| {label} | {ms(microseconds):.1f} |")
