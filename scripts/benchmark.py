@@ -2,6 +2,7 @@
 
   python scripts/benchmark.py                                    # reference VAE and DVAE, batch 64
   python scripts/benchmark.py --configs mnist_vae --fast-ops auto,off --windows 7 --steps 20
+  python scripts/benchmark.py --configs mnist_vae --no-torch --steps-per-dispatch 1,5 --steps 10
 
 For each experiment config (experiments/<name>.py, the reference MNIST VAE and DVAE by default)
 it times the real `Experiment.train_step` (real MNIST batches, sharded and preprocessed exactly
@@ -52,13 +53,16 @@ def _timed(fn) -> float:
 
 
 class JaxRunner:
-  def __init__(self, name: str, fast_ops: str, data_dir: str | None, num_batches: int):
+  def __init__(self, name: str, fast_ops: str, data_dir: str | None, num_batches: int, steps_per_dispatch: int = 1):
     from dvae_jax import parallel, train
     from dvae_jax.data import train_batches
 
+    if num_batches % steps_per_dispatch:
+      raise ValueError(f"--steps={num_batches} must be a multiple of steps_per_dispatch={steps_per_dispatch}")
     config = _load_config(name)
     config.num_devices = 1
     config.model.network.fast_ops = fast_ops
+    config.train.steps_per_dispatch = steps_per_dispatch
     config.data.train_limit = num_batches * config.train.batch_size
     if data_dir:
       config.data.dir = data_dir
@@ -73,23 +77,25 @@ class JaxRunner:
         epoch=0,
         batch_size=self.batch_size,
         start_step=0,
-        steps_per_dispatch=1,
+        steps_per_dispatch=steps_per_dispatch,
       )
     ]
+    self.steps_per_dispatch = steps_per_dispatch
     self.state = self.experiment.init_state()
     compiled = self.experiment.train_step.lower(self.state, self.batches[0]).compile()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list | tuple) else cost
-    self.flops_per_step = float(cost.get("flops", float("nan")))
+    self.flops_per_step = float(cost.get("flops", float("nan"))) / steps_per_dispatch
     self.window(2)  # warm-up
 
   def window(self, steps: int) -> float:
     """Images per second over `steps` train steps (dispatch through completion)."""
+    dispatches = max(1, steps // self.steps_per_dispatch)
     start = time.perf_counter()
-    for i in range(steps):
+    for i in range(dispatches):
       self.state, _ = self.experiment.train_step(self.state, self.batches[i % len(self.batches)])
     jax.block_until_ready(self.state)
-    return steps * self.batch_size / (time.perf_counter() - start)
+    return dispatches * self.steps_per_dispatch * self.batch_size / (time.perf_counter() - start)
 
 
 class TorchRunner:
@@ -129,6 +135,9 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--configs", nargs="+", default=["mnist_vae", "mnist_dvae"])
   parser.add_argument("--fast-ops", default="auto", help="comma-separated model.network.fast_ops values to time")
+  parser.add_argument(
+    "--steps-per-dispatch", default="1", help="comma-separated train.steps_per_dispatch values to time (JAX only)"
+  )
   parser.add_argument("--windows", type=int, default=5)
   parser.add_argument("--steps", type=int, default=20)
   parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
@@ -143,9 +152,12 @@ def main() -> None:
     "|---|---|---|---|---|---|",
   ]
   for name in args.configs:
-    runners = {
-      f"dvae-jax (fast_ops={v})": JaxRunner(name, v, args.data_dir, args.steps) for v in args.fast_ops.split(",")
-    }
+    runners = {}
+    for fast_ops in args.fast_ops.split(","):
+      for per_dispatch in (int(k) for k in args.steps_per_dispatch.split(",")):
+        suffix = f", steps_per_dispatch={per_dispatch}" if per_dispatch > 1 else ""
+        label = f"dvae-jax (fast_ops={fast_ops}{suffix})"
+        runners[label] = JaxRunner(name, fast_ops, args.data_dir, args.steps, per_dispatch)
     first = next(iter(runners.values()))
     if not args.no_torch:
       split = first.experiment.splits.train

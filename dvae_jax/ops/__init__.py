@@ -1,10 +1,13 @@
-"""Ops with hand-written gradients where XLA:CPU's own are slow (see each module's docstring).
+"""Ops computed differently from XLA's own where XLA:CPU is slow (see each module's docstring).
 
-Each op computes exactly the forward pass of the plain op (the same lax call) and differs from
-autodiff only in how its gradient is computed, to float32 rounding; tests pin both against
-autodiff of the plain op. Networks choose them with `model.network.fast_ops`: "auto" (on for the
-CPU backend, where they pay; off on GPU/TPU, where XLA's own kernels are the right choice),
-"on" or "off".
+The max-pool runs the plain op's forward (the same lax call, the same bits) with a hand-written
+gradient. The transposed convolution runs a polyphase forward (no multiplications by the
+dilation's zeros; the plain forward for outputs with fewer than 8 channels, where that is faster)
+and a hand-written kernel gradient, both equal to the plain op's to float32 rounding (the same
+products summed in another order); tests pin forwards and gradients against the plain ops and
+their autodiff. Networks choose them with `model.network.fast_ops`: "auto" (on for the CPU
+backend, where they pay; off on GPU/TPU, where XLA's own kernels are the right choice), "on" or
+"off". With "off" the networks run flax's own layers: the bits of earlier versions.
 """
 
 import jax
