@@ -84,7 +84,7 @@ def test_seed004_conv_shapes_and_size():
 @pytest.mark.parametrize("network", ["seed001_conv", "seed004_conv"])
 def test_conv_networks_use_the_fast_ops_when_told(network):
   """fast_ops "on" (dvae_jax.ops' transposed convs and max-pools) and "off" (autodiff of flax's layers):
-  the same outputs, gradients to float32 rounding."""
+  outputs and gradients equal to float32 rounding."""
   smoke = ARCHITECTURES[network].config.SMOKE
   models = {
     mode: get_family("ae").module(ae_config(network, net={**smoke, "fast_ops": mode})) for mode in ("on", "off")
@@ -99,7 +99,8 @@ def test_conv_networks_use_the_fast_ops_when_told(network):
   assert "custom_vjp_call" not in str(jax.make_jaxpr(loss("off"))(params))
   both = jax.jit(lambda p: (jax.value_and_grad(loss("on"))(p), jax.value_and_grad(loss("off"))(p)))
   (loss_on, grad_on), (loss_off, grad_off) = both(params)
-  np.testing.assert_array_equal(loss_on, loss_off)
+  # The polyphase forward of the transposed convs equals the plain op's to float32 rounding.
+  np.testing.assert_allclose(loss_on, loss_off, rtol=1e-6)
   for on, off in zip(jax.tree.leaves(grad_on), jax.tree.leaves(grad_off), strict=True):
     np.testing.assert_allclose(on, off, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(off))))
 
