@@ -105,9 +105,9 @@ def test_steps_per_dispatch_computes_the_same_steps(reference_run, tiny_config, 
   """Three steps per dispatch (an unrolled lax.scan) run the same steps on the same data and keys.
 
   Documented tolerance: XLA compiles and fuses the three unrolled steps as one program, unlike the
-  single-step program, so the losses agree to float32 rounding (relative 1e-5 over steps 1-3), and after two epochs of Adam
-  (which turns rounding-level differences in near-zero gradients into full-size updates) the
-  validation metrics agree to 5% (measured: 3.5%). Runs with the same steps_per_dispatch are
+  single-step program, so the losses agree to float32 rounding (relative 1e-5 over steps 1-3), and
+  after two epochs of Adam (which turns rounding-level differences in near-zero gradients into
+  full-size updates) the validation metrics agree to 5%. Runs with the same steps_per_dispatch are
   bitwise identical.
   """
   config, workdir, _, valid = reference_run
