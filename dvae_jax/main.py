@@ -10,7 +10,9 @@ dvae data download mnist [--data_dir DIR] [--mirror URL]
 
 import functools
 import logging
+import pathlib
 import sys
+import tempfile
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -173,7 +175,9 @@ def _check_repro() -> None:
 
   if _CONFIG.value is None:
     _fail(f"--config is required for `dvae check-repro`.\n{USAGE}")
-  report = repro.check_repro(_CONFIG.value, _WORKDIR.value, steps=_STEPS.value or repro.DEFAULT_STEPS)
+  workdir = pathlib.Path(_WORKDIR.value or tempfile.mkdtemp(prefix="dvae-check-repro-"))
+  repro.use_compilation_cache(workdir / "xla_cache")
+  report = repro.check_repro(_CONFIG.value, workdir, steps=_STEPS.value or repro.DEFAULT_STEPS)
   print(repro.format_report(report))
   failed = [check["name"] for check in report["checks"] if not check["passed"]]
   if failed:
