@@ -1,6 +1,8 @@
 """The `dvae` command line. It parses flags and calls one library function per command.
 
 dvae train    --config experiments/mnist_dvae.py[:smoke] --workdir runs/x [--config.train.num_epochs=2]
+              (SIGTERM / Ctrl-C: checkpoint the current step, exit 75; rerun the same command to resume)
+dvae check-repro --config experiments/mnist_vae.py:smoke [--workdir W] [--steps 24]
 dvae evaluate --workdir runs/x [--split test]
 dvae figures  --workdir runs/x [--out DIR] [--which scatter,manifold,denoising,interpolation,samples] [--split test]
 dvae data download mnist [--data_dir DIR] [--mirror URL]
@@ -8,12 +10,14 @@ dvae data download mnist [--data_dir DIR] [--mirror URL]
 
 import functools
 import logging
+import pathlib
 import sys
+import tempfile
 
 from absl import app, flags
 from ml_collections import config_flags
 
-COMMANDS = ("train", "evaluate", "plot", "figures", "data")
+COMMANDS = ("train", "evaluate", "plot", "figures", "data", "check-repro")
 USAGE = __doc__
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).", lock_config=True)
@@ -43,6 +47,10 @@ _WHICH = flags.DEFINE_list(
 )
 _DISTRIBUTED = flags.DEFINE_bool(
   "distributed", False, "Multi-host run: call jax.distributed.initialize() (one process per host) first."
+)
+_STEPS = flags.DEFINE_integer("steps", None, "`check-repro`: training steps of each run (default 24).")
+_CPU_DEVICES = flags.DEFINE_integer(
+  "cpu_devices", None, "`check-repro` on CPU: virtual devices to split the host into for the device check (default 2)."
 )
 _MIRRORS = flags.DEFINE_multi_string("mirror", None, "Base URL to download from instead of the official mirrors.")
 
@@ -100,6 +108,11 @@ def _print_headline(result: dict) -> None:
 
 
 def _main(command: str, argv: list[str]) -> None:
+  if command == "check-repro":
+    # XLA reads its flags when jax first initializes a backend, i.e. after this and before anything else.
+    from dvae_jax import repro
+
+    repro.set_xla_flags(cpu_devices=_CPU_DEVICES.value)
   # Imported here so that `dvae --help` and flag errors stay fast.
   from dvae_jax import evaluate, train
   from dvae_jax.checkpoint import CheckpointError
@@ -129,6 +142,9 @@ def _main(command: str, argv: list[str]) -> None:
       for path in evaluate.make_figures(dict(run.split("=", 1) for run in _RUNS.value), _OUT.value):
         print(path)
       return
+    if command == "check-repro":
+      _check_repro()
+      return
     if not _WORKDIR.value:
       _fail(f"--workdir is required.\n{USAGE}")
     if command == "figures":
@@ -154,8 +170,25 @@ def _main(command: str, argv: list[str]) -> None:
     )
     print()
     _print_headline(result)
+  except train.Preempted as e:
+    print(f"dvae: {e}", file=sys.stderr)
+    sys.exit(train.PREEMPTED_EXIT_STATUS)
   except (ConfigError, DataError, CheckpointError, train.NonFiniteError, FileNotFoundError) as e:
     _fail(str(e))
+
+
+def _check_repro() -> None:
+  from dvae_jax import repro
+
+  if _CONFIG.value is None:
+    _fail(f"--config is required for `dvae check-repro`.\n{USAGE}")
+  workdir = pathlib.Path(_WORKDIR.value or tempfile.mkdtemp(prefix="dvae-check-repro-"))
+  repro.use_compilation_cache(workdir / "xla_cache")
+  report = repro.check_repro(_CONFIG.value, workdir, steps=_STEPS.value or repro.DEFAULT_STEPS)
+  print(repro.format_report(report))
+  failed = [check["name"] for check in report["checks"] if not check["passed"]]
+  if failed:
+    _fail(f"reproducibility check(s) failed: {', '.join(failed)} (details in {report['json']}).")
 
 
 def _figures(workdir: str) -> None:

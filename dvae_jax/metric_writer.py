@@ -1,17 +1,24 @@
 """Metrics as JSON lines (one record per write) and TensorBoard event files (tensorboardX)."""
 
 import json
+import logging
 import math
+import os
 import pathlib
 
 from tensorboardX import SummaryWriter
+
+# A record whose window of steps a preemption cut short carries this key (value 1.0); the resumed run
+# writes the whole window again, so resuming drops it.
+PARTIAL_WINDOW = "partial_window"
 
 
 class MetricWriter:
   """Writes `{step, split, **scalars}` records to `metrics.jsonl` and to TensorBoard under `tb/`.
 
-  On resume from step `resume_step`, records after it are dropped from the JSONL file (they will be
-  written again, identically) and TensorBoard is told to purge events after it.
+  On resume from step `resume_step`, records after it, and partial-window records, are dropped from
+  the JSONL file (they will be written again, identically) and TensorBoard is told to purge events
+  after it.
   """
 
   def __init__(self, workdir: pathlib.Path, *, resume_step: int = 0, active: bool = True):
@@ -20,8 +27,8 @@ class MetricWriter:
     if not active:  # another process of a multi-host run writes the metrics
       return
     if resume_step and self.path.exists():
-      kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
-      self.path.write_text("".join(line + "\n" for line in kept))
+      kept = [line for line in _complete_lines(self.path) if _kept_on_resume(json.loads(line), resume_step)]
+      atomic_write_text(self.path, "".join(line + "\n" for line in kept))
     elif not resume_step:
       self.path.unlink(missing_ok=True)
     self._tb = SummaryWriter(str(workdir / "tb"), purge_step=resume_step + 1 if resume_step else None)
@@ -39,6 +46,44 @@ class MetricWriter:
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()
+
+
+def _kept_on_resume(record: dict, resume_step: int) -> bool:
+  return record["step"] <= resume_step and PARTIAL_WINDOW not in record
+
+
+def _complete_lines(path: pathlib.Path) -> list[str]:
+  """The file's lines, less a last line that a kill in the middle of an append left unfinished."""
+  lines = path.read_text().splitlines()
+  if lines:
+    try:
+      json.loads(lines[-1])
+    except json.JSONDecodeError:
+      logging.warning("Dropping the unfinished last line of %s (the run was killed while writing it).", path)
+      lines.pop()
+  return lines
+
+
+def atomic_write_text(path: pathlib.Path, text: str) -> None:
+  """Replaces `path`'s contents so that a kill at any instant leaves either the old or the new file.
+
+  The text goes to a temporary file beside it, is fsynced, and is renamed over `path` (atomic on
+  POSIX within a directory); the directory is then fsynced so that the rename itself is durable.
+  """
+  temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+  try:
+    with temporary.open("w") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(temporary, path)
+  finally:
+    temporary.unlink(missing_ok=True)  # only left when something failed before the rename
+  directory = os.open(path.parent, os.O_RDONLY)
+  try:
+    os.fsync(directory)
+  finally:
+    os.close(directory)
 
 
 def _json_float(value: float) -> float | str:

@@ -5,10 +5,13 @@ turns them into a pure objective, one jitted multi-step train function on a devi
 evaluation function, checkpoints, metrics and figures.
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
 import pathlib
+import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,7 +36,7 @@ from dvae_jax.data import (
   preprocess_spec_from_config,
   train_batches,
 )
-from dvae_jax.metric_writer import MetricWriter
+from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter
 from dvae_jax.models import Family, ModelConfig, get_family, model_config
 
 Objective = Callable[..., tuple[jax.Array, tuple[dict[str, jax.Array], Any]]]
@@ -45,6 +48,25 @@ RNG_STREAMS = {"params": 0, "reparam": 1, "noise": 2, "dropout": 3}
 
 class NonFiniteError(FloatingPointError):
   """Training produced a NaN or Inf; the last good checkpoint is kept."""
+
+
+# `dvae train` exits with this status when SIGTERM or SIGINT stopped training after a checkpoint of
+# the step it had reached: EX_TEMPFAIL of sysexits.h, "a temporary failure: retry", which is what
+# a job scheduler should do (rerun the same command; it resumes). Not 143 (128 + SIGTERM): a shell
+# reports that for a process SIGTERM killed outright, with nothing saved, and a wrapper must be
+# able to tell the two apart.
+PREEMPTED_EXIT_STATUS = 75
+
+
+class Preempted(Exception):
+  """Training stopped early on request (a signal, or `stop_at_step`), after a durable checkpoint of `step`."""
+
+  def __init__(self, step: int, workdir: pathlib.Path, reason: str):
+    self.step, self.workdir, self.reason = step, workdir, reason
+    super().__init__(
+      f"{reason}: training stopped after step {step}, checkpointed in {workdir / 'checkpoints' / str(step)}; "
+      "rerun the same command to resume from it."
+    )
 
 
 class TrainState(flax.struct.PyTreeNode):
@@ -455,8 +477,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
   return run_training(build_experiment(config), workdir)
 
 
-def run_training(experiment: Experiment, workdir: str | pathlib.Path) -> dict[str, float]:
-  """`train_and_evaluate` for an already built experiment (tests inspect its trace counts)."""
+def run_training(
+  experiment: Experiment, workdir: str | pathlib.Path, *, stop_at_step: int | None = None
+) -> dict[str, float]:
+  """`train_and_evaluate` for an already built experiment (tests inspect its trace counts).
+
+  SIGTERM or SIGINT during training (how pods preempt jobs, and Ctrl-C) stops it after the current
+  step with a checkpoint of that step, then raises `Preempted`; `stop_at_step` does the same once
+  training reaches that step (`dvae check-repro` interrupts runs this way). Rerunning resumes, and
+  the resumed run's state and metrics equal an uninterrupted run's bit for bit.
+  """
   workdir = pathlib.Path(workdir)
   checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=experiment.config.train.max_checkpoints)
   try:
@@ -467,8 +497,9 @@ def run_training(experiment: Experiment, workdir: str | pathlib.Path) -> dict[st
       logging.info("Resuming from the checkpoint at step %d in %s", start_step, workdir)
     _warn_if_batch_norm_statistics_stay_biased(experiment)
     writer = MetricWriter(workdir, resume_step=start_step, active=parallel.is_primary())
+    pending = checkpointer.read_meta(start_step).get(PENDING_METRICS) if start_step else None
     try:
-      return _train_loop(experiment, state, start_step, checkpointer, writer, workdir)
+      return _train_loop(experiment, state, start_step, checkpointer, writer, workdir, stop_at_step, pending)
     finally:
       writer.close()
   finally:
@@ -506,20 +537,25 @@ def _train_loop(
   checkpointer: Checkpointer,
   writer: MetricWriter,
   workdir: pathlib.Path,
+  stop_at_step: int | None = None,
+  pending: dict[str, Any] | None = None,
 ) -> dict[str, float]:
   cfg = experiment.config.train
   total_steps = cfg.num_epochs * experiment.steps_per_epoch
   sharding = parallel.batch_sharding(experiment.mesh, leading_axes=1)
   profiler = _StepProfiler(workdir / "profile", cfg.profile_start_step, cfg.profile_steps)
   progress = _progress_bar(cfg.progress_bar, total=total_steps, initial=step)
-  history: list[tuple[int, Any]] = []  # (first step, metrics [k]) since the last flush
+  # (first step, metrics [k]) since the last flush; a preempted run left its unflushed steps in the checkpoint.
+  history: list[tuple[int, Any]] = _pending_history(pending)
   valid: dict[str, float] = {}
   # Training throughput counts training time only: validation and checkpoint writes are timed
   # apart (after the training work dispatched before them has finished) and left out.
-  train_seconds, window_start = 0.0, time.perf_counter()
+  train_seconds, window_start = (pending or {}).get("train_seconds", 0.0), time.perf_counter()
   other_seconds = {"valid_seconds": 0.0, "checkpoint_seconds": 0.0, "compile_seconds": 0.0}
 
-  def flush(step: int) -> None:
+  def flush(step: int, *, partial: bool = False) -> None:
+    """Writes the mean metrics of the steps since the last flush. A `partial` window (cut short by
+    a preemption) is marked so, and the resumed run rewrites it whole: see MetricWriter."""
     nonlocal history, train_seconds, window_start, other_seconds
     if not history:
       return
@@ -529,7 +565,8 @@ def _train_loop(
     means = _mean_history(host)
     train_seconds += time.perf_counter() - window_start
     images_per_second = (step - host[0][0]) * cfg.batch_size / max(train_seconds, 1e-9)
-    writer.write(step, "train", {**means, "images_per_second": images_per_second, **other_seconds})
+    marker = {PARTIAL_WINDOW: 1.0} if partial else {}
+    writer.write(step, "train", {**means, "images_per_second": images_per_second, **other_seconds, **marker})
     progress.set_postfix(loss=f"{means['objective_nats']:.2f}", img_s=f"{images_per_second:.0f}")
     history, train_seconds, window_start = [], 0.0, time.perf_counter()
     other_seconds = dict.fromkeys(other_seconds, 0.0)
@@ -545,48 +582,72 @@ def _train_loop(
     other_seconds[name] += window_start - start
     return result
 
-  def save(step: int) -> None:
+  def save(step: int, pending: dict[str, Any] | None = None) -> None:
     epoch, position = experiment.epoch_of(step)
     meta = {"step": step, "epoch": epoch, "position_in_epoch": position, "identity": experiment.identity}
-    checkpointer.save(step, state, {**meta, "optim": experiment.config.optim.to_dict()})
+    meta = {**meta, "optim": experiment.config.optim.to_dict(), **({PENDING_METRICS: pending} if pending else {})}
+    checkpointer.save(step, state, meta)
 
-  while step < total_steps:
-    epoch, position = experiment.epoch_of(step)
-    for first, batch in train_batches(
-      experiment.splits.train,
-      key=experiment.keys["data"],
-      epoch=epoch,
-      batch_size=cfg.batch_size,
-      start_step=position,
-      steps_per_dispatch=cfg.steps_per_dispatch,
-    ):
-      profiler.before(step)
-      traced, call_start = experiment.traces["train"], time.perf_counter()
-      state, metrics = experiment.train_step(state, parallel.global_batch(batch, sharding))
-      if experiment.traces["train"] != traced:  # this call traced and compiled before dispatching
-        compile_seconds = time.perf_counter() - call_start
-        window_start += compile_seconds
-        other_seconds["compile_seconds"] += compile_seconds
-      previous, step = step, step + len(batch["label"])
-      profiler.after(step, state)
-      history.append((previous, metrics))
-      # Dispatch is asynchronous: the bar (and its ETA) advances when the previous dispatch has
-      # finished, not when this one was queued, so it neither runs ahead nor stalls at log steps.
-      # One dispatch stays queued behind the running one, so the device never waits for the host.
-      if len(history) > 1:
-        jax.block_until_ready(history[-2][1])
-        progress.update(previous - history[-2][0])
-      at_epoch_end = first + len(batch["label"]) == experiment.steps_per_epoch
-      checkpoint_due = _crossed(previous, step, cfg.checkpoint_every_steps) or at_epoch_end
-      if checkpoint_due or _crossed(previous, step, cfg.log_every_steps):
-        flush(step)  # checks finiteness before anything is saved
-      if at_epoch_end and len(experiment.splits.valid):
-        valid = timed("valid_seconds", evaluate, experiment, state, experiment.splits.valid)
-        valid_history = [(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})]
-        _check_finite(valid_history, checkpointer, workdir)
-        writer.write(step, "valid", {**valid, "epoch": epoch + 1})
-      if checkpoint_due:
-        timed("checkpoint_seconds", save, step)
+  def stop(step: int, reason: str, *, saved: bool) -> Preempted:
+    """Checkpoints `step` (unless `saved`) with its unflushed metrics, waits until it is durable."""
+    if not saved:
+      jax.block_until_ready(state)
+      pending = {
+        "history": _history_to_json(history),
+        "train_seconds": train_seconds + time.perf_counter() - window_start,
+      }
+      flush(step, partial=True)  # also checks finiteness: a NaN state is never saved
+      timed("checkpoint_seconds", save, step, pending)
+    checkpointer.wait()
+    progress.close()
+    return Preempted(step, workdir, reason)
+
+  resumed_at, stop_request = step, _StopRequest(stop_at_step)
+  with stop_request.signals():
+    while step < total_steps:
+      epoch, position = experiment.epoch_of(step)
+      for first, batch in train_batches(
+        experiment.splits.train,
+        key=experiment.keys["data"],
+        epoch=epoch,
+        batch_size=cfg.batch_size,
+        start_step=position,
+        steps_per_dispatch=cfg.steps_per_dispatch,
+      ):
+        profiler.before(step)
+        traced, call_start = experiment.traces["train"], time.perf_counter()
+        state, metrics = experiment.train_step(state, parallel.global_batch(batch, sharding))
+        if experiment.traces["train"] != traced:  # this call traced and compiled before dispatching
+          compile_seconds = time.perf_counter() - call_start
+          window_start += compile_seconds
+          other_seconds["compile_seconds"] += compile_seconds
+        previous, step = step, step + len(batch["label"])
+        profiler.after(step, state)
+        history.append((previous, metrics))
+        # Dispatch is asynchronous: the bar (and its ETA) advances when the previous dispatch has
+        # finished, not when this one was queued, so it neither runs ahead nor stalls at log steps.
+        # One dispatch stays queued behind the running one, so the device never waits for the host.
+        if len(history) > 1 and history[-2][0] >= resumed_at:  # not a step the preempted run took
+          jax.block_until_ready(history[-2][1])
+          progress.update(previous - history[-2][0])
+        at_epoch_end = first + len(batch["label"]) == experiment.steps_per_epoch
+        checkpoint_due = _crossed(previous, step, cfg.checkpoint_every_steps) or at_epoch_end
+        if checkpoint_due or _crossed(previous, step, cfg.log_every_steps):
+          flush(step)  # checks finiteness before anything is saved
+        if at_epoch_end and len(experiment.splits.valid):
+          valid = timed("valid_seconds", evaluate, experiment, state, experiment.splits.valid)
+          valid_history = [(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})]
+          _check_finite(valid_history, checkpointer, workdir)
+          writer.write(step, "valid", {**valid, "epoch": epoch + 1})
+        if checkpoint_due:
+          timed("checkpoint_seconds", save, step)
+        reason = stop_request.reason(previous, step)
+        if reason:
+          raise stop(step, reason, saved=checkpoint_due)
+    checkpointer.wait()  # a signal that comes now stops nothing, but must not cut the last save short
+    reason = stop_request.reason(step, step, final=True)
+    if reason:
+      raise stop(step, reason, saved=True)
   progress.close()
   profiler.after(None, state)
   if not valid and experiment.config.train.num_epochs:
@@ -594,6 +655,88 @@ def _train_loop(
   if experiment.family.generative:
     save_reconstructions(experiment, state, experiment.splits.valid, workdir / "reconstructions.png")
   return valid
+
+
+# The checkpoint meta entry holding a preempted run's metrics since its last flush, so that the
+# resumed run writes the same records as an uninterrupted one.
+PENDING_METRICS = "pending_train_metrics"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# In a multi-process run the processes agree on a stop every this many steps: the agreement is an
+# all-gather, which synchronizes the hosts, so it is not done at every dispatch.
+STOP_POLL_STEPS = 10
+
+
+class _StopRequest:
+  """Whether training should stop after the step it has reached: a signal came, or `stop_at_step` is reached.
+
+  Every process of a multi-process run must stop after the same step (the checkpoint is a collective
+  write): a signal to any process stops all of them, at the next multiple of STOP_POLL_STEPS.
+  """
+
+  def __init__(self, stop_at_step: int | None):
+    self.stop_at_step = stop_at_step
+    self.received: str | None = None
+
+  @contextlib.contextmanager
+  def signals(self):
+    """While inside, SIGTERM and SIGINT ask for a stop instead of killing the process; the previous
+    handlers come back on exit, so tests and library users keep theirs."""
+    if threading.current_thread() is not threading.main_thread():
+      logging.info("Training runs outside the main thread, where Python cannot handle signals: no preemption handling.")
+      yield
+      return
+    previous = {signum: signal.signal(signum, self._handle) for signum in STOP_SIGNALS}
+    try:
+      yield
+    finally:
+      for signum, handler in previous.items():
+        # None: a handler installed outside Python, which Python cannot put back; the default stands in.
+        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+  def _handle(self, signum: int, frame) -> None:
+    name = signal.Signals(signum).name
+    if self.received is None:
+      self.received = name
+      logging.warning("%s received: training stops after the current step, with a checkpoint of it.", name)
+    else:
+      # Interrupting the save could leave no checkpoint of the step the run stops at (orbax writes a
+      # temporary directory and renames it when complete, so never a corrupt one).
+      logging.warning("%s received again: ignored until the checkpoint being written is complete.", name)
+
+  def reason(self, previous: int, step: int, *, final: bool = False) -> str | None:
+    """Why to stop after the dispatch of steps (previous, step], or None to go on. `final`: after the last step."""
+    if self.stop_at_step is not None and step >= self.stop_at_step:
+      return f"stop_at_step={self.stop_at_step} reached"
+    received = self.received is not None
+    if jax.process_count() > 1:
+      if not (final or _crossed(previous, step, STOP_POLL_STEPS)):
+        return None
+      received = _any_process(received)  # every process calls it at the same steps
+    return f"{self.received or 'a signal to another process'} received" if received else None
+
+
+def _any_process(flag: bool) -> bool:
+  from jax.experimental import multihost_utils
+
+  return bool(np.any(multihost_utils.process_allgather(np.asarray(flag, np.int32))))
+
+
+def _history_to_json(history: list[tuple[int, Any]]) -> list[dict[str, Any]]:
+  """Per-step metrics as JSON; float32 values survive the round trip through Python floats exactly."""
+  return [
+    {
+      "first_step": first,
+      "metrics": {name: {"dtype": str(value.dtype), "values": value.tolist()} for name, value in host.items()},
+    }
+    for first, host in ((first, jax.device_get(metrics)) for first, metrics in history)
+  ]
+
+
+def _pending_history(pending: dict[str, Any] | None) -> list[tuple[int, dict[str, np.ndarray]]]:
+  return [
+    (entry["first_step"], {name: np.asarray(m["values"], m["dtype"]) for name, m in entry["metrics"].items()})
+    for entry in (pending or {}).get("history", [])
+  ]
 
 
 class _StepProfiler:

@@ -1,0 +1,198 @@
+"""Preemption: SIGTERM / SIGINT checkpoint the step training reached, and the rerun resumes bitwise."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from dvae_jax import metric_writer, train
+from dvae_jax.checkpoint import Checkpointer
+from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter, read_metrics
+from tests.conftest import REPO
+
+WALL_CLOCK = {"images_per_second", "valid_seconds", "checkpoint_seconds", "compile_seconds"}
+
+
+def _records(workdir: pathlib.Path) -> list[dict]:
+  return [{k: v for k, v in r.items() if k not in WALL_CLOCK} for r in read_metrics(workdir)]
+
+
+def _final_state(experiment: train.Experiment, workdir: pathlib.Path):
+  checkpointer = Checkpointer(workdir / "checkpoints")
+  try:
+    return checkpointer.latest_step(), jax.device_get(
+      checkpointer.restore(checkpointer.latest_step(), experiment.init_state())
+    )
+  finally:
+    checkpointer.close()
+
+
+def _assert_trees_equal(a, b) -> None:
+  assert jax.tree.structure(a) == jax.tree.structure(b)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    assert np.asarray(x).tobytes() == np.asarray(y).tobytes()
+
+
+@pytest.fixture(scope="module")
+def config(tiny_config):
+  # 16 steps; flushes at 4, 8, 12, 16, checkpoints at 8 and 16: step 5 is neither.
+  return tiny_config(family="vae", train__num_epochs=2, train__checkpoint_every_steps=8, train__max_checkpoints=10)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(config, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("uninterrupted")
+  experiment = train.build_experiment(config)
+  valid = train.run_training(experiment, workdir)
+  return experiment, workdir, valid
+
+
+def _signal_after(experiment: train.Experiment, dispatches: int, signum: int) -> None:
+  """Sends `signum` to this process right after the `dispatches`-th train step call returns."""
+  real_step, calls = experiment.train_step, [0]
+
+  def step_then_signal(state, batch):
+    result = real_step(state, batch)
+    calls[0] += 1
+    if calls[0] == dispatches:
+      signal.raise_signal(signum)
+    return result
+
+  experiment.train_step = step_then_signal
+
+
+def test_sigterm_checkpoints_that_step_and_the_rerun_resumes_bitwise(config, uninterrupted, tmp_path, monkeypatch):
+  experiment, reference_dir, reference_valid = uninterrupted
+  sentinel = lambda signum, frame: None  # noqa: E731
+  previous, previous_int = signal.signal(signal.SIGTERM, sentinel), signal.getsignal(signal.SIGINT)
+  try:
+    interrupted = train.build_experiment(config)
+    _signal_after(interrupted, 5, signal.SIGTERM)
+    # A second signal (Ctrl-C) while the checkpoint is written is ignored until it is complete.
+    real_save, saves = Checkpointer.save, []
+
+    def save_interrupted(self, step, state, meta):
+      signal.raise_signal(signal.SIGINT)
+      real_save(self, step, state, meta)
+      saves.append(step)
+
+    monkeypatch.setattr(Checkpointer, "save", save_interrupted)
+    with pytest.raises(train.Preempted, match=r"^SIGTERM received: training stopped after step 5, checkpointed in"):
+      train.run_training(interrupted, tmp_path)
+    assert signal.getsignal(signal.SIGTERM) is sentinel  # the handlers are the caller's again
+    assert signal.getsignal(signal.SIGINT) is previous_int
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+  monkeypatch.undo()
+  assert saves == [5]
+  step, state = _final_state(experiment, tmp_path)
+  assert step == 5 and int(state.step) == 5
+  # The window of steps 5..8 was cut short: it is on disk, marked, and the resumed run rewrites it whole.
+  records = read_metrics(tmp_path)
+  assert [(r["step"], r.get(PARTIAL_WINDOW)) for r in records] == [(4, None), (5, 1.0)]
+
+  resumed = train.build_experiment(config)
+  assert train.run_training(resumed, tmp_path) == reference_valid
+  assert _records(tmp_path) == _records(reference_dir)
+  _assert_trees_equal(_final_state(resumed, tmp_path)[1], _final_state(experiment, reference_dir)[1])
+
+
+def test_stop_at_a_checkpoint_step_and_with_several_steps_per_dispatch(tiny_config, tmp_path):
+  """A stop on a step that is checkpointed anyway saves once; with 3 steps per dispatch the stop
+  comes at the end of the dispatch that reaches the step, and the resume continues its chunks."""
+  config = tiny_config(family="vae", train__num_epochs=2, train__checkpoint_every_steps=8, train__steps_per_dispatch=3)
+  reference = train.build_experiment(config)
+  reference_valid = train.run_training(reference, tmp_path / "reference")
+  experiment = train.build_experiment(config)
+  with pytest.raises(train.Preempted, match="stop_at_step=8 reached: training stopped after step 8"):
+    train.run_training(experiment, tmp_path / "run", stop_at_step=8)  # chunks 3, 3, 2: epoch end
+  with pytest.raises(train.Preempted, match="after step 11"):
+    train.run_training(experiment, tmp_path / "run", stop_at_step=10)  # epoch 2's chunks end at 11, 14, 16
+  assert train.run_training(experiment, tmp_path / "run") == reference_valid
+  assert _records(tmp_path / "run") == _records(tmp_path / "reference")
+  _assert_trees_equal(_final_state(experiment, tmp_path / "run")[1], _final_state(reference, tmp_path / "reference")[1])
+
+
+def test_handlers_are_restored_after_a_complete_run(config, uninterrupted, tmp_path):
+  experiment, _, _ = uninterrupted
+  before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+  train.run_training(experiment, tmp_path)
+  assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_processes_agree_on_the_stop_every_poll_interval(monkeypatch):
+  """With several processes the local flag is combined across them, at the same steps everywhere."""
+  combined = []
+  monkeypatch.setattr(jax, "process_count", lambda: 2)
+  monkeypatch.setattr(train, "_any_process", lambda flag: combined.append(flag) or True)
+  request = train._StopRequest(None)
+  assert request.reason(0, 9) is None and combined == []  # no multiple of 10 crossed: no all-gather
+  assert request.reason(9, 10) == "a signal to another process received" and combined == [False]
+  assert request.reason(10, 10, final=True) is not None and combined == [False, False]
+
+
+def test_metrics_rewrite_on_resume_is_atomic(tmp_path, monkeypatch):
+  lines = [{"step": s, "split": "train", "loss": float(s)} for s in (4, 8, 12)]
+  original = "".join(json.dumps(r) + "\n" for r in lines) + '{"step": 16, "spl'  # killed mid-append
+  (tmp_path / "metrics.jsonl").write_text(original)
+
+  def failing_replace(source, target):
+    raise OSError("disk gone")
+
+  monkeypatch.setattr(metric_writer.os, "replace", failing_replace)
+  with pytest.raises(OSError, match="disk gone"):
+    MetricWriter(tmp_path, resume_step=8)
+  assert (tmp_path / "metrics.jsonl").read_text() == original  # untouched
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.jsonl"]  # no temporary file left
+  monkeypatch.undo()
+  MetricWriter(tmp_path, resume_step=8).close()
+  assert [r["step"] for r in read_metrics(tmp_path)] == [4, 8]  # the unfinished line is dropped too
+  assert not list(tmp_path.glob(".metrics.jsonl.tmp-*"))
+
+
+def test_dvae_train_exits_75_on_sigterm_and_the_rerun_completes(shared_data, tmp_path):
+  """The command as a pod runs it: SIGTERM once metrics.jsonl shows progress, then the same command."""
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  env["DVAE_DATA_DIR"] = str(shared_data)
+  # 64 steps of batch 8: long enough to be running when the signal comes, short to rerun.
+  command = [
+    sys.executable,
+    "-m",
+    "dvae_jax.main",
+    "train",
+    "--config",
+    "experiments/mnist_vae.py:smoke",
+    "--workdir",
+    str(tmp_path),
+    "--config.train.batch_size=8",
+    "--config.train.num_epochs=1",
+    "--config.train.checkpoint_every_steps=1000",
+    "--config.train.progress_bar=False",
+  ]
+  process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  metrics = tmp_path / "metrics.jsonl"
+  deadline = time.monotonic() + 300
+  while not (metrics.exists() and metrics.read_text().strip()) and process.poll() is None:
+    assert time.monotonic() < deadline, "no metrics after 300 s"
+    time.sleep(0.05)
+  process.send_signal(signal.SIGTERM)
+  stdout, stderr = process.communicate(timeout=300)
+  assert process.returncode == train.PREEMPTED_EXIT_STATUS, stderr
+  message = [line for line in stderr.splitlines() if line.startswith("dvae: SIGTERM received")]
+  assert len(message) == 1 and "rerun the same command to resume" in message[0], stderr
+  step = int(message[0].split("after step ")[1].split(",")[0])
+  checkpointer = Checkpointer(tmp_path / "checkpoints")
+  assert 4 <= step < 64 and checkpointer.latest_step() == step
+  checkpointer.close()
+  rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert rerun.returncode == 0, rerun.stderr
+  assert f"Resuming from the checkpoint at step {step}" in rerun.stderr
+  train_steps = [r["step"] for r in read_metrics(tmp_path) if r["split"] == "train"]
+  assert train_steps == list(range(4, 65, 4))  # every window once, none partial
