@@ -9,6 +9,8 @@ The `model` section is the chosen family's own hyperparameters and nothing else 
 `model.network`: a key the family or network does not read is an error, not silently ignored.
 """
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import ml_collections
@@ -68,6 +70,8 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.optim.b2 = 0.999
   c.optim.eps = 1e-8
   c.optim.batch_reduction = "sum"  # the reference optimizes the batch sum; "mean" also allowed
+  # A family with a discriminator (vae_gan) trains it with its own Adam from this rate (None: learning_rate).
+  c.optim.discriminator_learning_rate = config_dict.placeholder(float)
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 64
@@ -167,11 +171,12 @@ def plain_vae(config: ml_collections.ConfigDict, *, batch_size: int) -> ml_colle
   """
   config.data.invert = False
   model = config.model
-  model.label_head = False
   model.weight_decay = 0.0
   model.l2_scheme = "single"
   model.samples = 1
-  model.sample_mode = "elbo"
+  for key, value in (("label_head", False), ("sample_mode", "elbo")):
+    if key in model:  # not keys of a family that fixes them (vae_gan)
+      model[key] = value
   constant_adam(config, learning_rate=1e-3, batch_size=batch_size)
   config.train.log_every_steps = 100
   config.train.checkpoint_every_steps = 1000
@@ -207,6 +212,44 @@ def im_et_al_binarized_mnist(config: ml_collections.ConfigDict) -> ml_collection
   config.train.checkpoint_every_steps = 2000
   config.eval.iw_batch_size = 100
   return config
+
+
+def seed003_mnist(config: ml_collections.ConfigDict, *, pixel_loss: str) -> ml_collections.ConfigDict:
+  """Seed 003's MNIST setting (REFERENCE.md section 5): a dense VAE with 5 latents and 3 hidden
+  layers of 400 (ReLU, Xavier init) on MNIST in [0, 1] (not inverted), one posterior draw, no label
+  head and no L2, Adam 1e-3 at a constant rate on the per-image mean over batches of 64, 50 epochs.
+  `pixel_loss`: "bce" (a Bernoulli likelihood) or "l2" (the sum of squared errors: a Gaussian
+  likelihood of variance 1/2, whose -log p is that sum plus a constant).
+
+  `config` must come from `base_config(family, "mlp")` for the vae or vae_gan family.
+  """
+  if pixel_loss not in ("bce", "l2"):
+    raise ConfigError(f"pixel loss {pixel_loss!r}: expected 'bce' or 'l2'.")
+  plain_vae(config, batch_size=64)
+  network = config.model.network
+  network.fc_sizes = (400, 400, 400)
+  network.activation = "relu"
+  network.kernel_init = "xavier_normal"
+  config.model.latent_dim = 5
+  if pixel_loss == "l2":
+    config.model.likelihood = "gaussian"
+    config.model.gaussian_log_std = -0.5 * math.log(2.0)
+  config.train.num_epochs = 50
+  config.train.checkpoint_every_steps = 1000
+  return config
+
+
+def split_variants(variant: str | None, own: Sequence[str]) -> tuple[list[str], str | None]:
+  """An experiment's comma-separated variant: (its own variant names in `own`, at most one generic
+  variant of VARIANTS, or None). Anything else is a ConfigError listing what is valid."""
+  names = [name for name in (variant or "").split(",") if name]
+  generic = [name for name in names if name not in own]
+  if len(generic) > 1 or any(name not in VARIANTS for name in generic):
+    raise ConfigError(
+      f"config variant {variant!r}: expected names from {list(own)} and at most one of {list(VARIANTS)}, "
+      "comma-separated."
+    )
+  return [name for name in names if name in own], (generic[0] if generic else None)
 
 
 VARIANTS = ("smoke", "cpu")
@@ -245,6 +288,8 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_
     config.model.latent_dim = 8
   # A tiny network of the same kind; running statistics must settle within a few steps.
   config.model.network.update(ARCHITECTURES[config.model.network.name].config.SMOKE)
+  if "discriminator" in config.model:
+    config.model.discriminator.update(ARCHITECTURES[config.model.discriminator.name].config.SMOKE)
   config.train.batch_size = 32
   config.train.eval_batch_size = 128
   config.train.num_epochs = 2
@@ -297,6 +342,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     ("data.eval_limit", config.data.eval_limit),
     ("eval.iw_limit", config.eval.iw_limit),
     ("num_devices", config.num_devices),
+    ("optim.discriminator_learning_rate", config.optim.discriminator_learning_rate),
   ):
     if value is not None:
       _positive(path, value)
