@@ -528,6 +528,7 @@ def _train_loop(
     meta = {"step": step, "epoch": epoch, "position_in_epoch": position, "identity": experiment.identity}
     checkpointer.save(step, state, {**meta, "optim": experiment.config.optim.to_dict()})
 
+  epoch_start = time.perf_counter()  # wall time per epoch: training, validation and checkpoints
   while step < total_steps:
     epoch, position = experiment.epoch_of(step)
     for first, batch in train_batches(
@@ -562,7 +563,8 @@ def _train_loop(
         valid = timed("valid_seconds", evaluate, experiment, state, experiment.splits.valid)
         valid_history = [(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})]
         _check_finite(valid_history, checkpointer, workdir)
-        writer.write(step, "valid", {**valid, "epoch": epoch + 1})
+        epoch_seconds, epoch_start = time.perf_counter() - epoch_start, time.perf_counter()
+        writer.write(step, "valid", {**valid, "epoch": epoch + 1, "epoch_seconds": epoch_seconds})
       if checkpoint_due:
         timed("checkpoint_seconds", save, step)
   progress.close()
