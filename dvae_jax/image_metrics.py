@@ -70,7 +70,9 @@ def ssim(reference: jax.Array, images: jax.Array) -> jax.Array:
   _check_pair(reference, images)
   height, width = reference.shape[1:3]
   if min(height, width) < SSIM_WINDOW:
-    raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW} x {SSIM_WINDOW} (its window), got {height} x {width}.")
+    raise ValueError(
+      f"SSIM needs images of at least {SSIM_WINDOW} x {SSIM_WINDOW} (its window), got {height} x {width}."
+    )
   return pix.ssim(
     reference, images, max_val=1.0, filter_size=SSIM_WINDOW, filter_sigma=SSIM_SIGMA, k1=SSIM_K1, k2=SSIM_K2
   )
@@ -119,21 +121,32 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return features.mean(axis=0), np.cov(features, rowvar=False).reshape(features.shape[1], features.shape[1])
 
 
+def _psd_eigenvalues(eigenvalues: np.ndarray) -> np.ndarray:
+  """Eigenvalues of a symmetric PSD matrix with those within rounding of 0 set to exactly 0.
+
+  A singular covariance (fewer samples than features, dead features) has eigenvalues that are 0 up
+  to rounding, of either sign and of order eps * largest; their square roots, of order
+  sqrt(eps * largest), would be the whole error of the distance. Below dim * eps * largest they
+  cannot be told from rounding, so they are taken as 0 (a change of at most sqrt of that bound to
+  a square root, no more than rounding already makes).
+  """
+  tolerance = eigenvalues.size * np.finfo(np.float64).eps * np.max(np.abs(eigenvalues), initial=0.0)
+  return np.where(eigenvalues > tolerance, eigenvalues, 0.0)
+
+
 def _symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
-  """The PSD square root of a symmetric matrix; eigenvalues below 0 (rounding) are taken as 0."""
+  """The PSD square root of a symmetric PSD matrix."""
   eigenvalues, eigenvectors = np.linalg.eigh(matrix)
-  return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+  return (eigenvectors * np.sqrt(_psd_eigenvalues(eigenvalues))) @ eigenvectors.T
 
 
-def frechet_distance_from_statistics(
-  mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray, cov2: np.ndarray
-) -> float:
+def frechet_distance_from_statistics(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray, cov2: np.ndarray) -> float:
   """||mean1 - mean2||^2 + tr(cov1 + cov2 - 2 (cov1 cov2)^(1/2)), the squared 2-Wasserstein
   distance between two Gaussians.
 
   tr((cov1 cov2)^(1/2)) is computed as tr((s cov2 s)^(1/2)) with s = cov1^(1/2): cov1 cov2 is
   similar to the symmetric PSD matrix s cov2 s, so the two have the same eigenvalues, and a
-  symmetric eigendecomposition gives them real and (after clipping rounding below 0) non-negative.
+  symmetric eigendecomposition gives them real, and non-negative once rounding about 0 is set to 0.
   That avoids scipy.linalg.sqrtm of the non-symmetric product, whose result picks up imaginary
   parts and needs an epsilon added to the diagonal when the covariances are near singular (fewer
   samples than features, or dead features) as they often are.
@@ -147,7 +160,7 @@ def frechet_distance_from_statistics(
   sqrt_cov1 = _symmetric_sqrt(cov1)
   product = sqrt_cov1 @ cov2 @ sqrt_cov1
   eigenvalues = np.linalg.eigvalsh((product + product.T) / 2)  # symmetrized against rounding
-  trace_sqrt_product = np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None)))
+  trace_sqrt_product = np.sum(np.sqrt(_psd_eigenvalues(eigenvalues)))
   difference = mean1 - mean2
   return float(difference @ difference + np.trace(cov1) + np.trace(cov2) - 2.0 * trace_sqrt_product)
 
