@@ -75,7 +75,7 @@ def test_ssim_matches_an_independent_float64_implementation():
   expected = [ssim_float64(reference[k], images[k]) for k in range(2)]
   ours = image_metrics.ssim(reference[..., None], images[..., None])
   assert 0.2 < min(expected) < max(expected) < 0.95  # a case that exercises every term
-  np.testing.assert_allclose(ours, expected, atol=2e-5)
+  np.testing.assert_allclose(ours, expected, atol=5e-6)  # measured 6.3e-7 (float32 filtering)
 
 
 def test_ssim_decreases_as_noise_grows():
@@ -166,7 +166,8 @@ def test_frechet_distance_of_gaussian_samples_approaches_the_closed_form():
   features1 = rng.multivariate_normal(mean1, cov1, size=samples).astype(np.float32)
   features2 = rng.multivariate_normal(mean2, cov2, size=samples).astype(np.float32)
   expected = closed_form_frechet(mean1, cov1, mean2, cov2)
-  assert image_metrics.frechet_distance(features1, features2) == pytest.approx(expected, rel=0.02)
+  # Measured 2.5853 against 2.5938 (0.33%, the sampling error of 200,000 samples).
+  assert image_metrics.frechet_distance(features1, features2) == pytest.approx(expected, rel=0.01)
 
 
 def test_frechet_distance_of_identical_sets_is_zero():
