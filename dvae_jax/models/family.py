@@ -11,6 +11,7 @@ offers, by method name (evaluation and figures look for these):
   log_prior(z [..., z]) -> [...]                    latent-variable families
   cluster(x) -> component index [B]                 latent-variable families (used with a mixture prior)
   classify(x) -> logits [B, classes]                the classifier
+  features(x) -> penultimate features [B, F]        the classifier
 """
 
 import dataclasses
