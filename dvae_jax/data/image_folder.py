@@ -46,6 +46,7 @@ import logging
 import os
 import pathlib
 import struct
+import zipfile
 import zlib
 
 import numpy as np
@@ -243,7 +244,7 @@ def _load(path: pathlib.Path, key: str) -> FolderImages | None:
         classes=tuple(cache["classes"].tolist()),
         skipped=tuple(cache["skipped"].tolist()),
       )
-  except (OSError, EOFError, ValueError, KeyError, zlib.error) as e:
+  except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
     _log.warning("image-folder cache %s is unreadable (%s: %s); decoding the folder again", path, type(e).__name__, e)
     return None
 
