@@ -17,8 +17,9 @@ import ml_collections
 from ml_collections import config_dict
 
 from dvae_jax import models
+from dvae_jax.data.image_folder import CHANNELS, RESIZE_FILTERS
 from dvae_jax.data.pipeline import BINARIZE, VALIDATION_SPLITS
-from dvae_jax.data.sources import DATASETS
+from dvae_jax.data.sources import DATASETS, PATH_DATASETS
 from dvae_jax.errors import ConfigError
 from dvae_jax.models import ARCHITECTURES
 
@@ -52,7 +53,17 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.data.validation_split = "first"  # the reference: the first 10%, unshuffled
   c.data.train_limit = config_dict.placeholder(int)  # keep only the first N training examples
   c.data.eval_limit = config_dict.placeholder(int)  # and the first N validation / test examples
-  c.data.path = config_dict.placeholder(str)  # the file of data.name="npz" (x_train, y_train, x_test, y_test)
+  # The file of data.name="npz" (x_train, y_train, x_test, y_test), or the folder of data.name="image_folder".
+  c.data.path = config_dict.placeholder(str)
+  # data.name="image_folder" only (dvae_jax/data/image_folder.py): decoding (part of the cache key) ...
+  c.data.image_size = 64  # images are resized to image_size x image_size
+  c.data.center_crop = False  # crop the central square first; False stretches non-square images
+  c.data.image_channels = 3  # 3: RGB; 1: grayscale, stored as one channel
+  c.data.resize_filter = "lanczos"  # or "area" (box averaging)
+  # ... and the split: a shuffle seeded by split_seed (not by `seed`, so every training seed sees the same test set).
+  c.data.test_fraction = 0.2
+  c.data.split_seed = 0
+  c.data.cache_dir = config_dict.placeholder(str)  # None: <data dir>/image_folder_cache
 
   c.model = ml_collections.ConfigDict(_overridable(models.default_model_config(family, network)))
 
@@ -332,11 +343,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _choice("data.validation_split", config.data.validation_split, VALIDATION_SPLITS)
   _in_range("data.validation_fraction", config.data.validation_fraction, 0.0, 1.0, low_open=True)
   _check_schedule(config.optim)
-  if (config.data.name == "npz") != (config.data.path is not None):
+  if (config.data.name in PATH_DATASETS) != (config.data.path is not None):
     raise ConfigError(
       f"config.data.path={config.data.path!r} with config.data.name={config.data.name!r}: expected a path to an "
-      ".npz file exactly when data.name is 'npz' (and no path for any other dataset)."
+      ".npz file exactly when data.name is 'npz', or to a folder of images when it is 'image_folder' (and no path "
+      "for any other dataset)."
     )
+  _check_image_folder(config.data)
   for path, value in (
     ("data.train_limit", config.data.train_limit),
     ("data.eval_limit", config.data.eval_limit),
@@ -376,6 +389,24 @@ def validate(config: ml_collections.ConfigDict) -> None:
     "eval.iw_samples",
   ):
     _positive(path, get(path), allow_zero=True)
+
+
+def _check_image_folder(data: ml_collections.ConfigDict) -> None:
+  """The image_folder keys are checked whatever the dataset, so a bad default never waits for its first use."""
+  if isinstance(data.image_size, bool) or not isinstance(data.image_size, int) or data.image_size < 1:
+    raise ConfigError(f"config.data.image_size={data.image_size!r} is not valid; expected a positive integer (pixels).")
+  if not isinstance(data.center_crop, bool):
+    raise ConfigError(f"config.data.center_crop={data.center_crop!r} is not valid; expected True or False.")
+  _choice("data.image_channels", data.image_channels, CHANNELS)
+  _choice("data.resize_filter", data.resize_filter, RESIZE_FILTERS)
+  _in_range("data.test_fraction", data.test_fraction, 0.0, 1.0, low_open=True)
+  _positive("data.split_seed", data.split_seed, allow_zero=True)
+  if data.name == "image_folder" and data.invert:
+    raise ConfigError(
+      "config.data.invert=True with config.data.name='image_folder': expected False. Inversion (1 - pixel) is the "
+      "reference's MNIST convention (white digits on black become black on white), not a property of arbitrary "
+      "images; pass --config.data.invert=False."
+    )
 
 
 def _check_schedule(optim: ml_collections.ConfigDict) -> None:

@@ -67,14 +67,14 @@ def module_rngs(key: jax.Array) -> dict[str, jax.Array]:
 def make_objective(family: Family, model, hparams: ModelConfig, *, batch_reduction: str) -> Objective:
   """objective(params, model_state, batch, key, *, train) -> (loss, (metrics, new_model_state)).
 
-  `loss` is what is optimized: the per-image objective reduced over the batch ("sum", as the
-  reference does, or "mean"), plus the L2 penalty of `hparams.l2_scheme`. `metrics` holds
-  per-example terms [B] in nats per image and scalars: `l2`, the penalty's share per image (what
-is added to `loss`, divided by B when the batch is summed), so that `objective_nats + l2` is the
-optimized loss per image whatever the batch size; for each
-  of the family's generators the reference's "test loss" `reference_loss_<label>` (its
-  reconstruction BCE plus its own L2 term, counted once, as the reference computes it) and that L2
-  term `reference_l2_<label>`; `reference_loss`, the first (output) generator's.
+    `loss` is what is optimized: the per-image objective reduced over the batch ("sum", as the
+    reference does, or "mean"), plus the L2 penalty of `hparams.l2_scheme`. `metrics` holds
+    per-example terms [B] in nats per image and scalars: `l2`, the penalty's share per image (what
+  is added to `loss`, divided by B when the batch is summed), so that `objective_nats + l2` is the
+  optimized loss per image whatever the batch size; for each
+    of the family's generators the reference's "test loss" `reference_loss_<label>` (its
+    reconstruction BCE plus its own L2 term, counted once, as the reference computes it) and that L2
+    term `reference_l2_<label>`; `reference_loss`, the first (output) generator's.
   """
   include = losses.reference_l2_include
 
