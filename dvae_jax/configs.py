@@ -21,7 +21,7 @@ from dvae_jax.data.image_folder import CHANNELS, RESIZE_FILTERS
 from dvae_jax.data.pipeline import BINARIZE, VALIDATION_SPLITS
 from dvae_jax.data.sources import DATASETS, PATH_DATASETS
 from dvae_jax.errors import ConfigError
-from dvae_jax.models import ARCHITECTURES
+from dvae_jax.models import ARCHITECTURES, hparams
 
 __all__ = ["ConfigError", "apply_variant", "base_config", "validate"]
 
@@ -248,6 +248,31 @@ def seed003_mnist(config: ml_collections.ConfigDict, *, pixel_loss: str) -> ml_c
   config.train.num_epochs = 50
   config.train.checkpoint_every_steps = 1000
   return config
+
+
+def seed003_faces(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Seed 003's face setting (REFERENCE.md section 5): an image folder (`data.path`) resized to
+  64 x 64 RGB and split 80/20 by a seeded shuffle, one posterior draw, no label head and no L2,
+  Xavier init, BCE pixel loss, Adam 1e-3 on the per-image mean over batches of 64, 200 epochs.
+
+  `config` must come from `base_config(family, "seed003_conv")` for the vae or vae_gan family.
+  """
+  config.data.name = "image_folder"
+  config.data.invert = False
+  config.data.image_size = 64
+  config.data.test_fraction = 0.2
+  plain_vae(config, batch_size=64)
+  config.model.latent_dim = 512
+  config.model.network.kernel_init = "xavier_normal"
+  config.train.num_epochs = 200
+  config.train.checkpoint_every_steps = 1000
+  config.eval.iw_samples = 0  # a likelihood of continuous colour images in nats says little here
+  return config
+
+
+def network_section(name: str) -> ml_collections.ConfigDict:
+  """The config section of network `name` with its defaults (to swap a network or discriminator)."""
+  return ml_collections.ConfigDict(_overridable(hparams.to_dict(ARCHITECTURES.get_named(name).config())))
 
 
 def split_variants(variant: str | None, own: Sequence[str]) -> tuple[list[str], str | None]:

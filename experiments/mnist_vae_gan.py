@@ -17,7 +17,9 @@ import pathlib
 
 
 def _dense_vae():
-  spec = importlib.util.spec_from_file_location("mnist_dense_vae", pathlib.Path(__file__).with_name("mnist_dense_vae.py"))
+  spec = importlib.util.spec_from_file_location(
+    "mnist_dense_vae", pathlib.Path(__file__).with_name("mnist_dense_vae.py")
+  )
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module

@@ -88,9 +88,9 @@ def table(runs: pathlib.Path, *, epochs_scale: float, command: str) -> str:
     "Test loss = mean per-image BCE of a generator plus that generator's L2 term (5e-4 sum(w^2)/2, counted once, as "
     "the reference computes it; its value is in the L2 column). The reference's code logs the loss of both DVAE "
     "decoders and which one its table shows cannot be told: ours gives the DAE decoder's (the model's output) and "
-    "the VAE decoder's. Test KLD = mean per-image KL; classifier error = error of the separately trained classifier on one "
-    "stochastic reconstruction per test image. Test NLL = importance-weighted estimate of -log p(x) under the "
-    "model's Bernoulli output (k samples; a bound on continuous [0,1] data, not a true NLL: see "
+    "the VAE decoder's. Test KLD = mean per-image KL; classifier error = error of the separately trained "
+    "classifier on one stochastic reconstruction per test image. Test NLL = importance-weighted estimate of "
+    "-log p(x) under the model's Bernoulli output (k samples; a bound on continuous [0,1] data, not a true NLL: see "
     "experiments/mnist_binarized_*.py for the binarized protocol). All in nats per image.",
     "",
     "| model | data | samples | test loss: published | ours | ours: DVAE's VAE decoder | L2 in ours "

@@ -9,16 +9,20 @@
 #   scripts/reproduce_vae_gan.sh --epochs 5            # the CPU table in the README
 #
 # Options: --epochs N (every VAE run), --classifier-epochs N (default 5), --datasets "mnist fashion",
-# --runs DIR (default runs/vae_gan), --out DIR (default results/vae_gan). Run from the repository
-# root with the package installed (README.md).
+# --face-epochs N (default 0: skip; else the 64 x 64 face configs, experiments/faces_vae.py and
+# faces_vae_gan.py:resnet, for N epochs on a stand-in folder: the Fashion-MNIST test images written
+# as 64 x 64 RGB PNGs, since no face dataset is on these machines), --runs DIR (default
+# runs/vae_gan), --out DIR (default results/vae_gan). Run from the repository root with the package
+# installed (README.md).
 set -euo pipefail
 
 args=("$@")
-epochs=50 classifier_epochs=5 datasets="mnist fashion" runs=runs/vae_gan out=results/vae_gan
+epochs=50 classifier_epochs=5 face_epochs=0 datasets="mnist fashion" runs=runs/vae_gan out=results/vae_gan
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
     --classifier-epochs) classifier_epochs=$2; shift 2 ;;
+    --face-epochs) face_epochs=$2; shift 2 ;;
     --datasets) datasets=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
@@ -26,11 +30,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-train() {  # train WORKDIR CONFIG EPOCHS: a fresh run, timed
-  rm -rf "$1"
+train() {  # train WORKDIR CONFIG EPOCHS [overrides...]: a fresh run, timed
+  local workdir=$1 config=$2 num_epochs=$3
+  shift 3
+  rm -rf "$workdir"
   local start=$SECONDS
-  dvae train --config "$2" --workdir "$1" --config.train.num_epochs="$3" --config.train.progress_bar=false
-  echo $((SECONDS - start)) > "$1/train_wall_seconds"
+  dvae train --config "$config" --workdir "$workdir" --config.train.num_epochs="$num_epochs" \
+    --config.train.progress_bar=false "$@"
+  echo $((SECONDS - start)) > "$workdir/train_wall_seconds"
 }
 
 for data in $datasets; do
@@ -47,6 +54,17 @@ for data in $datasets; do
       --out "$out/figures/${data}_${pbp}"
   done
 done
+
+if [ "$face_epochs" -gt 0 ]; then
+  folder="$runs/fashion64_png"
+  [ -d "$folder" ] || python3 scripts/make_image_folder.py --dataset fashion_mnist --split test --size 64 --rgb --out "$folder"
+  face=(--config.data.path="$folder" --config.data.cache_dir="$runs/image_folder_cache")
+  train "$runs/faces_vae" experiments/faces_vae.py "$face_epochs" "${face[@]}"
+  dvae evaluate --workdir "$runs/faces_vae"
+  train "$runs/faces_vae_gan_resnet" experiments/faces_vae_gan.py:resnet "$face_epochs" "${face[@]}"
+  dvae evaluate --workdir "$runs/faces_vae_gan_resnet"
+  dvae plot --run "VAE=$runs/faces_vae" --run "VAE+ResNet D=$runs/faces_vae_gan_resnet" --out "$out/figures/faces_fashion64"
+fi
 
 python3 scripts/vae_gan_table.py --runs "$runs" --out "$out/table.md" --command "scripts/reproduce_vae_gan.sh ${args[*]:-}"
 cat "$out/table.md"

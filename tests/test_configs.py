@@ -69,6 +69,8 @@ def test_every_family_and_network_has_a_valid_default():
 
   for family in FAMILIES:
     for network in ARCHITECTURES:
+      if FAMILIES[family].config.DECODES and ARCHITECTURES[network].decoder is None:
+        continue  # a discriminator cannot decode (test_vae_gan checks the error)
       configs.validate(configs.base_config(family, network))
       configs.validate(configs.apply_variant(configs.base_config(family, network), "smoke"))
 

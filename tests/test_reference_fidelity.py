@@ -60,7 +60,9 @@ def _objective_and_terms(family: str, **model):
   batch = {"image": jax.random.uniform(jax.random.key(3), x.shape), "label": jnp.arange(BATCH) % 3}
   objective = make_objective(get_family(family), module, config, batch_reduction="sum")
   loss, (metrics, _) = objective(params, model_state, batch, jax.random.key(4), train=True)
-  r = {scope: WEIGHT_DECAY * 0.5 * size * SCOPE_VALUES[scope] ** 2 for scope, size in _regularized_sizes(params).items()}
+  r = {
+    scope: WEIGHT_DECAY * 0.5 * size * SCOPE_VALUES[scope] ** 2 for scope, size in _regularized_sizes(params).items()
+  }
   return float(loss), metrics, r
 
 
@@ -70,19 +72,23 @@ def _objective_and_terms(family: str, **model):
     # VAE = B (R_mean + R_logvar + 2 R_gen + 2 R_enc)
     (
       "vae",
-      lambda r: r["inference", "mean"]
-      + r["inference", "logvar"]
-      + 2 * r["generator",]
-      + 2 * (r["inference", "trunk"] + r["inference", "label_head"]),
+      lambda r: (
+        r["inference", "mean"]
+        + r["inference", "logvar"]
+        + 2 * r["generator",]
+        + 2 * (r["inference", "trunk"] + r["inference", "label_head"])
+      ),
     ),
     # DVAE = B (R_mean + R_logvar + 3 R_enc + 2 R_gen + 2 R_daegen)
     (
       "dvae",
-      lambda r: r["inference", "mean"]
-      + r["inference", "logvar"]
-      + 3 * (r["inference", "trunk"] + r["inference", "label_head"])
-      + 2 * r["generator",]
-      + 2 * r["dae_generator",],
+      lambda r: (
+        r["inference", "mean"]
+        + r["inference", "logvar"]
+        + 3 * (r["inference", "trunk"] + r["inference", "label_head"])
+        + 2 * r["generator",]
+        + 2 * r["dae_generator",]
+      ),
     ),
     ("classifier", lambda r: r["trunk",] + r["label_head",]),  # classifier = B R
   ],
@@ -106,9 +112,7 @@ def test_dvae_reports_both_decoders_test_loss_with_their_own_l2_once():
   _, metrics, r = _objective_and_terms("dvae")
   assert float(metrics["reference_l2_vae_decoder"]) == pytest.approx(r["generator",], rel=1e-6)
   assert float(metrics["reference_l2_dae_decoder"]) == pytest.approx(r["dae_generator",], rel=1e-6)
-  np.testing.assert_allclose(
-    metrics["reference_loss_vae_decoder"], metrics["recon_nats"] + r["generator",], rtol=1e-6
-  )
+  np.testing.assert_allclose(metrics["reference_loss_vae_decoder"], metrics["recon_nats"] + r["generator",], rtol=1e-6)
   np.testing.assert_allclose(
     metrics["reference_loss_dae_decoder"], metrics["dae_recon_nats"] + r["dae_generator",], rtol=1e-6
   )

@@ -15,7 +15,7 @@ from dvae_jax.configs import ConfigError
 from dvae_jax.models import ARCHITECTURES, get_family, model_config
 from dvae_jax.models.vae_gan import Discriminator
 from dvae_jax.train import make_objective, make_optimizer
-from tests.conftest import load_experiment
+from tests.conftest import load_experiment, point_at_folder
 from tests.test_models import RNGS, _init, hparams
 from tests.test_train import _assert_trees_equal, _final_state, _records
 
@@ -106,12 +106,13 @@ def test_the_discriminator_has_its_own_adam():
   # Adam's first step is -lr * g / (|g| + eps): lr in size wherever the gradient is not tiny.
   for name, lr in (("generator", 1e-3), ("discriminator", 2e-4)):
     u, g = jax.tree.leaves(updates[name]), jax.tree.leaves(grads[name])
-    big = [np.abs(np.asarray(x))[np.abs(np.asarray(y)) > 1e-4] for x, y in zip(u, g)]
+    big = [np.abs(np.asarray(x))[np.abs(np.asarray(y)) > 1e-4] for x, y in zip(u, g, strict=True)]
     np.testing.assert_allclose(np.concatenate(big), lr, rtol=1e-3)
 
 
 @pytest.mark.parametrize(
-  "name", sorted(n for n, a in ARCHITECTURES.items() if a.decoder is None)  # the discriminators
+  "name",
+  sorted(n for n, a in ARCHITECTURES.items() if a.decoder is None),  # the discriminators
 )
 def test_discriminators_give_one_logit_per_image(name):
   config = ARCHITECTURES[name].config(**ARCHITECTURES[name].config.SMOKE)
@@ -128,7 +129,10 @@ def test_a_vae_refuses_a_network_without_decoder():
 
 def test_face_vae_heads_are_unconstrained_and_64x64():
   config = hparams(
-    "vae_gan", "seed003_conv", data=dict(image_shape=(64, 64, 3), num_classes=1), latent_dim=512,
+    "vae_gan",
+    "seed003_conv",
+    data=dict(image_shape=(64, 64, 3), num_classes=1),
+    latent_dim=512,
   )
   model, x, variables = _init(config, 2)
   out = jax.eval_shape(lambda v: model.apply(v, x, train=False, rngs=RNGS), variables)
@@ -145,7 +149,11 @@ def test_face_vae_heads_are_unconstrained_and_64x64():
 def gan_run(tmp_path_factory, request):
   make = request.getfixturevalue("tiny_config")
   config = make(
-    family="vae_gan", network="mlp", train__num_epochs=2, train__checkpoint_every_steps=3, train__max_checkpoints=20,
+    family="vae_gan",
+    network="mlp",
+    train__num_epochs=2,
+    train__checkpoint_every_steps=3,
+    train__max_checkpoints=20,
     model__solo_epochs=1,  # the second epoch is "combo": the resume below restarts inside it
   )
   workdir = tmp_path_factory.mktemp("gan")
@@ -172,7 +180,11 @@ def test_combo_run_resumed_mid_epoch_equals_uninterrupted(gan_run, tmp_path):
 def test_gan_on_four_devices_runs_the_same_math(gan_run, tiny_config, tmp_path):
   config, workdir, valid = gan_run
   sharded = tiny_config(
-    family="vae_gan", network="mlp", train__num_epochs=2, train__checkpoint_every_steps=3, model__solo_epochs=1,
+    family="vae_gan",
+    network="mlp",
+    train__num_epochs=2,
+    train__checkpoint_every_steps=3,
+    model__solo_epochs=1,
     num_devices=4,
   )
   valid4 = train.train_and_evaluate(sharded, tmp_path)
@@ -191,3 +203,24 @@ def test_seed003_mnist_experiments_validate(variant):
 def test_unknown_variant_lists_the_valid_ones():
   with pytest.raises(ConfigError, match=r"expected names from \['bce', 'l2', 'fashion'\]"):
     load_experiment("mnist_vae_gan", "l1")
+
+
+@pytest.mark.parametrize("variant", ["resnet,smoke", "deep,smoke"])
+def test_face_experiment_trains_on_an_image_folder(variant, face_folder, tmp_path):
+  """The 64 x 64 face runs end to end on a generated folder of real images (MNIST digits as RGB PNGs)."""
+  config = point_at_folder(load_experiment("faces_vae_gan", variant), face_folder, tmp_path / "cache")
+  config.data.image_size = 32
+  config.train.num_epochs = 1
+  config.train.progress_bar = False
+  config.num_devices = 1
+  valid = train.train_and_evaluate(config, tmp_path / "run")
+  assert np.isfinite(valid["neg_elbo_nats"]) and valid["disc_loss"] > 0
+
+
+def test_face_variants_set_the_seed_runs():
+  gan = load_experiment("faces_vae_gan", "deep")
+  assert gan.model.discriminator.name == "deep_conv_discriminator" and gan.model.network.extra_convs == 1
+  assert (gan.model.latent_dim, gan.model.solo_epochs, gan.model.pbp_decay) == (1024, 100, 0.95)
+  assert gan.optim.learning_rate == gan.optim.discriminator_learning_rate == 2e-4
+  assert load_experiment("faces_vae_gan", "conv1024").model.discriminator.base_channels == 64
+  assert load_experiment("faces_vae", "deep").model.family == "vae"

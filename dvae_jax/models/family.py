@@ -58,7 +58,9 @@ class ModelConfig:
     hparams.check_choice(self, "l2_scheme", L2_SCHEMES)
     if self.DECODES and self.architecture.decoder is None:
       decoders = sorted(name for name, architecture in ARCHITECTURES.items() if architecture.decoder is not None)
-      raise hparams.FieldError("network", f"the {self.network.name!r} network has no decoder; expected one of {decoders}")
+      raise hparams.FieldError(
+        "network", f"the {self.network.name!r} network has no decoder; expected one of {decoders}"
+      )
     if self.image_shape is not None and self.DECODES:
       self.network.check_image_shape(self.image_shape)
 

@@ -15,7 +15,8 @@ subtree its own Adam (`optim.discriminator_learning_rate`; train.make_optimizer)
 Schedules, in epochs of training (the step's `epoch` in the batch): `solo_epochs` of the VAE alone
 (neither adversarial term; the discriminator's gradient is zero and its parameters stay put: Adam's
 moments stay zero, though its step count runs on, so its first combo updates are larger than a
-fresh Adam's, up to ~3x the learning rate) before the "combo" epochs, and w_pbp multiplied by `pbp_decay` every `pbp_decay_epochs` combo epochs.
+fresh Adam's, up to ~3x the learning rate) before the "combo" epochs, and w_pbp multiplied by
+`pbp_decay` every `pbp_decay_epochs` combo epochs.
 PBP is the likelihood's: BCE for "bernoulli"; L2 (the sum of squared errors, up to a constant) for
 "gaussian" with gaussian_log_std = -log(2) / 2, i.e. variance 1/2.
 """
@@ -26,7 +27,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from dvae_jax import losses
 from dvae_jax.models import hparams
 from dvae_jax.models.family import FAMILIES, Family, Generator, Terms
 from dvae_jax.models.layers import dense
