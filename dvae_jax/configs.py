@@ -104,6 +104,10 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.eval.iw_chunk_size = 100  # samples drawn at once per image: memory ~ chunk x batch decodes
   c.eval.iw_batch_size = 64
   c.eval.iw_limit = config_dict.placeholder(int)  # estimate on the first N examples only
+  # Before evaluating (dvae evaluate), recompute batch norm's running statistics with the final
+  # parameters on this many training batches (train.recompute_batch_norm_statistics): for short
+  # runs, whose running averages lag behind; 0 uses the running averages as trained (the reference).
+  c.eval.recompute_batch_norm = 0
   return c
 
 
@@ -300,9 +304,14 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_
   "cpu": the experiment's own model and loss on a schedule compressed to finish on a laptop CPU
   (the reference DVAE: about 10 minutes of training on 2 cores): 2 epochs on the first 27,000
   training images, the learning rate decayed after the first (the reference's staircase,
-  compressed), batch-norm momentum 0.99 (the reference's 0.999 cannot forget its initial
-  statistics in 842 steps), and a test NLL with k = 100 importance samples on the first 1,000
+  compressed), batch-norm momentum 0.9, and a test NLL with k = 100 importance samples on the first 1,000
   test images. A shortened run, labelled as such wherever its numbers are reported.
+
+  Why momentum 0.9: the reference's 0.999 cannot forget its initial statistics in 842 steps, and
+  under the reference's L2 (64-192 x a single weight decay) the weights before each batch norm keep
+  shrinking during a short run, so running averages with a long memory lag behind the batch
+  statistics: measured on the reference classifier after 150 steps, eval-mode error 89% with
+  momentum 0.99 and 6.5% with 0.9 (3.9% in train mode for both).
   """
   if not variant:
     return config
@@ -313,10 +322,11 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_
     config.train.num_epochs = 2
     config.optim.decay_epochs = 1
     if "bn_momentum" in config.model.network:
-      config.model.network.bn_momentum = 0.99
+      config.model.network.bn_momentum = 0.9
     config.train.log_every_steps = 50
     config.eval.iw_samples = min(config.eval.iw_samples, 100)
     config.eval.iw_limit = 1000
+    config.eval.recompute_batch_norm = 50
     return config
   config.data.train_limit = 512
   config.data.eval_limit = 256
@@ -412,6 +422,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     "train.profile_steps",
     "train.profile_start_step",
     "eval.iw_samples",
+    "eval.recompute_batch_norm",
   ):
     _positive(path, get(path), allow_zero=True)
 

@@ -30,6 +30,7 @@ from dvae_jax.train import (
   evaluate,
   load_config,
   module_rngs,
+  recompute_batch_norm_statistics,
   reconstructions,
   restore_or_init,
   save_reconstructions,
@@ -44,13 +45,24 @@ class Run:
   experiment: Experiment
   state: TrainState
   step: int
+  recomputed_batch_norm: int = 0  # training batches batch norm's statistics were recomputed on (0: not)
 
   def split(self, name: str) -> Split:
     return getattr(self.experiment.splits, name)
 
 
-def restore_run(workdir: str | pathlib.Path, config: ml_collections.ConfigDict | None = None) -> Run:
-  """Rebuilds the experiment of `workdir` (from its config.json unless given) and its latest state."""
+def restore_run(
+  workdir: str | pathlib.Path,
+  config: ml_collections.ConfigDict | None = None,
+  *,
+  recompute_batch_norm: int | None = None,
+) -> Run:
+  """Rebuilds the experiment of `workdir` (from its config.json unless given) and its latest state.
+
+  With `recompute_batch_norm` (else `config.eval.recompute_batch_norm`) N > 0, batch norm's running
+  statistics are recomputed with the final parameters on N training batches first
+  (train.recompute_batch_norm_statistics); the checkpoint itself is not changed.
+  """
   workdir = pathlib.Path(workdir)
   config = config or load_config(workdir)
   experiment = build_experiment(config)
@@ -61,7 +73,10 @@ def restore_run(workdir: str | pathlib.Path, config: ml_collections.ConfigDict |
     state, step = restore_or_init(experiment, checkpointer)
   finally:
     checkpointer.close()
-  return Run(workdir, experiment, state, step)
+  batches = config.eval.recompute_batch_norm if recompute_batch_norm is None else recompute_batch_norm
+  if batches:
+    state = recompute_batch_norm_statistics(experiment, state, batches)
+  return Run(workdir, experiment, state, step, recomputed_batch_norm=batches)
 
 
 def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split) -> float:
@@ -259,12 +274,15 @@ def evaluate_checkpoint(
   config: ml_collections.ConfigDict | None = None,
   classifier_workdir: str | pathlib.Path | None = None,
   iw_samples: int | None = None,
+  recompute_batch_norm: int | None = None,
 ) -> dict[str, float]:
   """Evaluates the latest checkpoint in `workdir` on `split`; writes `eval_<split>.json` and a grid.
 
-  `iw_samples` overrides `config.eval.iw_samples` (0 skips the likelihood estimate).
+  `iw_samples` overrides `config.eval.iw_samples` (0 skips the likelihood estimate);
+  `recompute_batch_norm` overrides `config.eval.recompute_batch_norm`, for the model and the
+  classifier alike (restore_run).
   """
-  run = restore_run(workdir, config)
+  run = restore_run(workdir, config, recompute_batch_norm=recompute_batch_norm)
   experiment, eval_config = run.experiment, run.experiment.config.eval
   data = run.split(split)
   result = {
@@ -274,7 +292,11 @@ def evaluate_checkpoint(
     "num_examples": len(data),
     **evaluate(experiment, run.state, data),
   }
-  classifier = restore_run(classifier_workdir) if classifier_workdir else None
+  if run.recomputed_batch_norm:
+    result["recomputed_batch_norm_batches"] = run.recomputed_batch_norm
+  classifier = (
+    restore_run(classifier_workdir, recompute_batch_norm=recompute_batch_norm) if classifier_workdir else None
+  )
   if classifier is not None:
     result["classifier_error_on_reconstructions"] = classifier_error_on_reconstructions(run, classifier, data)
     result["classifier_workdir"] = str(classifier_workdir)

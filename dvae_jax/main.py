@@ -28,6 +28,12 @@ _CLASSIFIER = flags.DEFINE_string(
 _IW_SAMPLES = flags.DEFINE_integer(
   "iw_samples", None, "`evaluate`: importance samples for the NLL (default config.eval.iw_samples; 0 skips)."
 )
+_RECOMPUTE_BN = flags.DEFINE_integer(
+  "recompute_batch_norm",
+  None,
+  "`evaluate`: recompute batch norm's running statistics with the final parameters on this many training batches "
+  "first (default: config.eval.recompute_batch_norm; 0: the running averages as trained).",
+)
 _RUNS = flags.DEFINE_multi_string("run", None, "`plot`: LABEL=WORKDIR of a run to draw (repeat the flag).")
 _OUT = flags.DEFINE_string("out", None, "`plot`, `figures`: directory for the figures (`figures`: WORKDIR/figures).")
 _WHICH = flags.DEFINE_list(
@@ -146,6 +152,7 @@ def _main(command: str, argv: list[str]) -> None:
       config=_CONFIG.value,
       classifier_workdir=_CLASSIFIER.value,
       iw_samples=_IW_SAMPLES.value,
+      recompute_batch_norm=_RECOMPUTE_BN.value,
     )
     _print_metrics(
       f"all {result['split']} metrics at step {result['step']} (also in eval_{result['split']}.json):",

@@ -336,6 +336,50 @@ def evaluate(experiment: Experiment, state: TrainState, split: Split) -> dict[st
   return {name: float(value) / count for name, value in jax.device_get(totals).items()}
 
 
+RECOMPUTE_MOMENTUM = 0.9
+
+
+def recompute_batch_norm_statistics(experiment: Experiment, state: TrainState, num_batches: int) -> TrainState:
+  """`state` with batch norm's running statistics recomputed with the final parameters: the running
+  averages continued over the first `num_batches` training batches (train-mode forward passes, no
+  parameter update) at momentum RECOMPUTE_MOMENTUM, so that what remains of the old statistics is
+  0.9^num_batches (under 1% for 50 batches).
+
+  Why: the running averages of a short run lag behind weights that are still moving (under the
+  reference's L2 they shrink throughout), and eval-mode metrics inherit the lag; measured on the
+  reference classifier after one epoch on 27,000 images (batch-norm momentum 0.9), test error 21.9%
+  with its running averages and 2.35% after recomputing on 50 batches (in train mode, normalizing
+  each test batch by its own statistics: 3.4% on the first 2,048 test images). A
+  module applied twice per step (the DVAE's shared encoder, on real and on generated images) gets
+  both inputs' statistics, mixed as in training. Parameters are unchanged; a model without batch
+  norm, or whose network has no `bn_momentum`, is returned as is.
+  """
+  hparams = experiment.hparams
+  if "batch_stats" not in state.model_state or not hasattr(hparams.network, "bn_momentum"):
+    return state
+  network = dataclasses.replace(hparams.network, bn_momentum=RECOMPUTE_MOMENTUM)
+  model = experiment.family.module(dataclasses.replace(hparams, network=network))
+
+  @jax.jit
+  def updated_statistics(state: TrainState, batch) -> dict[str, Any]:
+    inputs = experiment.prepare(batch)
+    rngs = module_rngs(experiment.keys["eval"])
+    variables = Experiment.variables(state)
+    _, updates = model.apply(variables, inputs["image"], train=True, rngs=rngs, mutable=list(state.model_state))
+    return {**state.model_state, **updates}
+
+  sharding = parallel.batch_sharding(experiment.mesh)
+  count = 0
+  for batch in eval_batches(experiment.splits.train, experiment.config.train.batch_size):
+    if count == num_batches or not batch["mask"].all():  # full batches only: padding would bias them
+      break
+    state = state.replace(model_state=updated_statistics(state, parallel.global_batch(batch, sharding)))
+    count += 1
+  if count == 0:
+    raise ValueError(f"no full training batch of {experiment.config.train.batch_size} to recompute batch norm with.")
+  return state
+
+
 def reconstructions(experiment: Experiment, state: TrainState, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
   """(inputs, one stochastic reconstruction each) for the first `num` images of `split`."""
   inputs, recon = experiment.reconstruct(state, split.take(np.arange(num)), experiment.keys["sample"])

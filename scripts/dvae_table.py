@@ -81,6 +81,13 @@ def table(runs: pathlib.Path, *, epochs_scale: float, command: str) -> str:
         "would still hold most of their initial values after so few steps."
         if first["bn_momentum"] != 0.999
         else ""
+      )
+      + (
+        f" Before evaluation, batch norm's running statistics were recomputed with the final parameters on "
+        f"{first['recomputed_batch_norm_batches']} training batches (`--recompute-bn`): a short run's running "
+        "averages lag behind its still-moving weights."
+        if first.get("recomputed_batch_norm_batches")
+        else ""
       ),
       "",
     ]

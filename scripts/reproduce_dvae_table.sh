@@ -12,22 +12,28 @@
 # first N images), --iw-samples K and --iw-limit N (importance samples for the test NLL, and on how
 # many test images), --bn-momentum M (batch norm's running-average momentum; the reference's 0.999
 # needs thousands of steps to forget its initial statistics, so short schedules need less),
-# --runs DIR (default runs/dvae_table), --out DIR (default results).
+# --recompute-bn N (before evaluating, recompute batch norm's running statistics with the final
+# parameters on N training batches: for short schedules, whose running averages lag; 0 = as trained),
+# --evaluate-only (evaluate the runs already in --runs again, e.g. with another --recompute-bn, and
+# rewrite the table; no training), --runs DIR (default runs/dvae_table), --out DIR (default results).
 # A shortened schedule is labelled as such in the table. Run from the repository root, with the
 # package installed (README.md).
 set -euo pipefail
 
 args=("$@")
-scale=1 train_limit="" eval_limit="" iw_samples=5000 iw_limit="" bn_momentum="" runs=runs/dvae_table out=results
+scale=1 train_limit="" eval_limit="" iw_samples=5000 iw_limit="" bn_momentum="" recompute_bn=0 evaluate_only=0
+runs=runs/dvae_table out=results
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) scale=0.008 train_limit=4800 eval_limit=2000 iw_samples=100 iw_limit=200 bn_momentum=0.9; shift ;;
+    --quick) scale=0.008 train_limit=4800 eval_limit=2000 iw_samples=100 iw_limit=200 bn_momentum=0.9 recompute_bn=50; shift ;;
     --epochs-scale) scale=$2; shift 2 ;;
     --train-limit) train_limit=$2; shift 2 ;;
     --eval-limit) eval_limit=$2; shift 2 ;;
     --iw-samples) iw_samples=$2; shift 2 ;;
     --iw-limit) iw_limit=$2; shift 2 ;;
     --bn-momentum) bn_momentum=$2; shift 2 ;;
+    --recompute-bn) recompute_bn=$2; shift 2 ;;
+    --evaluate-only) evaluate_only=1; shift ;;
     --runs) runs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
@@ -48,6 +54,7 @@ train() {  # train NAME CONFIG EPOCHS DECAY_EPOCHS [overrides...]: a fresh run, 
   local name=$1 config=$2 epochs decay workdir="$runs/$1"
   epochs=$(scaled "$3") decay=$(scaled "$4")
   shift 4
+  [ "$evaluate_only" = 1 ] && return
   rm -rf "$workdir"
   echo "== $name: $config, $epochs epochs (decay every $decay)"
   local start=$SECONDS
@@ -59,7 +66,7 @@ train() {  # train NAME CONFIG EPOCHS DECAY_EPOCHS [overrides...]: a fresh run, 
 evaluate() {  # evaluate NAME [CLASSIFIER]
   local classifier=()
   [ $# -gt 1 ] && classifier=(--classifier_workdir "$runs/$2")
-  dvae evaluate --workdir "$runs/$1" "${classifier[@]}" --iw_samples "$iw_samples"
+  dvae evaluate --workdir "$runs/$1" "${classifier[@]}" --iw_samples "$iw_samples" --recompute_batch_norm "$recompute_bn"
 }
 
 datasets=(mnist)
