@@ -27,6 +27,12 @@ IDENTITY_KEYS = (
   "data.validation_split",
   "data.validation_fraction",
   "data.train_limit",
+  "data.image_size",
+  "data.image_channels",
+  "data.center_crop",
+  "data.resize_filter",
+  "data.test_fraction",
+  "data.split_seed",
   "train.batch_size",
 )
 

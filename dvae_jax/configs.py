@@ -9,16 +9,19 @@ The `model` section is the chosen family's own hyperparameters and nothing else 
 `model.network`: a key the family or network does not read is an error, not silently ignored.
 """
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import ml_collections
 from ml_collections import config_dict
 
 from dvae_jax import models
+from dvae_jax.data.image_folder import CHANNELS, RESIZE_FILTERS
 from dvae_jax.data.pipeline import BINARIZE, VALIDATION_SPLITS
-from dvae_jax.data.sources import DATASETS
+from dvae_jax.data.sources import DATASETS, PATH_DATASETS
 from dvae_jax.errors import ConfigError
-from dvae_jax.models import ARCHITECTURES
+from dvae_jax.models import ARCHITECTURES, hparams
 
 __all__ = ["ConfigError", "apply_variant", "base_config", "validate"]
 
@@ -50,7 +53,17 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.data.validation_split = "first"  # the reference: the first 10%, unshuffled
   c.data.train_limit = config_dict.placeholder(int)  # keep only the first N training examples
   c.data.eval_limit = config_dict.placeholder(int)  # and the first N validation / test examples
-  c.data.path = config_dict.placeholder(str)  # the file of data.name="npz" (x_train, y_train, x_test, y_test)
+  # The file of data.name="npz" (x_train, y_train, x_test, y_test), or the folder of data.name="image_folder".
+  c.data.path = config_dict.placeholder(str)
+  # data.name="image_folder" only (dvae_jax/data/image_folder.py): decoding (part of the cache key) ...
+  c.data.image_size = 64  # images are resized to image_size x image_size
+  c.data.center_crop = False  # crop the central square first; False stretches non-square images
+  c.data.image_channels = 3  # 3: RGB; 1: grayscale, stored as one channel
+  c.data.resize_filter = "lanczos"  # or "area" (box averaging)
+  # ... and the split: a shuffle seeded by split_seed (not by `seed`, so every training seed sees the same test set).
+  c.data.test_fraction = 0.2
+  c.data.split_seed = 0
+  c.data.cache_dir = config_dict.placeholder(str)  # None: <data dir>/image_folder_cache
 
   c.model = ml_collections.ConfigDict(_overridable(models.default_model_config(family, network)))
 
@@ -68,6 +81,8 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.optim.b2 = 0.999
   c.optim.eps = 1e-8
   c.optim.batch_reduction = "sum"  # the reference optimizes the batch sum; "mean" also allowed
+  # A family with a discriminator (vae_gan) trains it with its own Adam from this rate (None: learning_rate).
+  c.optim.discriminator_learning_rate = config_dict.placeholder(float)
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 64
@@ -171,11 +186,12 @@ def plain_vae(config: ml_collections.ConfigDict, *, batch_size: int) -> ml_colle
   """
   config.data.invert = False
   model = config.model
-  model.label_head = False
   model.weight_decay = 0.0
   model.l2_scheme = "single"
   model.samples = 1
-  model.sample_mode = "elbo"
+  for key, value in (("label_head", False), ("sample_mode", "elbo")):
+    if key in model:  # not keys of a family that fixes them (vae_gan)
+      model[key] = value
   constant_adam(config, learning_rate=1e-3, batch_size=batch_size)
   config.train.log_every_steps = 100
   config.train.checkpoint_every_steps = 1000
@@ -211,6 +227,69 @@ def im_et_al_binarized_mnist(config: ml_collections.ConfigDict) -> ml_collection
   config.train.checkpoint_every_steps = 2000
   config.eval.iw_batch_size = 100
   return config
+
+
+def seed003_mnist(config: ml_collections.ConfigDict, *, pixel_loss: str) -> ml_collections.ConfigDict:
+  """Seed 003's MNIST setting (REFERENCE.md section 5): a dense VAE with 5 latents and 3 hidden
+  layers of 400 (ReLU, Xavier init) on MNIST in [0, 1] (not inverted), one posterior draw, no label
+  head and no L2, Adam 1e-3 at a constant rate on the per-image mean over batches of 64, 50 epochs.
+  `pixel_loss`: "bce" (a Bernoulli likelihood) or "l2" (the sum of squared errors: a Gaussian
+  likelihood of variance 1/2, whose -log p is that sum plus a constant).
+
+  `config` must come from `base_config(family, "mlp")` for the vae or vae_gan family.
+  """
+  if pixel_loss not in ("bce", "l2"):
+    raise ConfigError(f"pixel loss {pixel_loss!r}: expected 'bce' or 'l2'.")
+  plain_vae(config, batch_size=64)
+  network = config.model.network
+  network.fc_sizes = (400, 400, 400)
+  network.activation = "relu"
+  network.kernel_init = "xavier_normal"
+  config.model.latent_dim = 5
+  if pixel_loss == "l2":
+    config.model.likelihood = "gaussian"
+    config.model.gaussian_log_std = -0.5 * math.log(2.0)
+  config.train.num_epochs = 50
+  config.train.checkpoint_every_steps = 1000
+  return config
+
+
+def seed003_faces(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Seed 003's face setting (REFERENCE.md section 5): an image folder (`data.path`) resized to
+  64 x 64 RGB and split 80/20 by a seeded shuffle, one posterior draw, no label head and no L2,
+  Xavier init, BCE pixel loss, Adam 1e-3 on the per-image mean over batches of 64, 200 epochs.
+
+  `config` must come from `base_config(family, "seed003_conv")` for the vae or vae_gan family.
+  """
+  config.data.name = "image_folder"
+  config.data.invert = False
+  config.data.image_size = 64
+  config.data.test_fraction = 0.2
+  plain_vae(config, batch_size=64)
+  config.model.latent_dim = 512
+  config.model.network.kernel_init = "xavier_normal"
+  config.train.num_epochs = 200
+  config.train.checkpoint_every_steps = 1000
+  config.eval.iw_samples = 0  # a likelihood of continuous colour images in nats says little here
+  return config
+
+
+def network_section(name: str) -> ml_collections.ConfigDict:
+  """The config section of network `name` with its defaults (to swap a network or discriminator)."""
+  return ml_collections.ConfigDict(_overridable(hparams.to_dict(ARCHITECTURES.get_named(name).config())))
+
+
+def split_variants(variant: str | None, own: Sequence[str]) -> tuple[list[str], str | None]:
+  """An experiment's comma-separated variant: (its own variant names in `own`, at most one generic
+  variant of VARIANTS, or None). Anything else is a ConfigError listing what is valid."""
+  names = [name for name in (variant or "").split(",") if name]
+  generic = [name for name in names if name not in own]
+  if len(generic) > 1 or any(name not in VARIANTS for name in generic):
+    raise ConfigError(
+      f"config variant {variant!r}: expected names from {list(own)} and at most one of {list(VARIANTS)}, "
+      "comma-separated."
+    )
+  return [name for name in names if name in own], (generic[0] if generic else None)
 
 
 VARIANTS = ("smoke", "cpu")
@@ -255,6 +334,8 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_
     config.model.latent_dim = 8
   # A tiny network of the same kind; running statistics must settle within a few steps.
   config.model.network.update(ARCHITECTURES[config.model.network.name].config.SMOKE)
+  if "discriminator" in config.model:
+    config.model.discriminator.update(ARCHITECTURES[config.model.discriminator.name].config.SMOKE)
   config.train.batch_size = 32
   config.train.eval_batch_size = 128
   config.train.num_epochs = 2
@@ -297,16 +378,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _choice("data.validation_split", config.data.validation_split, VALIDATION_SPLITS)
   _in_range("data.validation_fraction", config.data.validation_fraction, 0.0, 1.0, low_open=True)
   _check_schedule(config.optim)
-  if (config.data.name == "npz") != (config.data.path is not None):
+  if (config.data.name in PATH_DATASETS) != (config.data.path is not None):
     raise ConfigError(
       f"config.data.path={config.data.path!r} with config.data.name={config.data.name!r}: expected a path to an "
-      ".npz file exactly when data.name is 'npz' (and no path for any other dataset)."
+      ".npz file exactly when data.name is 'npz', or to a folder of images when it is 'image_folder' (and no path "
+      "for any other dataset)."
     )
+  _check_image_folder(config.data)
   for path, value in (
     ("data.train_limit", config.data.train_limit),
     ("data.eval_limit", config.data.eval_limit),
     ("eval.iw_limit", config.eval.iw_limit),
     ("num_devices", config.num_devices),
+    ("optim.discriminator_learning_rate", config.optim.discriminator_learning_rate),
   ):
     if value is not None:
       _positive(path, value)
@@ -341,6 +425,24 @@ def validate(config: ml_collections.ConfigDict) -> None:
     "eval.recompute_batch_norm",
   ):
     _positive(path, get(path), allow_zero=True)
+
+
+def _check_image_folder(data: ml_collections.ConfigDict) -> None:
+  """The image_folder keys are checked whatever the dataset, so a bad default never waits for its first use."""
+  if isinstance(data.image_size, bool) or not isinstance(data.image_size, int) or data.image_size < 1:
+    raise ConfigError(f"config.data.image_size={data.image_size!r} is not valid; expected a positive integer (pixels).")
+  if not isinstance(data.center_crop, bool):
+    raise ConfigError(f"config.data.center_crop={data.center_crop!r} is not valid; expected True or False.")
+  _choice("data.image_channels", data.image_channels, CHANNELS)
+  _choice("data.resize_filter", data.resize_filter, RESIZE_FILTERS)
+  _in_range("data.test_fraction", data.test_fraction, 0.0, 1.0, low_open=True)
+  _positive("data.split_seed", data.split_seed, allow_zero=True)
+  if data.name == "image_folder" and data.invert:
+    raise ConfigError(
+      "config.data.invert=True with config.data.name='image_folder': expected False. Inversion (1 - pixel) is the "
+      "reference's MNIST convention (white digits on black become black on white), not a property of arbitrary "
+      "images; pass --config.data.invert=False."
+    )
 
 
 def _check_schedule(optim: ml_collections.ConfigDict) -> None:

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dvae_jax import clustering, parallel, plots, published
+from dvae_jax import clustering, image_metrics, parallel, plots, published
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
 from dvae_jax.data import Split, eval_batches
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
@@ -104,12 +104,88 @@ def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split)
 
   batch_size = run.experiment.config.train.eval_batch_size
   sharding = parallel.batch_sharding(run.experiment.mesh)
-  key = run.experiment.keys["sample"]
   wrong = sum(
-    float(errors(run.state, classifier.state, parallel.global_batch(batch, sharding), jax.random.fold_in(key, index)))
+    float(errors(run.state, classifier.state, parallel.global_batch(batch, sharding), _reconstruction_key(run, index)))
     for index, batch in enumerate(eval_batches(split, batch_size))
   )
   return wrong / len(split)
+
+
+def _reconstruction_key(run: Run, index: int) -> jax.Array:
+  """The key of batch `index`'s reconstructions: the same draws wherever a metric scores them."""
+  return jax.random.fold_in(run.experiment.keys["sample"], index)
+
+
+def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False) -> tuple[dict[str, float], dict]:
+  """PSNR, SSIM and sharpness of one stochastic reconstruction of each image of `split` (means per
+  image; the same reconstructions `classifier_error_on_reconstructions` scores), with the test
+  images' own sharpness for comparison (image_metrics.py).
+
+  With `keep_images`, also returns the inputs and reconstructions as arrays [N, H, W, C] (for the
+  classifier-feature Frechet distance), else an empty dict.
+  """
+  experiment, model = run.experiment, run.experiment.model
+
+  @jax.jit
+  def quality(state, batch, key):
+    inputs = experiment.prepare(batch)
+    recon = model.apply(Experiment.variables(state), inputs["image"], rngs=module_rngs(key), method="reconstruct")
+    metrics = image_metrics.image_quality(inputs["image"], recon)
+    return {name: jnp.sum(value * batch["mask"]) for name, value in metrics.items()}, inputs["image"], recon
+
+  sharding = parallel.batch_sharding(experiment.mesh)
+  totals: dict[str, float] = {}
+  images, recons = [], []
+  for index, batch in enumerate(eval_batches(split, experiment.config.train.eval_batch_size)):
+    sums, image, recon = quality(run.state, parallel.global_batch(batch, sharding), _reconstruction_key(run, index))
+    for name, value in sums.items():
+      totals[name] = totals.get(name, 0.0) + float(value)
+    if keep_images:
+      valid = np.asarray(batch["mask"]).astype(bool)
+      images.append(np.asarray(image)[valid])
+      recons.append(np.asarray(recon)[valid])
+  means = {name: value / len(split) for name, value in totals.items()}
+  result = {
+    "recon_psnr_db": means["psnr_db"],
+    "recon_ssim": means["ssim"],
+    "recon_sharpness": means["sharpness"],
+    "test_sharpness": means["reference_sharpness"],
+  }
+  arrays = {"images": np.concatenate(images), "reconstructions": np.concatenate(recons)} if keep_images else {}
+  return result, arrays
+
+
+def prior_sample_images(run: Run, num: int) -> np.ndarray:
+  """`num` images [num, H, W, C] decoded from the prior, in batches of the eval batch size."""
+  model, batch_size = run.experiment.model, run.experiment.config.train.eval_batch_size
+
+  @jax.jit
+  def sample(state, key):
+    variables = Experiment.variables(state)
+    z = model.apply(variables, key, batch_size, method="sample_prior")
+    return jax.nn.sigmoid(model.apply(variables, z, method="output_logits"))
+
+  key = run.experiment.keys["sample"]
+  chunks = [np.asarray(sample(run.state, jax.random.fold_in(key, 1_000_000 + i))) for i in range(-(-num // batch_size))]
+  return np.concatenate(chunks)[:num]
+
+
+def classifier_frechet_distances(run: Run, classifier: Run, arrays: dict) -> dict[str, float]:
+  """Frechet distances between the test images and the model's reconstructions (and, for a
+  latent-variable model, as many prior samples), in the penultimate features of `classifier`
+  (image_metrics.py: the FID's form, not its Inception features)."""
+  test = image_metrics.classifier_features(classifier, arrays["images"])
+  result = {
+    "frechet_reconstructions": image_metrics.frechet_distance(
+      test, image_metrics.classifier_features(classifier, arrays["reconstructions"])
+    )
+  }
+  if run.experiment.family.latent:
+    samples = prior_sample_images(run, len(arrays["images"]))
+    result["frechet_prior_samples"] = image_metrics.frechet_distance(
+      test, image_metrics.classifier_features(classifier, samples)
+    )
+  return result
 
 
 def importance_weighted_nll(
@@ -218,10 +294,17 @@ def evaluate_checkpoint(
   }
   if run.recomputed_batch_norm:
     result["recomputed_batch_norm_batches"] = run.recomputed_batch_norm
-  if classifier_workdir:
-    classifier = restore_run(classifier_workdir, recompute_batch_norm=recompute_batch_norm)
+  classifier = (
+    restore_run(classifier_workdir, recompute_batch_norm=recompute_batch_norm) if classifier_workdir else None
+  )
+  if classifier is not None:
     result["classifier_error_on_reconstructions"] = classifier_error_on_reconstructions(run, classifier, data)
     result["classifier_workdir"] = str(classifier_workdir)
+  if experiment.family.generative:
+    quality, arrays = reconstruction_quality(run, data, keep_images=classifier is not None)
+    result.update(quality)
+    if classifier is not None:
+      result.update(classifier_frechet_distances(run, classifier, arrays))
   if isinstance(getattr(experiment.hparams, "prior", None), MixturePrior):
     result.update(cluster_metrics(run, data))
   num_samples = eval_config.iw_samples if iw_samples is None else iw_samples

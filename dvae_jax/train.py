@@ -150,12 +150,33 @@ def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> opt
 
 
 def make_optimizer(
-  optim: ml_collections.ConfigDict, steps_per_epoch: int
+  optim: ml_collections.ConfigDict, steps_per_epoch: int, *, discriminator_params: str | None = None
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """Adam on the schedule of `make_schedule`, after clipping each gradient entry (if enabled)."""
+  """Adam on the schedule of `make_schedule`, after clipping each gradient entry (if enabled).
+
+  With `discriminator_params` (a family with a second player), that top-level params subtree gets
+  its own Adam, on the same schedule from `optim.discriminator_learning_rate` (None: the same
+  learning rate), and its own moments: one optax.multi_transform, one optimizer state.
+  """
+
+  def chain(schedule: optax.Schedule) -> optax.GradientTransformation:
+    adam = optax.adam(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps)
+    return optax.chain(optax.clip(optim.clip_value), adam) if optim.clip_value else adam
+
   schedule = make_schedule(optim, steps_per_epoch)
-  adam = optax.adam(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps)
-  return (optax.chain(optax.clip(optim.clip_value), adam) if optim.clip_value else adam), schedule
+  if discriminator_params is None:
+    return chain(schedule), schedule
+  disc_optim = ml_collections.ConfigDict(optim.to_dict())
+  if optim.discriminator_learning_rate is not None:
+    disc_optim.learning_rate = optim.discriminator_learning_rate
+    disc_optim.min_learning_rate = min(optim.min_learning_rate, optim.discriminator_learning_rate)
+  disc_schedule = make_schedule(disc_optim, steps_per_epoch)
+
+  def labels(params):
+    return {name: ("discriminator" if name == discriminator_params else "model") for name in params}
+
+  transform = optax.multi_transform({"model": chain(schedule), "discriminator": chain(disc_schedule)}, labels)
+  return transform, schedule
 
 
 @dataclasses.dataclass
@@ -233,7 +254,7 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   )
   family = get_family(hparams.family)
   model = family.module(hparams)
-  optimizer, schedule = make_optimizer(config.optim, steps_per_epoch)
+  optimizer, schedule = make_optimizer(config.optim, steps_per_epoch, discriminator_params=family.discriminator_params)
   keys = named_keys(config.seed)
   objective = make_objective(family, model, hparams, batch_reduction=config.optim.batch_reduction)
   traces = {"train": 0, "eval": 0}
@@ -242,8 +263,12 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     image = preprocess(batch["image"], batch["id"], spec=preprocess_spec, key=keys["binarize"], step=step)
     return {"image": image, "label": batch["label"]}
 
+  def epoch_of(state: TrainState) -> jax.Array:
+    """Epochs of training so far (float), for families whose loss follows a schedule in epochs."""
+    return state.step.astype(jnp.float32) / steps_per_epoch
+
   def one_step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:
-    inputs = prepare(batch, state.step)
+    inputs = {**prepare(batch, state.step), "epoch": epoch_of(state)}
     step_key = jax.random.fold_in(keys["train"], state.step)
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     (loss, (metrics, model_state)), grads = grad_fn(state.params, state.model_state, inputs, step_key, train=True)
@@ -274,7 +299,7 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
 
   def eval_step(state: TrainState, batch, key):
     traces["eval"] += 1
-    inputs = prepare(batch)
+    inputs = {**prepare(batch), "epoch": epoch_of(state)}
     _, (metrics, _) = objective(state.params, state.model_state, inputs, key, train=False)
     mask = batch["mask"]
     sums = {name: (jnp.sum(value * mask) if value.ndim else value * jnp.sum(mask)) for name, value in metrics.items()}
@@ -603,6 +628,7 @@ def _train_loop(
     return Preempted(step, workdir, reason)
 
   resumed_at, stop_request = step, _StopRequest(stop_at_step)
+  epoch_start = time.perf_counter()  # wall time per epoch: training, validation and checkpoints
   with stop_request.signals():
     while step < total_steps:
       epoch, position = experiment.epoch_of(step)
@@ -638,7 +664,8 @@ def _train_loop(
           valid = timed("valid_seconds", evaluate, experiment, state, experiment.splits.valid)
           valid_history = [(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})]
           _check_finite(valid_history, checkpointer, workdir)
-          writer.write(step, "valid", {**valid, "epoch": epoch + 1})
+          epoch_seconds, epoch_start = time.perf_counter() - epoch_start, time.perf_counter()
+          writer.write(step, "valid", {**valid, "epoch": epoch + 1, "epoch_seconds": epoch_seconds})
         if checkpoint_due:
           timed("checkpoint_seconds", save, step)
         reason = stop_request.reason(previous, step)

@@ -90,3 +90,26 @@ def serve():
   for server in servers:
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def face_folder(shared_data, tmp_path_factory) -> pathlib.Path:
+  """A folder of 96 real images as 32 x 32 RGB PNGs (MNIST test digits, resized): the stand-in for
+  a face folder, which these machines do not have. Configs that read it need a `data.cache_dir`
+  outside ../shared (see `image_folder_config`)."""
+  from PIL import Image
+
+  from dvae_jax.data import load_split
+
+  data = load_split("mnist", "test", data_dir=str(shared_data), download=False)
+  folder = tmp_path_factory.mktemp("faces")
+  for i, image in enumerate(data.images[:96]):
+    Image.fromarray(image[..., 0]).convert("RGB").resize((32, 32), Image.LANCZOS).save(folder / f"{i:03d}.png")
+  return folder
+
+
+def point_at_folder(config, folder: pathlib.Path, cache_dir: pathlib.Path):
+  """Reads an image-folder experiment's data from `folder`, caching its decoded images in `cache_dir`."""
+  config.data.path = str(folder)
+  config.data.cache_dir = str(cache_dir)
+  return config

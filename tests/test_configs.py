@@ -69,6 +69,8 @@ def test_every_family_and_network_has_a_valid_default():
 
   for family in FAMILIES:
     for network in ARCHITECTURES:
+      if FAMILIES[family].config.DECODES and ARCHITECTURES[network].decoder is None:
+        continue  # a discriminator cannot decode (test_vae_gan checks the error)
       configs.validate(configs.base_config(family, network))
       configs.validate(configs.apply_variant(configs.base_config(family, network), "smoke"))
 
@@ -119,3 +121,33 @@ def test_reference_schedule_is_unchanged():
   schedule = train.make_schedule(configs.base_config().optim, steps_per_epoch=843)
   values = [float(schedule(epoch * 843)) for epoch in (0, 49, 50, 100, 150, 200, 249)]
   np.testing.assert_allclose(values, [1e-2, 1e-2, 1e-3, 1e-4, 1e-5, 1e-5, 1e-5], rtol=1e-5)
+
+
+def _image_folder_config(**data):
+  config = configs.base_config()
+  config.data.update({"name": "image_folder", "path": "/tmp/faces", "invert": False, **data})
+  return config
+
+
+def test_image_folder_config_is_valid():
+  configs.validate(_image_folder_config())
+  configs.validate(_image_folder_config(image_size=28, image_channels=1, center_crop=True, resize_filter="area"))
+
+
+@pytest.mark.parametrize(
+  "key,value,message",
+  [
+    ("image_size", 0, "expected a positive integer"),
+    ("image_channels", 2, r"expected one of \[1, 3\]"),
+    ("resize_filter", "bicubic", r"expected one of \['area', 'lanczos'\]"),
+    ("test_fraction", 1.0, r"expected a value in \(0.0, 1.0\)"),
+    ("test_fraction", 0.0, r"expected a value in \(0.0, 1.0\)"),
+    ("split_seed", -1, "expected a non-negative number"),
+    ("invert", True, "with config.data.name='image_folder': expected False.*--config.data.invert=False"),
+    ("path", None, "expected a path to an .npz file exactly when data.name is 'npz', or to a folder of images"),
+  ],
+)
+def test_bad_image_folder_values_are_named(key, value, message):
+  config = _image_folder_config(**{key: value})
+  with pytest.raises(configs.ConfigError, match=rf"config\.data\.{key}\b.*{message}"):
+    configs.validate(config)

@@ -6,16 +6,18 @@ import numpy as np
 import pytest
 
 from dvae_jax import configs, train
-from tests.conftest import REPO, load_experiment
+from tests.conftest import REPO, load_experiment, point_at_folder
 
 EXPERIMENTS = sorted(path.stem for path in (REPO / "experiments").glob("*.py"))
 NEEDS_FILES = ("cifar10_",)  # CIFAR-10 is not on these machines (trained on generated files in test_train)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_configs_validate(name, shared_data):
+def test_experiment_configs_validate(name, shared_data, face_folder, tmp_path):
   for variant in (None, "smoke"):
     config = load_experiment(name, variant)
+    if config.data.name == "image_folder":  # the face experiments: a generated folder stands in
+      point_at_folder(config, face_folder, tmp_path)
     configs.validate(config)
     if variant and not name.startswith(NEEDS_FILES):
       config.data.dir = str(shared_data)

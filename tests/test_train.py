@@ -26,7 +26,7 @@ def _final_state(config, workdir: pathlib.Path):
   return jax.device_get(state)
 
 
-WALL_CLOCK = {"images_per_second", "valid_seconds", "checkpoint_seconds", "compile_seconds"}
+WALL_CLOCK = {"images_per_second", "valid_seconds", "checkpoint_seconds", "compile_seconds", "epoch_seconds"}
 
 
 def _records(workdir: pathlib.Path) -> list[dict]:

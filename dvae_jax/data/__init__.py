@@ -1,5 +1,6 @@
-"""Datasets: raw-file, TFDS, synthetic and user .npz sources, and the batching pipeline."""
+"""Datasets: raw-file, TFDS, synthetic, user .npz and image-folder sources, and the batching pipeline."""
 
+from dvae_jax.data.image_folder import ImageFolderOptions, load_image_folder
 from dvae_jax.data.pipeline import (
   PreprocessSpec,
   Split,
@@ -16,11 +17,13 @@ __all__ = [
   "DATASETS",
   "DataError",
   "ImageData",
+  "ImageFolderOptions",
   "PreprocessSpec",
   "Split",
   "Splits",
   "download",
   "eval_batches",
+  "load_image_folder",
   "load_split",
   "load_splits",
   "preprocess",

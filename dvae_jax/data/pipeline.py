@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from dvae_jax.data.image_folder import ImageFolderOptions
 from dvae_jax.data.sources import load_split
 
 BINARIZE = ("none", "static", "dynamic")
@@ -68,9 +69,30 @@ def preprocess_spec_from_config(data: ml_collections.ConfigDict) -> PreprocessSp
   return PreprocessSpec(grayscale=data.grayscale, invert=data.invert, binarize=data.binarize)
 
 
+def image_folder_options_from_config(data: ml_collections.ConfigDict) -> ImageFolderOptions:
+  return ImageFolderOptions(
+    image_size=data.image_size,
+    center_crop=data.center_crop,
+    channels=data.image_channels,
+    resize_filter=data.resize_filter,
+    test_fraction=data.test_fraction,
+    split_seed=data.split_seed,
+  )
+
+
 def load_splits(data: ml_collections.ConfigDict, *, seed: int) -> Splits:
-  """Loads train and test files and carves the validation split out of the training file."""
-  kwargs = dict(data_dir=data.dir, source=data.source, download=data.download, path=data.path)
+  """Loads train and test files and carves the validation split out of the training file.
+
+  For "image_folder" the "files" are the folder's seeded train/test split (data.test_fraction).
+  """
+  kwargs = dict(
+    data_dir=data.dir,
+    source=data.source,
+    download=data.download,
+    path=data.path,
+    image_folder=image_folder_options_from_config(data),
+    image_folder_cache_dir=data.cache_dir,
+  )
   train_file = load_split(data.name, "train", **kwargs)
   test_file = load_split(data.name, "test", **kwargs)
   num_classes = int(max(train_file.labels.max(), test_file.labels.max())) + 1

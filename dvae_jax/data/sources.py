@@ -20,6 +20,11 @@ The "npz" dataset is images prepared elsewhere: one archive, anywhere, named by
 
 (or np.savez_compressed): uint8 images [N, H, W] or [N, H, W, C], C = 1 or 3,
 and integer labels [N]. It is never unpickled; see dvae_jax.data.npz.
+
+The "image_folder" dataset is a folder of PNG/JPEG images, also named by `path`:
+decoded once, resized, split by a seeded shuffle and cached as one uint8 .npz
+under <data dir>/image_folder_cache/ (or `image_folder_cache_dir`); see
+dvae_jax.data.image_folder.
 """
 
 import logging
@@ -31,13 +36,16 @@ from dvae_jax.data.cifar import load_cifar10_split
 from dvae_jax.data.common import DataError, ImageData
 from dvae_jax.data.download import download_idx, mirrors_for
 from dvae_jax.data.idx import IDX_FILES, load_idx_split, split_files, verify
+from dvae_jax.data.image_folder import ImageFolderOptions, load_image_folder_split
 from dvae_jax.data.npz import load_npz_split
 from dvae_jax.data.synthetic import make_synthetic
 from dvae_jax.data.tfds_source import load_tfds_split
 
-__all__ = ["DATASETS", "DataError", "ImageData", "download", "load_split", "resolve_data_dir"]
+__all__ = ["DATASETS", "PATH_DATASETS", "DataError", "ImageData", "download", "load_split", "resolve_data_dir"]
 
-DATASETS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "synthetic", "synthetic_rgb", "npz")
+DATASETS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "synthetic", "synthetic_rgb", "npz", "image_folder")
+# Datasets read from the file or folder that `path` names, not from the data dir.
+PATH_DATASETS: tuple[str, ...] = ("npz", "image_folder")
 SPLITS: tuple[str, ...] = ("train", "test")
 SOURCES: tuple[str, ...] = ("raw", "tfds")
 _DISPLAY = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -77,6 +85,11 @@ def download(name: str, data_dir: str | None = None, *, mirrors: Sequence[str] |
     raise DataError(
       "The npz dataset has nothing to download: it reads the archive that config.data.path names, "
       "written with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)."
+    )
+  if name == "image_folder":
+    raise DataError(
+      "The image_folder dataset has nothing to download: it reads the folder of PNG/JPEG images that "
+      "config.data.path names."
     )
   if name not in IDX_FILES:
     raise DataError(
@@ -121,6 +134,8 @@ def load_split(
   source: str = "raw",
   download: bool = True,  # pylint: disable=redefined-outer-name
   path: str | None = None,
+  image_folder: ImageFolderOptions | None = None,
+  image_folder_cache_dir: str | None = None,
 ) -> ImageData:
   """Loads one split of a dataset as NHWC uint8 images and int32 labels.
 
@@ -134,6 +149,11 @@ def load_split(
     path: the .npz file of the "npz" dataset (required for it, ignored by the
       others); a relative path is taken from the current directory, and ~ is
       expanded. The "npz" dataset ignores `data_dir` and `source`.
+      For "image_folder", the folder of images (required; same path rules).
+    image_folder: how the "image_folder" dataset decodes and splits its images
+      (None: the defaults; ignored by the others).
+    image_folder_cache_dir: where "image_folder" keeps its decoded cache;
+      default <data_dir>/image_folder_cache. It ignores `source`.
 
   Returns:
     ImageData: images uint8 [N, H, W, C], labels int32 [N].
@@ -154,6 +174,13 @@ def load_split(
       )
     # absolute() so that error messages show where the file was looked for.
     return load_npz_split(pathlib.Path(path).expanduser().absolute(), split)
+  if name == "image_folder":
+    if not path:
+      raise DataError(
+        "The image_folder dataset needs its folder: config.data.path must name a directory of PNG or JPEG images."
+      )
+    cache_dir = image_folder_cache_dir or resolve_data_dir(data_dir) / "image_folder_cache"
+    return load_image_folder_split(pathlib.Path(path), split, cache_dir=cache_dir, options=image_folder)
   root = resolve_data_dir(data_dir)
   if source == "tfds":
     if name in IDX_FILES:

@@ -26,12 +26,21 @@ class Classifier(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
     cfg = self.config
-    features = cfg.architecture.encoder(cfg.network, name="trunk")(x, train=train)
-    return {"label_logits": label_logits(cfg, features, train=train)}
+    features = cfg.architecture.encoder(cfg.network, name="trunk")(x, train=train)  # [B, F]
+    return {"features": features, "label_logits": label_logits(cfg, features, train=train)}
 
   def classify(self, x: jax.Array) -> jax.Array:
     """Class logits [B, classes] (eval mode)."""
     return self(x, train=False)["label_logits"]
+
+  def features(self, x: jax.Array) -> jax.Array:
+    """The penultimate features [B, F] (eval mode): the trunk's output, which the label layer reads.
+
+    The feature space of the classifier-feature Frechet distance (`image_metrics`). Returned by
+    `__call__` rather than built here because a compact module's submodules exist only in
+    `__call__`; the label layer it also runs is one small dense layer.
+    """
+    return self(x, train=False)["features"]
 
 
 def classifier_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: ClassifierConfig) -> Terms:

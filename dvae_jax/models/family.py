@@ -11,6 +11,7 @@ offers, by method name (evaluation and figures look for these):
   log_prior(z [..., z]) -> [...]                    latent-variable families
   cluster(x) -> component index [B]                 latent-variable families (used with a mixture prior)
   classify(x) -> logits [B, classes]                the classifier
+  features(x) -> penultimate features [B, F]        the classifier
 """
 
 import dataclasses
@@ -55,6 +56,11 @@ class ModelConfig:
   def __post_init__(self):
     hparams.check_positive(self, "weight_decay", allow_zero=True)
     hparams.check_choice(self, "l2_scheme", L2_SCHEMES)
+    if self.DECODES and self.architecture.decoder is None:
+      decoders = sorted(name for name, architecture in ARCHITECTURES.items() if architecture.decoder is not None)
+      raise hparams.FieldError(
+        "network", f"the {self.network.name!r} network has no decoder; expected one of {decoders}"
+      )
     if self.image_shape is not None and self.DECODES:
       self.network.check_image_shape(self.image_shape)
 
@@ -104,6 +110,9 @@ class Family:
   # l2_multiplicity(params path, config) -> how many of the reference's per-image loss terms count
   # that parameter's L2 (l2_scheme "reference"); None: the family has no reference accounting.
   l2_multiplicity: Callable[[tuple[str, ...], Any], int] | None = None
+  # The top-level params subtree of a second player (a discriminator), which gets its own
+  # optimizer (train.make_optimizer); None for a family with one.
+  discriminator_params: str | None = None
 
   def check(self, config: ModelConfig, name: str) -> None:
     """Config checks that need the family as well as its config."""

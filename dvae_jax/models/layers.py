@@ -9,7 +9,8 @@ import jax.numpy as jnp
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
   "relu": nn.relu,
   "elu": nn.elu,
-  "leaky_relu": nn.leaky_relu,
+  "leaky_relu": nn.leaky_relu,  # slope 0.01
+  "leaky_relu_0.2": lambda x: nn.leaky_relu(x, 0.2),  # the usual GAN discriminator's
   "tanh": jnp.tanh,
   "sigmoid": nn.sigmoid,
   "softplus": nn.softplus,

@@ -9,6 +9,7 @@ from dvae_jax.models.networks import (  # noqa: F401  (registration)
   reference_conv,
   seed001_conv,
   seed001_mlp,
+  seed003,
   seed004_conv,
 )
 from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkConfig, network_field
