@@ -8,6 +8,12 @@ import pathlib
 
 from tensorboardX import SummaryWriter
 
+# Wall-clock fields of the records: they differ between runs of the same computation, so
+# comparisons of runs (tests, `dvae check-repro`) leave them out.
+WALL_CLOCK_METRICS = frozenset(
+  {"images_per_second", "valid_seconds", "checkpoint_seconds", "compile_seconds", "epoch_seconds"}
+)
+
 # A record whose window of steps a preemption cut short carries this key (value 1.0); the resumed run
 # writes the whole window again, so resuming drops it.
 PARTIAL_WINDOW = "partial_window"

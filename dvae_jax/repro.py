@@ -43,7 +43,7 @@ import numpy as np
 
 from dvae_jax import train
 from dvae_jax.checkpoint import Checkpointer
-from dvae_jax.metric_writer import read_metrics
+from dvae_jax.metric_writer import WALL_CLOCK_METRICS, read_metrics
 
 DEFAULT_STEPS = 24
 DISPATCH_STEPS = 4
@@ -58,7 +58,6 @@ LOSS_TOLERANCE = 1e-4
 DEFAULT_CPU_DEVICES = 2
 DETERMINISTIC_GPU_FLAG = "--xla_gpu_deterministic_ops=true"
 # Wall-clock entries of metrics.jsonl: never reproducible, never compared.
-WALL_CLOCK = ("images_per_second", "valid_seconds", "checkpoint_seconds", "compile_seconds")
 
 
 def set_xla_flags(*, cpu_devices: int | None = None) -> None:
@@ -154,7 +153,7 @@ def _train(
     state = checkpointer.restore(checkpointer.latest_step(), experiment.init_state())
   finally:
     checkpointer.close()
-  records = [{k: v for k, v in r.items() if k not in WALL_CLOCK} for r in read_metrics(workdir)]
+  records = [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
   return Run(jax.device_get(state), records, valid)
 
 

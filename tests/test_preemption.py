@@ -14,14 +14,12 @@ import pytest
 
 from dvae_jax import metric_writer, train
 from dvae_jax.checkpoint import Checkpointer
-from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter, read_metrics
+from dvae_jax.metric_writer import PARTIAL_WINDOW, WALL_CLOCK_METRICS, MetricWriter, read_metrics
 from tests.conftest import REPO
-
-WALL_CLOCK = {"images_per_second", "valid_seconds", "checkpoint_seconds", "compile_seconds"}
 
 
 def _records(workdir: pathlib.Path) -> list[dict]:
-  return [{k: v for k, v in r.items() if k not in WALL_CLOCK} for r in read_metrics(workdir)]
+  return [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
 
 
 def _final_state(experiment: train.Experiment, workdir: pathlib.Path):

@@ -12,7 +12,7 @@ import pytest
 
 from dvae_jax import evaluate, train
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
-from dvae_jax.metric_writer import read_metrics
+from dvae_jax.metric_writer import WALL_CLOCK_METRICS, read_metrics
 from tests.conftest import REPO, load_experiment
 
 STEPS_PER_EPOCH = 8  # 128 training images, batch 16
@@ -26,12 +26,9 @@ def _final_state(config, workdir: pathlib.Path):
   return jax.device_get(state)
 
 
-WALL_CLOCK = {"images_per_second", "valid_seconds", "checkpoint_seconds", "compile_seconds", "epoch_seconds"}
-
-
 def _records(workdir: pathlib.Path) -> list[dict]:
   """Metric records without the wall-clock throughput and timings."""
-  return [{k: v for k, v in r.items() if k not in WALL_CLOCK} for r in read_metrics(workdir)]
+  return [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
 
 
 def _assert_trees_equal(a, b) -> None:
