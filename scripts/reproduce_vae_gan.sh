@@ -44,6 +44,7 @@ for data in $datasets; do
   variant=""; [ "$data" = fashion ] && variant="fashion"
   classifier="$runs/${data}_classifier"
   train "$classifier" "experiments/mnist_feature_classifier.py${variant:+:$variant}" "$classifier_epochs"
+  dvae evaluate --workdir "$classifier" --iw_samples 0
   for pbp in bce l2; do
     for model in dense_vae vae_gan; do
       name="${data}_${model}_${pbp}"
