@@ -188,6 +188,29 @@ def classifier_frechet_distances(run: Run, classifier: Run, arrays: dict) -> dic
   return result
 
 
+def log_marginal_estimate(
+  model, variables, hparams, x: jax.Array, key: jax.Array, *, num_samples: int, chunk_size: int
+):
+  """The importance-weighted estimate of log p(x) [B] of a latent-variable model's output.
+
+  The proposal is the posterior the model decodes: for "average_z" with samples k > 1,
+  N(mean, sigma^2 / k), used both to draw z and in log q(z|x).
+  """
+  mean, logvar = model.apply(variables, x, method="encode")
+  logvar = decoded_logvar(logvar, hparams)
+
+  def log_likelihood_fn(z):  # [S, B, z] -> [S, B]
+    logits = model.apply(variables, z, method="output_logits")
+    return hparams.log_likelihood(logits, x[None], batch_dims=2)
+
+  def log_prior_fn(z):  # [S, B, z] -> [S, B]
+    return model.apply(variables, z, method="log_prior")
+
+  return importance_weighted_log_likelihood(
+    key, mean, logvar, log_likelihood_fn, num_samples=num_samples, chunk_size=chunk_size, log_prior_fn=log_prior_fn
+  )
+
+
 def importance_weighted_nll(
   run: Run, split: Split, *, num_samples: int, chunk_size: int, batch_size: int
 ) -> dict[str, float]:
@@ -208,19 +231,8 @@ def importance_weighted_nll(
   @jax.jit
   def nll_sum(state, batch, key):
     x = experiment.prepare(batch)["image"]
-    variables = Experiment.variables(state)
-    mean, logvar = model.apply(variables, x, method="encode")
-    logvar = decoded_logvar(logvar, hparams)  # the proposal is the posterior the model decodes
-
-    def log_likelihood_fn(z):  # [S, B, z] -> [S, B]
-      logits = model.apply(variables, z, method="output_logits")
-      return hparams.log_likelihood(logits, x[None], batch_dims=2)
-
-    def log_prior_fn(z):  # [S, B, z] -> [S, B]
-      return model.apply(variables, z, method="log_prior")
-
-    log_px = importance_weighted_log_likelihood(
-      key, mean, logvar, log_likelihood_fn, num_samples=num_samples, chunk_size=chunk_size, log_prior_fn=log_prior_fn
+    log_px = log_marginal_estimate(
+      model, Experiment.variables(state), hparams, x, key, num_samples=num_samples, chunk_size=chunk_size
     )
     return jnp.sum(-log_px * batch["mask"])
 

@@ -146,3 +146,34 @@ def test_label_logits_are_batch_normalized_with_fixed_scale_and_offset(family, p
 def test_plain_label_head_is_a_switch():
   _, _, variables = _init(hparams("vae", label_batch_norm=False))
   assert "bn_label_head" not in variables["batch_stats"]["inference"]
+
+
+def test_importance_weighted_proposal_of_average_z_is_the_decoded_posterior():
+  """k = 1 importance sample of an "average_z" model with samples 4: z = mean + (sigma / 2) eps, and
+  the weight is log p(x|z) + log N(z; 0, I) - log N(z; mean, sigma^2 / 4), computed here in numpy."""
+  from dvae_jax.evaluate import log_marginal_estimate
+
+  config = hparams(
+    "vae",
+    "mlp",
+    net=dict(fc_sizes=(8,)),
+    data=dict(image_shape=(2, 2, 1), num_classes=2),
+    latent_dim=3,
+    samples=4,
+    sample_mode="average_z",
+    label_head=False,
+  )
+  module, x, variables = _init(config, 2, abstract=False)
+  x = jnp.array([[[[0.0], [1.0]], [[1.0], [0.0]]], [[[1.0], [1.0]], [[0.0], [1.0]]]])
+  key = jax.random.key(11)
+  got = log_marginal_estimate(module, variables, config, x, key, num_samples=1, chunk_size=1)
+  mean, logvar = (np.asarray(a, np.float64) for a in module.apply(variables, x, method="encode"))
+  eps = np.asarray(jax.random.normal(jax.random.fold_in(key, 0), (1, *mean.shape)), np.float64)
+  var = np.exp(logvar) / 4
+  z = mean + np.sqrt(var) * eps  # [1, B, z]
+  logits = np.asarray(module.apply(variables, jnp.asarray(z, jnp.float32), method="output_logits"), np.float64)
+  xs = np.asarray(x, np.float64)[None]
+  log_px_z = np.sum(xs * -np.logaddexp(0, -logits) + (1 - xs) * -np.logaddexp(0, logits), axis=(2, 3, 4))
+  log_p = np.sum(-0.5 * (z**2 + np.log(2 * np.pi)), axis=-1)
+  log_q = np.sum(-0.5 * ((z - mean) ** 2 / var + np.log(2 * np.pi * var)), axis=-1)
+  np.testing.assert_allclose(np.asarray(got), (log_px_z + log_p - log_q)[0], rtol=1e-5, atol=1e-4)
