@@ -489,6 +489,13 @@ def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
     )
   config = configs.base_config(model.get("family", "vae"), model["network"].get("name"))
   config.unlock()
+  # A registry choice saved with another name than the default (e.g. model.discriminator.name) has
+  # its own keys: the saved section replaces the default's instead of being merged into it.
+  for key, value in model.items():
+    default = config.model.get(key)
+    if isinstance(value, dict) and "name" in value and isinstance(default, ml_collections.ConfigDict):
+      if default.get("name") != value["name"]:
+        del config.model[key]
   config.update(saved)
   config.lock()
   return config

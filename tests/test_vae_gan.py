@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dvae_jax import train
+from dvae_jax import evaluate, train
 from dvae_jax.configs import ConfigError
 from dvae_jax.models import ARCHITECTURES, get_family, model_config
 from dvae_jax.models.vae_gan import Discriminator
@@ -215,6 +215,9 @@ def test_face_experiment_trains_on_an_image_folder(variant, face_folder, tmp_pat
   config.num_devices = 1
   valid = train.train_and_evaluate(config, tmp_path / "run")
   assert np.isfinite(valid["neg_elbo_nats"]) and valid["disc_loss"] > 0
+  # Evaluation rebuilds the config from the workdir: the saved discriminator replaces the default's.
+  result = evaluate.evaluate_checkpoint(tmp_path / "run", iw_samples=0)
+  assert result["recon_ssim"] > 0 and np.isfinite(result["recon_psnr_db"])
 
 
 def test_face_variants_set_the_seed_runs():
