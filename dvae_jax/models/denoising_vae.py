@@ -22,11 +22,11 @@ import jax.numpy as jnp
 from dvae_jax.corruption import GaussianCorruption, corruption_field
 from dvae_jax.models import hparams
 from dvae_jax.models.family import FAMILIES, Family, Generator, Terms
-from dvae_jax.models.vae import VAE, VAEConfig, kl_terms, reparameterize
+from dvae_jax.models.vae import VAE, UnsupervisedVAEConfig, kl_terms, reparameterize
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DenoisingVAEConfig(VAEConfig):
+class DenoisingVAEConfig(UnsupervisedVAEConfig):
   """The VAE's fields, plus the corruption and the number of corruptions per image.
 
   Defaults: the VAE's, with the corruption of the authors' re-implementation (Gaussian, std
@@ -39,12 +39,6 @@ class DenoisingVAEConfig(VAEConfig):
   )
   corruption_samples: int = 1  # M
   l2_scheme: str = "single"  # plain weight decay (the authors' re-implementation)
-  # Not config keys (init=False): K = `samples` draws are always averaged as a k-sample ELBO, and
-  # Im et al.'s model has no label head.
-  sample_mode: str = dataclasses.field(default="elbo", init=False)
-  label_head: bool = dataclasses.field(default=False, init=False)
-  label_loss_weight: float = dataclasses.field(default=0.0, init=False)
-  label_batch_norm: bool = dataclasses.field(default=False, init=False)
 
   def __post_init__(self):
     super().__post_init__()

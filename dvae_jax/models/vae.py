@@ -55,6 +55,17 @@ class VAEConfig(ModelConfig, LikelihoodConfig):
     hparams.check_positive(self, "label_loss_weight", allow_zero=True)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UnsupervisedVAEConfig(VAEConfig):
+  """A VAE config whose family fixes, rather than reads, the reference's extras: `samples` draws
+  averaged as a k-sample ELBO, no label head (these are not config keys)."""
+
+  sample_mode: str = dataclasses.field(default="elbo", init=False)
+  label_head: bool = dataclasses.field(default=False, init=False)
+  label_loss_weight: float = dataclasses.field(default=0.0, init=False)
+  label_batch_norm: bool = dataclasses.field(default=False, init=False)
+
+
 def reparameterize(key: jax.Array, mean: jax.Array, logvar: jax.Array, *, samples: int, mode: str) -> jax.Array:
   """Draws posterior codes [S, B, z].
 

@@ -31,7 +31,7 @@ from dvae_jax.models import hparams
 from dvae_jax.models.family import FAMILIES, Family, Generator, Terms
 from dvae_jax.models.layers import dense
 from dvae_jax.models.networks import ARCHITECTURES, NetworkConfig
-from dvae_jax.models.vae import VAE, VAEConfig, vae_terms
+from dvae_jax.models.vae import VAE, UnsupervisedVAEConfig, vae_terms
 
 
 def discriminator_field(default: str):
@@ -40,7 +40,7 @@ def discriminator_field(default: str):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class VAEGANConfig(VAEConfig):
+class VAEGANConfig(UnsupervisedVAEConfig):
   """Defaults: seed 003's MNIST run with the dense logistic-regressor discriminator."""
 
   family: str = "vae_gan"
@@ -52,11 +52,6 @@ class VAEGANConfig(VAEConfig):
   pbp_decay: float = 1.0  # x this every pbp_decay_epochs combo epochs (0.95 or 0.9 in the seed; 1: none)
   pbp_decay_epochs: int = 25
   solo_epochs: int = 0  # VAE-only epochs before the discriminator joins
-  # Not config keys: one posterior draw, no label head.
-  sample_mode: str = dataclasses.field(default="elbo", init=False)
-  label_head: bool = dataclasses.field(default=False, init=False)
-  label_loss_weight: float = dataclasses.field(default=0.0, init=False)
-  label_batch_norm: bool = dataclasses.field(default=False, init=False)
 
   def __post_init__(self):
     super().__post_init__()
