@@ -15,13 +15,14 @@
 # --recompute-bn N (before evaluating, recompute batch norm's running statistics with the final
 # parameters on N training batches: for short schedules, whose running averages lag; 0 = as trained),
 # --evaluate-only (evaluate the runs already in --runs again, e.g. with another --recompute-bn, and
-# rewrite the table; no training), --runs DIR (default runs/dvae_table), --out DIR (default results).
+# rewrite the table; no training), --keep-finished (train only the runs that have not finished in
+# --runs, e.g. to add cells to a table stopped part-way; every run is evaluated again), --runs DIR (default runs/dvae_table), --out DIR (default results).
 # A shortened schedule is labelled as such in the table. Run from the repository root, with the
 # package installed (README.md).
 set -euo pipefail
 
 args=("$@")
-scale=1 train_limit="" eval_limit="" iw_samples=5000 iw_limit="" bn_momentum="" recompute_bn=0 evaluate_only=0
+scale=1 train_limit="" eval_limit="" iw_samples=5000 iw_limit="" bn_momentum="" recompute_bn=0 evaluate_only=0 keep_finished=0
 runs=runs/dvae_table out=results
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
     --bn-momentum) bn_momentum=$2; shift 2 ;;
     --recompute-bn) recompute_bn=$2; shift 2 ;;
     --evaluate-only) evaluate_only=1; shift ;;
+    --keep-finished) keep_finished=1; shift ;;
     --runs) runs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
@@ -55,6 +57,10 @@ train() {  # train NAME CONFIG EPOCHS DECAY_EPOCHS [overrides...]: a fresh run, 
   epochs=$(scaled "$3") decay=$(scaled "$4")
   shift 4
   [ "$evaluate_only" = 1 ] && return
+  if [ "$keep_finished" = 1 ] && [ -f "$workdir/train_wall_seconds" ]; then
+    echo "== $name: finished in $workdir, kept"
+    return
+  fi
   rm -rf "$workdir"
   echo "== $name: $config, $epochs epochs (decay every $decay)"
   local start=$SECONDS
