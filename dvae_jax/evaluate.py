@@ -141,7 +141,7 @@ def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False)
     for name, value in sums.items():
       totals[name] = totals.get(name, 0.0) + float(value)
     if keep_images:
-      valid = np.asarray(batch["mask"]).astype(bool)
+      valid = batch.mask.astype(bool)
       images.append(np.asarray(image)[valid])
       recons.append(np.asarray(recon)[valid])
   means = {name: value / len(split) for name, value in totals.items()}

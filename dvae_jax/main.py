@@ -46,8 +46,17 @@ _WHICH = flags.DEFINE_list(
   "`figures`: which to draw, comma-separated (default all): scatter,manifold,denoising,interpolation,samples.",
 )
 _DISTRIBUTED = flags.DEFINE_bool(
-  "distributed", False, "Multi-host run: call jax.distributed.initialize() (one process per host) first."
+  "distributed",
+  False,
+  "Multi-process run (one process per host): join the others through jax.distributed.initialize() first. "
+  "Address, count and id come from the three flags below, else from $JAX_COORDINATOR_ADDRESS, "
+  "$JAX_NUM_PROCESSES and $JAX_PROCESS_ID, else from jax's cluster detection (Slurm, Open MPI, TPU pods, ...).",
 )
+_COORDINATOR = flags.DEFINE_string(
+  "coordinator_address", None, "--distributed: HOST:PORT of process 0's coordinator service."
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "--distributed: how many processes take part.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this process's index, 0 .. num_processes-1.")
 _STEPS = flags.DEFINE_integer("steps", None, "`check-repro`: training steps of each run (default 24).")
 _CPU_DEVICES = flags.DEFINE_integer(
   "cpu_devices", None, "`check-repro` on CPU: virtual devices to split the host into for the device check (default 2)."
@@ -130,9 +139,7 @@ def _main(command: str, argv: list[str]) -> None:
   logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
   logging.getLogger("absl").setLevel(logging.WARNING)
   if _DISTRIBUTED.value:
-    import jax
-
-    jax.distributed.initialize()
+    _initialize_distributed()
   try:
     if command == "data":
       if argv[1:2] != ["download"] or len(argv) != 3:
@@ -181,6 +188,36 @@ def _main(command: str, argv: list[str]) -> None:
     sys.exit(train.PREEMPTED_EXIT_STATUS)
   except (ConfigError, DataError, CheckpointError, train.NonFiniteError, FileNotFoundError) as e:
     _fail(str(e))
+
+
+def _initialize_distributed() -> None:
+  import os
+
+  import jax
+
+  def setting(flag, variable: str, convert=str):
+    value = flag.value if flag.value is not None else os.environ.get(variable)
+    return None if value is None else convert(value)
+
+  try:
+    jax.distributed.initialize(
+      coordinator_address=setting(_COORDINATOR, "JAX_COORDINATOR_ADDRESS"),
+      num_processes=setting(_NUM_PROCESSES, "JAX_NUM_PROCESSES", int),
+      process_id=setting(_PROCESS_ID, "JAX_PROCESS_ID", int),
+    )
+  except (ValueError, RuntimeError) as e:
+    _fail(
+      f"--distributed: could not join the other processes ({str(e).splitlines()[0]}). Give --coordinator_address "
+      "HOST:PORT, --num_processes and --process_id (or $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, "
+      "$JAX_PROCESS_ID), or launch under a cluster manager jax detects (Slurm, Open MPI, TPU pods)."
+    )
+  logging.info(
+    "Process %d of %d; devices: %d local, %d global.",
+    jax.process_index(),
+    jax.process_count(),
+    jax.local_device_count(),
+    jax.device_count(),
+  )
 
 
 def _check_repro() -> None:

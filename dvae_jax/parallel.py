@@ -1,14 +1,17 @@
 """Data parallelism on a device mesh: params replicated P(), batches sharded over "data".
 
-The same code runs on one CPU, eight GPUs or a multi-host pod: each process feeds its slice of
-every global batch (`jax.make_array_from_callback`), and the CLI's --distributed flag runs
-`jax.distributed.initialize()` first.
+The same code runs on one CPU, eight GPUs or a multi-host pod: the mesh spans every process's
+devices, each process gathers and feeds only the rows of each global batch that its own devices
+hold (`jax.make_array_from_process_local_data`), and the CLI's --distributed flag joins the
+processes with `jax.distributed.initialize()` first.
 """
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+
+from dvae_jax.data import Batch
 
 DATA_AXIS = "data"
 
@@ -37,13 +40,43 @@ def batch_sharding(mesh: Mesh, *, leading_axes: int = 0) -> NamedSharding:
   return NamedSharding(mesh, P(*([None] * leading_axes), DATA_AXIS))
 
 
-def global_batch(batch: dict[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
-  """Host arrays holding the whole global batch -> global arrays sharded over the mesh.
+def global_batch(batch: Batch | dict[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
+  """A global batch -> global arrays sharded over the mesh.
 
-  Every process computes the same global index order and so holds the same host batch; each
-  materializes only the shards its own devices own, whatever the device order of the platform.
+  Every process computes the same global index order. From a `Batch` (rows not yet gathered), each
+  process gathers only the rows its own devices hold; from host arrays holding the whole batch,
+  each transfers only those rows.
   """
+  if isinstance(batch, Batch):
+    return _gather_local_rows(batch, sharding)
   return {
     name: jax.make_array_from_callback(value.shape, sharding, lambda index, value=value: value[index])
     for name, value in batch.items()
+  }
+
+
+def local_rows(sharding: NamedSharding, index_shape: tuple[int, ...]) -> slice:
+  """The rows of the sharded (last) axis of an index array of `index_shape` that this process's
+  devices hold: one contiguous range, as a 1-D mesh over devices in process order gives."""
+  axis = len(index_shape) - 1
+  spans = {
+    (index[axis].start or 0, index[axis].stop or index_shape[axis])
+    for index in sharding.addressable_devices_indices_map(index_shape).values()
+  }
+  start, stop = min(lo for lo, _ in spans), max(hi for _, hi in spans)
+  if sum(hi - lo for lo, hi in spans) != stop - start:
+    raise ValueError(
+      f"this process's devices hold non-contiguous rows {sorted(spans)} of a batch of {index_shape[axis]}: "
+      "the mesh must list each process's devices together (parallel.make_mesh does)."
+    )
+  return slice(start, stop)
+
+
+def _gather_local_rows(batch: Batch, sharding: NamedSharding) -> dict[str, jax.Array]:
+  rows = local_rows(sharding, batch.index.shape)
+  local = batch.rows((*([slice(None)] * (batch.index.ndim - 1)), rows))
+  shape = batch.index.shape
+  return {
+    name: jax.make_array_from_process_local_data(sharding, value, (*shape, *value.shape[len(shape) :]))
+    for name, value in local.items()
   }

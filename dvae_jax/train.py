@@ -396,7 +396,7 @@ def recompute_batch_norm_statistics(experiment: Experiment, state: TrainState, n
   sharding = parallel.batch_sharding(experiment.mesh)
   count = 0
   for batch in eval_batches(experiment.splits.train, experiment.config.train.batch_size):
-    if count == num_batches or not batch["mask"].all():  # full batches only: padding would bias them
+    if count == num_batches or not batch.mask.all():  # full batches only: padding would bias them
       break
     state = state.replace(model_state=updated_statistics(state, parallel.global_batch(batch, sharding)))
     count += 1
@@ -654,7 +654,7 @@ def _train_loop(
           compile_seconds = time.perf_counter() - call_start
           window_start += compile_seconds
           other_seconds["compile_seconds"] += compile_seconds
-        previous, step = step, step + len(batch["label"])
+        previous, step = step, step + len(batch)
         profiler.after(step, state)
         history.append((previous, metrics))
         # Dispatch is asynchronous: the bar (and its ETA) advances when the previous dispatch has
@@ -663,7 +663,7 @@ def _train_loop(
         if len(history) > 1 and history[-2][0] >= resumed_at:  # not a step the preempted run took
           jax.block_until_ready(history[-2][1])
           progress.update(previous - history[-2][0])
-        at_epoch_end = first + len(batch["label"]) == experiment.steps_per_epoch
+        at_epoch_end = first + len(batch) == experiment.steps_per_epoch
         checkpoint_due = _crossed(previous, step, cfg.checkpoint_every_steps) or at_epoch_end
         if checkpoint_due or _crossed(previous, step, cfg.log_every_steps):
           flush(step)  # checks finiteness before anything is saved

@@ -2,6 +2,7 @@
 
 from dvae_jax.data.image_folder import ImageFolderOptions, load_image_folder
 from dvae_jax.data.pipeline import (
+  Batch,
   PreprocessSpec,
   Split,
   Splits,
@@ -14,6 +15,7 @@ from dvae_jax.data.pipeline import (
 from dvae_jax.data.sources import DATASETS, DataError, ImageData, download, load_split, resolve_data_dir
 
 __all__ = [
+  "Batch",
   "DATASETS",
   "DataError",
   "ImageData",

@@ -44,6 +44,31 @@ class Split:
 
 
 @dataclasses.dataclass(frozen=True)
+class Batch:
+  """The rows `index` of `split` (any index shape, e.g. [k, B] for k steps of B images), not yet
+  gathered: each process of a multi-process run gathers only the rows its own devices hold
+  (`parallel.global_batch`). `mask` (evaluation) is 0 on padding rows. `batch[name]` gathers a
+  whole field, e.g. for inspection."""
+
+  split: Split
+  index: np.ndarray
+  mask: np.ndarray | None = None
+
+  def __len__(self) -> int:
+    return len(self.index)
+
+  def rows(self, selection: tuple[slice, ...] = ()) -> dict[str, np.ndarray]:
+    """Every field of the rows index[selection], gathered from the split."""
+    fields = self.split.take(self.index[selection])
+    if self.mask is not None:
+      fields["mask"] = self.mask[selection]
+    return fields
+
+  def __getitem__(self, name: str) -> np.ndarray:
+    return self.rows()[name]
+
+
+@dataclasses.dataclass(frozen=True)
 class Splits:
   train: Split
   valid: Split
@@ -155,7 +180,7 @@ def epoch_permutation(key: jax.Array, epoch: int, num_examples: int) -> np.ndarr
 
 def train_batches(
   split: Split, *, key: jax.Array, epoch: int, batch_size: int, start_step: int, steps_per_dispatch: int
-) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+) -> Iterator[tuple[int, Batch]]:
   """Yields (step in epoch, batch with a leading [k] dispatch axis) from `start_step` on.
 
   The last chunk of an epoch may hold fewer than `steps_per_dispatch` steps.
@@ -163,15 +188,12 @@ def train_batches(
   steps = len(split) // batch_size
   order = epoch_permutation(key, epoch, len(split))[: steps * batch_size].reshape(steps, batch_size)
   for first in range(start_step, steps, steps_per_dispatch):
-    yield first, split.take(order[first : first + steps_per_dispatch])
+    yield first, Batch(split, order[first : first + steps_per_dispatch])
 
 
-def eval_batches(split: Split, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
+def eval_batches(split: Split, batch_size: int) -> Iterator[Batch]:
   """Fixed-order batches covering the split once; the last one is padded, with `mask` 0 on padding."""
   n = len(split)
   for start in range(0, n, batch_size):
     index = np.arange(start, start + batch_size)
-    mask = (index < n).astype(np.float32)
-    batch = split.take(np.minimum(index, n - 1))
-    batch["mask"] = mask
-    yield batch
+    yield Batch(split, np.minimum(index, n - 1), mask=(index < n).astype(np.float32))
