@@ -4,6 +4,7 @@ Each checkpoint holds two items: `state` (the TrainState pytree) and `meta` (ste
 in the epoch, and the config parts that must match for a resume to make sense).
 """
 
+import errno
 import pathlib
 from typing import Any
 
@@ -71,7 +72,21 @@ class Checkpointer:
     return self._manager.latest_step()
 
   def read_meta(self, step: int) -> dict[str, Any]:
-    return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+    try:
+      meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      raise self._unreadable(step, e) from e
+    if not isinstance(meta, dict):
+      raise self._unreadable(step, TypeError(f"its meta record is a {type(meta).__name__}, not a JSON object"))
+    return meta
+
+  def _unreadable(self, step: int, cause: Exception) -> CheckpointError:
+    return CheckpointError(
+      f"The checkpoint at step {step} in {self.directory} cannot be read ({type(cause).__name__}: "
+      f"{str(cause).splitlines()[0][:300] if str(cause) else 'no details'}): a file in it is missing or corrupt. "
+      f"Nothing was changed. To go on from an earlier checkpoint, move {self.directory / str(step)} aside; "
+      "otherwise use a new --workdir."
+    )
 
   def check_compatible(self, step: int, expected: dict[str, Any]) -> dict[str, Any]:
     """Returns the checkpoint's meta, or raises CheckpointError listing every differing entry."""
@@ -99,16 +114,38 @@ class Checkpointer:
     except (ValueError, KeyError, TypeError) as e:
       raise CheckpointError(
         f"The checkpoint at step {step} in {self.directory} does not match the model built from this "
-        f"config (its parameter tree or shapes differ: {str(e).splitlines()[0][:300]}). "
-        "Use a new --workdir, or the config the checkpoint was trained with. Nothing was changed."
+        f"config (its parameter tree or shapes differ: {str(e).splitlines()[0][:300]}), or a file in it is "
+        "corrupt. Use a new --workdir, or the config the checkpoint was trained with. Nothing was changed."
       ) from e
+    except Exception as e:  # tensorstore reports an unreadable array as a bare Exception
+      raise self._unreadable(step, e) from e
 
   def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
-    self.directory.mkdir(parents=True, exist_ok=True)
-    self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+    try:
+      self.directory.mkdir(parents=True, exist_ok=True)
+      self._manager.save(
+        step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+      )
+    except OSError as e:
+      raise self._write_failed(step, e) from e
 
   def wait(self) -> None:
-    self._manager.wait_until_finished()
+    """Blocks until the checkpoint being written (orbax writes in the background) is complete."""
+    try:
+      self._manager.wait_until_finished()
+    except OSError as e:
+      raise self._write_failed(None, e) from e
+
+  def _write_failed(self, step: int | None, cause: OSError) -> CheckpointError:
+    # orbax writes into a temporary directory and renames it when complete: a failed write leaves
+    # the complete checkpoints as they were.
+    latest = self._manager.latest_step()
+    kept = f"the latest complete one is step {latest}, and a rerun resumes from it" if latest is not None else "none"
+    full = " The disk is full: free space or use another --workdir." if cause.errno == errno.ENOSPC else ""
+    return CheckpointError(
+      f"Writing the checkpoint{'' if step is None else f' of step {step}'} to {self.directory} failed: "
+      f"{cause.strerror or cause}.{full} The checkpoints already complete are kept ({kept})."
+    )
 
   def close(self) -> None:
     self._manager.close()

@@ -377,6 +377,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _choice("data.binarize", config.data.binarize, BINARIZE)
   _choice("data.validation_split", config.data.validation_split, VALIDATION_SPLITS)
   _in_range("data.validation_fraction", config.data.validation_fraction, 0.0, 1.0, low_open=True)
+  _positive("optim.learning_rate", config.optim.learning_rate)
+  _positive("train.num_epochs", config.train.num_epochs)
   _check_schedule(config.optim)
   if (config.data.name in PATH_DATASETS) != (config.data.path is not None):
     raise ConfigError(
@@ -415,7 +417,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
   ):
     _positive(path, get(path))
   for path in (
-    "train.num_epochs",
     "optim.clip_value",
     "optim.min_learning_rate",
     "train.grid_images",

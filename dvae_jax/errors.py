@@ -3,3 +3,7 @@
 
 class ConfigError(ValueError):
   """A config key or value is unknown, out of its allowed set or range, or does not fit the data."""
+
+
+class WorkdirError(RuntimeError):
+  """The workdir, or a file in it, cannot be used: not a directory, not writable, an unreadable metrics file."""

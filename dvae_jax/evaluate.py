@@ -86,7 +86,9 @@ def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split)
   """
   if not hasattr(classifier.experiment.model, "classify"):
     raise CheckpointError(
-      f"{classifier.workdir} holds a {classifier.experiment.hparams.family!r} run, not a classifier."
+      f"--classifier_workdir {classifier.workdir} holds a {classifier.experiment.hparams.family!r} run, not a "
+      "classifier; expected the workdir of a trained classifier (e.g. `dvae train --config "
+      "experiments/mnist_classifier.py`). Nothing was changed."
     )
   if classifier.experiment.preprocess_spec != run.experiment.preprocess_spec:
     raise CheckpointError(

@@ -6,6 +6,10 @@ dvae check-repro --config experiments/mnist_vae.py:smoke [--workdir W] [--steps 
 dvae evaluate --workdir runs/x [--split test]
 dvae figures  --workdir runs/x [--out DIR] [--which scatter,manifold,denoising,interpolation,samples] [--split test]
 dvae data download mnist [--data_dir DIR] [--mirror URL]
+
+Multi-process (one process per host): add --distributed [--coordinator_address HOST:PORT
+--num_processes N --process_id I] to `dvae train` (README: "Several processes").
+Errors are one paragraph, exit status 1; --verbose adds the traceback.
 """
 
 import functools
@@ -13,6 +17,7 @@ import logging
 import pathlib
 import sys
 import tempfile
+import traceback
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -62,11 +67,23 @@ _CPU_DEVICES = flags.DEFINE_integer(
   "cpu_devices", None, "`check-repro` on CPU: virtual devices to split the host into for the device check (default 2)."
 )
 _MIRRORS = flags.DEFINE_multi_string("mirror", None, "Base URL to download from instead of the official mirrors.")
+_VERBOSE = flags.DEFINE_bool("verbose", False, "On an error, print its traceback too (by default: one paragraph).")
 
 
 def _fail(message: str) -> None:
   print(f"dvae: error: {message}", file=sys.stderr)
   sys.exit(1)
+
+
+def _os_error_message(e: OSError) -> str:
+  """An operating-system error the library did not turn into a clearer one, as one paragraph."""
+  if e.errno is None:  # raised by this package with its own message
+    return str(e)
+  where = f" ({e.filename})" if e.filename else ""
+  return (
+    f"{e.strerror or type(e).__name__}{where}. Files already written (checkpoints, metrics) are left as they were; "
+    "rerun with --verbose for the traceback."
+  )
 
 
 # The headline numbers of `dvae evaluate` and where they come from: the bounds first, then the
@@ -133,6 +150,7 @@ def _main(command: str, argv: list[str]) -> None:
   from dvae_jax.checkpoint import CheckpointError
   from dvae_jax.configs import ConfigError
   from dvae_jax.data import DataError, download
+  from dvae_jax.errors import WorkdirError
 
   # Backend probing ("Unable to initialize backend 'tpu'") and orbax's per-save records are not
   # news to a user; this package's own messages (e.g. "Resuming from ...") stay.
@@ -186,8 +204,17 @@ def _main(command: str, argv: list[str]) -> None:
   except train.Preempted as e:
     print(f"dvae: {e}", file=sys.stderr)
     sys.exit(train.PREEMPTED_EXIT_STATUS)
-  except (ConfigError, DataError, CheckpointError, train.NonFiniteError, FileNotFoundError) as e:
+  except (ConfigError, DataError, CheckpointError, WorkdirError, train.NonFiniteError) as e:
+    _print_traceback_if_verbose()
     _fail(str(e))
+  except OSError as e:
+    _print_traceback_if_verbose()
+    _fail(_os_error_message(e))
+
+
+def _print_traceback_if_verbose() -> None:
+  if _VERBOSE.value:
+    traceback.print_exc()
 
 
 def _initialize_distributed() -> None:
@@ -266,6 +293,12 @@ def _parse_flags(argv: list[str]) -> list[str]:
       f"bad config override: no key {' '.join(str(message).split())} The config is locked, so only "
       "its existing keys can be set (each key and its meaning: dvae_jax/configs.py)."
     )
+  except Exception as e:  # raised by the config file's own code while it was loaded
+    if "--verbose" in argv:
+      traceback.print_exc()
+    path = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+    path = path or next((b for a, b in zip(argv, argv[1:], strict=False) if a == "--config"), "")
+    _fail(f"loading the --config file {path} raised {type(e).__name__}: {e}")
 
 
 def _underscore_flag(arg: str) -> str:
@@ -284,6 +317,27 @@ def run() -> None:
   command = sys.argv.pop(1)
   sys.argv = [_underscore_flag(arg) for arg in sys.argv]
   app.run(functools.partial(_main, command), flags_parser=_parse_flags)
+
+
+def invoke(*args: str) -> int:
+  """Runs `dvae ARGS...` in this process and returns its exit status, as the console command would
+  (tests and notebooks; the flags of a previous call are forgotten first)."""
+  command, *rest = args
+  if command not in COMMANDS:
+    print(USAGE, file=sys.stderr)
+    return 2
+  # The config flag reads its --config.* overrides from sys.argv, and defines one flag per override.
+  for name in [name for name in flags.FLAGS if name.startswith(f"{_CONFIG.name}.")]:
+    delattr(flags.FLAGS, name)
+  flags.FLAGS.unparse_flags()
+  saved_argv, sys.argv = sys.argv, ["dvae", *(_underscore_flag(arg) for arg in rest)]
+  try:
+    _main(command, _parse_flags(sys.argv))
+  except SystemExit as e:
+    return e.code if isinstance(e.code, int) else 1
+  finally:
+    sys.argv = saved_argv
+  return 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import pathlib
 
 from tensorboardX import SummaryWriter
 
+from dvae_jax.errors import WorkdirError
+
 # Wall-clock fields of the records: they differ between runs of the same computation, so
 # comparisons of runs (tests, `dvae check-repro`) leave them out.
 WALL_CLOCK_METRICS = frozenset(
@@ -33,7 +35,7 @@ class MetricWriter:
     if not active:  # another process of a multi-host run writes the metrics
       return
     if resume_step and self.path.exists():
-      kept = [line for line in _complete_lines(self.path) if _kept_on_resume(json.loads(line), resume_step)]
+      kept = [json.dumps(r) for r in _read_records(self.path) if _kept_on_resume(r, resume_step)]
       atomic_write_text(self.path, "".join(line + "\n" for line in kept))
     elif not resume_step:
       self.path.unlink(missing_ok=True)
@@ -58,16 +60,27 @@ def _kept_on_resume(record: dict, resume_step: int) -> bool:
   return record["step"] <= resume_step and PARTIAL_WINDOW not in record
 
 
-def _complete_lines(path: pathlib.Path) -> list[str]:
-  """The file's lines, less a last line that a kill in the middle of an append left unfinished."""
-  lines = path.read_text().splitlines()
-  if lines:
+def _read_records(path: pathlib.Path) -> list[dict]:
+  """The file's records, less a last line that a kill in the middle of an append left unfinished;
+  any other unreadable line is an error (the file is left as it is)."""
+  lines = path.read_text(errors="replace").splitlines()
+  records = []
+  for number, line in enumerate(lines, 1):
     try:
-      json.loads(lines[-1])
+      record = json.loads(line)
     except json.JSONDecodeError:
+      record = None
+    if isinstance(record, dict) and isinstance(record.get("step"), int) and "split" in record:
+      records.append(record)
+    elif number == len(lines):
       logging.warning("Dropping the unfinished last line of %s (the run was killed while writing it).", path)
-      lines.pop()
-  return lines
+    else:
+      raise WorkdirError(
+        f"{path}, line {number}, is not a metrics record ({line[:80]!r}); expected one JSON object with 'step' and "
+        "'split' per line. Only the last line can be unfinished (a kill during a write); this file was damaged "
+        "otherwise. It was left as it is: repair or remove that line, or use a new --workdir."
+      )
+  return records
 
 
 def atomic_write_text(path: pathlib.Path, text: str) -> None:
@@ -98,5 +111,6 @@ def _json_float(value: float) -> float | str:
 
 
 def read_metrics(workdir: str | pathlib.Path) -> list[dict]:
+  """The records of a run's metrics.jsonl (none if it has none yet)."""
   path = pathlib.Path(workdir) / "metrics.jsonl"
-  return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+  return _read_records(path) if path.exists() else []

@@ -11,6 +11,7 @@ import json
 import logging
 import pathlib
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from dvae_jax.data import (
   preprocess_spec_from_config,
   train_batches,
 )
+from dvae_jax.errors import WorkdirError
 from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter
 from dvae_jax.models import Family, ModelConfig, get_family, model_config
 
@@ -480,7 +482,12 @@ def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
   path = pathlib.Path(workdir) / "config.json"
   if not path.exists():
     raise FileNotFoundError(f"{path} not found: is {workdir} a workdir written by `dvae train`?")
-  saved = json.loads(path.read_text())
+  try:
+    saved = json.loads(path.read_text())
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise WorkdirError(f"{path} is not valid JSON ({e}); expected the config `dvae train` wrote there.") from e
+  if not isinstance(saved, dict):
+    raise WorkdirError(f"{path} holds a {type(saved).__name__}; expected the config object `dvae train` wrote there.")
   model = saved.get("model", {})
   if not isinstance(model.get("network"), dict):
     raise configs.ConfigError(
@@ -520,10 +527,10 @@ def run_training(
   the resumed run's state and metrics equal an uninterrupted run's bit for bit.
   """
   workdir = pathlib.Path(workdir)
+  prepare_workdir(workdir)
   checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=experiment.config.train.max_checkpoints)
   try:
     state, start_step = restore_or_init(experiment, checkpointer)
-    workdir.mkdir(parents=True, exist_ok=True)
     _write_config(experiment.config, workdir)
     if start_step:
       logging.info("Resuming from the checkpoint at step %d in %s", start_step, workdir)
@@ -537,6 +544,24 @@ def run_training(
   finally:
     checkpointer.wait()
     checkpointer.close()
+
+
+def prepare_workdir(workdir: pathlib.Path) -> None:
+  """Creates `workdir` if needed and checks that files can be written in it, before any work."""
+  if workdir.exists() and not workdir.is_dir():
+    raise WorkdirError(
+      f"--workdir {workdir} is a file; expected a directory for the run's checkpoints and metrics (an existing "
+      "run's, to resume it, or a new path, which is created). The file was not changed."
+    )
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=workdir):
+      pass
+  except OSError as e:
+    raise WorkdirError(
+      f"--workdir {workdir} cannot be written ({e.strerror or e}); expected a directory this user can create files "
+      "in. Nothing in it was changed."
+    ) from e
 
 
 def _warn_if_batch_norm_statistics_stay_biased(experiment: Experiment) -> None:
@@ -636,7 +661,8 @@ def _train_loop(
 
   resumed_at, stop_request = step, _StopRequest(stop_at_step)
   epoch_start = time.perf_counter()  # wall time per epoch: training, validation and checkpoints
-  with stop_request.signals():
+  # closing: an error leaves the bar finished with a newline, so that its message starts a line of its own.
+  with stop_request.signals(), contextlib.closing(progress):
     while step < total_steps:
       epoch, position = experiment.epoch_of(step)
       for first, batch in train_batches(
