@@ -149,3 +149,23 @@ class Checkpointer:
 
   def close(self) -> None:
     self._manager.close()
+
+
+def load_host_state(directory: str | pathlib.Path, step: int | None = None) -> tuple[int, Any]:
+  """(step, the train state as host numpy arrays) of a checkpoint (default: the latest complete one)
+  in `directory`, whatever mesh or number of processes wrote it, without building the experiment.
+  For comparing runs (tests, scripts/fault_loop.py)."""
+  import jax
+
+  directory = pathlib.Path(directory).absolute()
+  if step is None:
+    complete = [int(p.name) for p in directory.iterdir() if p.name.isdigit()] if directory.is_dir() else []
+    if not complete:
+      raise CheckpointError(f"no checkpoint found in {directory}.")
+    step = max(complete)
+  path = directory / str(step) / "state"
+  metadata = ocp.PyTreeCheckpointer().metadata(path)
+  tree = metadata.item_metadata.tree if hasattr(metadata, "item_metadata") else metadata.tree
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
+  return step, jax.device_get(ocp.StandardCheckpointer().restore(path, target))

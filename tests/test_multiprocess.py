@@ -17,10 +17,10 @@ import time
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
 from dvae_jax import repro
+from dvae_jax.checkpoint import load_host_state
 from dvae_jax.metric_writer import WALL_CLOCK_METRICS
 from dvae_jax.train import PREEMPTED_EXIT_STATUS, STOP_POLL_STEPS
 
@@ -88,15 +88,7 @@ def _train(workdir, shared_data, **topology) -> None:
 
 
 def _final_state(workdir: pathlib.Path) -> tuple[int, dict]:
-  """(step, train state as host arrays) of the latest checkpoint, whatever topology wrote it."""
-  directory = workdir.absolute() / "checkpoints"
-  step = max(int(p.name) for p in directory.iterdir() if p.name.isdigit())
-  path = directory / str(step) / "state"
-  metadata = ocp.PyTreeCheckpointer().metadata(path)
-  tree = metadata.item_metadata.tree if hasattr(metadata, "item_metadata") else metadata.tree
-  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
-  return step, jax.device_get(ocp.StandardCheckpointer().restore(path, target))
+  return load_host_state(workdir / "checkpoints")
 
 
 def _records(workdir: pathlib.Path) -> list[dict]:
