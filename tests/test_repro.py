@@ -58,3 +58,32 @@ def test_short_config_runs_whole_epochs_of_at_least_the_steps(tiny_config, limit
   assert short.data.train_limit == min(limit or steps * 16, steps * 16)
   assert short.train.log_every_steps == 1 and short.train.grid_images == 0
   assert config.train.num_epochs == 1  # the caller's config is unchanged
+
+
+def test_the_command_exits_1_naming_the_failed_checks(tmp_path, shared_data, monkeypatch, capsys):
+  """`dvae check-repro` as a user runs it (in this process), on a model with an unseeded draw."""
+  from dvae_jax import main
+  from tests.conftest import REPO
+
+  seeded = train.module_rngs
+  monkeypatch.setattr(
+    train, "module_rngs", lambda key: seeded(jax.random.fold_in(key, int(np.random.default_rng().integers(2**31))))
+  )
+  monkeypatch.setenv("DVAE_DATA_DIR", str(shared_data))
+  monkeypatch.chdir(REPO)
+  overrides = ("--config.data.train_limit=128", "--config.train.batch_size=16", "--config.train.eval_batch_size=32")
+  status = main.invoke(
+    "check-repro",
+    "--config",
+    "experiments/mnist_vae_flax.py:smoke",
+    "--workdir",
+    str(tmp_path),
+    "--steps",
+    "8",
+    *overrides,
+  )
+  out = capsys.readouterr()
+  assert status == 1
+  assert "same_seed" in out.out and "FAIL" in out.out  # the table
+  assert "reproducibility check(s) failed: same_seed, resume" in out.err
+  assert json.loads((tmp_path / "check_repro.json").read_text())["checks"][0]["passed"] is False
