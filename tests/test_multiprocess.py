@@ -140,6 +140,8 @@ def test_two_processes_preempted_and_restarted_resume_bitwise(two_by_two, shared
   assert stop % STOP_POLL_STEPS == 0 or stop == STEPS_PER_EPOCH * EPOCHS
   assert (workdir / "checkpoints" / str(stop)).is_dir()
   assert "a signal to another process received" in results[0][1]  # process 0 got no signal itself
+  (message,) = [line for line in results[1][1].splitlines() if line.startswith("dvae: SIGTERM received")]
+  assert f"training stopped after step {stop}," in message and "rerun the same command to resume" in message
 
   _train(workdir, shared_data, processes=2, devices=2)
   (step_a, a), (step_b, b) = _final_state(two_by_two), _final_state(workdir)

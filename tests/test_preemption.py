@@ -1,12 +1,8 @@
 """Preemption: SIGTERM / SIGINT checkpoint the step training reached, and the rerun resumes bitwise."""
 
 import json
-import os
 import pathlib
 import signal
-import subprocess
-import sys
-import time
 
 import jax
 import numpy as np
@@ -15,7 +11,6 @@ import pytest
 from dvae_jax import metric_writer, train
 from dvae_jax.checkpoint import Checkpointer
 from dvae_jax.metric_writer import PARTIAL_WINDOW, WALL_CLOCK_METRICS, MetricWriter, read_metrics
-from tests.conftest import REPO
 
 
 def _records(workdir: pathlib.Path) -> list[dict]:
@@ -155,42 +150,5 @@ def test_metrics_rewrite_on_resume_is_atomic(tmp_path, monkeypatch):
   assert not list(tmp_path.glob(".metrics.jsonl.tmp-*"))
 
 
-def test_dvae_train_exits_75_on_sigterm_and_the_rerun_completes(shared_data, tmp_path):
-  """The command as a pod runs it: SIGTERM once metrics.jsonl shows progress, then the same command."""
-  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-  env["DVAE_DATA_DIR"] = str(shared_data)
-  # 64 steps of batch 8: long enough to be running when the signal comes, short to rerun.
-  command = [
-    sys.executable,
-    "-m",
-    "dvae_jax.main",
-    "train",
-    "--config",
-    "experiments/mnist_vae.py:smoke",
-    "--workdir",
-    str(tmp_path),
-    "--config.train.batch_size=8",
-    "--config.train.num_epochs=1",
-    "--config.train.checkpoint_every_steps=1000",
-    "--config.train.progress_bar=False",
-  ]
-  process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  metrics = tmp_path / "metrics.jsonl"
-  deadline = time.monotonic() + 300
-  while not (metrics.exists() and metrics.read_text().strip()) and process.poll() is None:
-    assert time.monotonic() < deadline, "no metrics after 300 s"
-    time.sleep(0.05)
-  process.send_signal(signal.SIGTERM)
-  stdout, stderr = process.communicate(timeout=300)
-  assert process.returncode == train.PREEMPTED_EXIT_STATUS, stderr
-  message = [line for line in stderr.splitlines() if line.startswith("dvae: SIGTERM received")]
-  assert len(message) == 1 and "rerun the same command to resume" in message[0], stderr
-  step = int(message[0].split("after step ")[1].split(",")[0])
-  checkpointer = Checkpointer(tmp_path / "checkpoints")
-  assert 4 <= step < 64 and checkpointer.latest_step() == step
-  checkpointer.close()
-  rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-  assert rerun.returncode == 0, rerun.stderr
-  assert f"Resuming from the checkpoint at step {step}" in rerun.stderr
-  train_steps = [r["step"] for r in read_metrics(tmp_path) if r["split"] == "train"]
-  assert train_steps == list(range(4, 65, 4))  # every window once, none partial
+# The `dvae train` command itself (exit status 75, its one-line message, the rerun) is run as pods
+# run it, in several processes, by tests/test_multiprocess.py.
