@@ -7,7 +7,9 @@ interval of logged steps at any kill.
 
 Every other kill waits for orbax to start writing a checkpoint (its temporary directory appears)
 and kills then, so that kills land inside checkpoint writes; the others come at a uniformly random
-time within an uninterrupted run's wall time (startup and compilation included). After each kill
+time within what the attempt has left to run: its startup (imports, data, compilation from the
+cache) plus the remaining steps at the uninterrupted run's pace. A run that finishes before its
+kill does not count, and the loop starts again from an empty workdir. After each kill
 the script records the latest complete checkpoint and the last step in `metrics.jsonl` (a step
 is logged only after it finished): the difference is what the kill lost. Logging and
 checkpointing share one interval here, so that difference must not exceed it. At the end: the
@@ -100,6 +102,23 @@ def records(workdir: pathlib.Path) -> list[dict]:
   return [{k: v for k, v in json.loads(line).items() if k not in WALL_CLOCK_METRICS} for line in lines]
 
 
+def timed_run(args, workdir: pathlib.Path, env) -> tuple[float, float]:
+  """Runs to the end; returns (seconds until its first step was logged, seconds in all)."""
+  start, first = time.monotonic(), None
+  proc = subprocess.Popen(command(args, workdir), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  while proc.poll() is None:
+    if first is None and logged_steps(workdir):
+      first = time.monotonic() - start
+    time.sleep(0.01)
+  _, stderr = proc.communicate()
+  if proc.returncode:
+    raise SystemExit(f"the uninterrupted run failed:\n{stderr.decode()[-3000:]}")
+  total = time.monotonic() - start
+  steps = max(logged_steps(workdir))
+  # The first record comes after `interval` steps: take them off to get the startup alone.
+  return (first or total) - (total - (first or total)) * args.interval / max(steps - args.interval, 1), total
+
+
 def kill_once(args, workdir, env, *, at_write: bool, delay: float) -> dict:
   """Starts a (resuming) run and SIGKILLs it: at the first checkpoint write (`at_write`), else after `delay` s."""
   before, stale = complete_checkpoints(workdir), temporary_checkpoints(workdir)
@@ -138,18 +157,19 @@ def main() -> None:
   env = environment(root / "xla_cache")
   reference, faulty = root / "uninterrupted", root / "killed"
 
-  start = time.monotonic()
-  subprocess.run(command(args, reference), cwd=REPO, env=env, check=True, capture_output=True)
-  subprocess.run(command(args, root / "warm"), cwd=REPO, env=env, check=True, capture_output=True)  # cache warm
-  wall = time.monotonic() - start
-  run_seconds = wall / 2
-  print(f"uninterrupted run: {run_seconds:.1f} s (first of two; the cache was warm for the second)")
+  subprocess.run(command(args, root / "cold"), cwd=REPO, env=env, check=True, capture_output=True)  # fills the cache
+  startup, run_seconds = timed_run(args, reference, env)
+  print(f"uninterrupted run (compilation cache warm): {run_seconds:.1f} s, {startup:.1f} s of it before the first step")
 
+  total_steps = max(logged_steps(reference))
   rng = random.Random(args.seed)
   rows = []
   while len(rows) < args.kills:
     at_write = len(rows) % 2 == 1
-    row = kill_once(args, faulty, env, at_write=at_write, delay=rng.uniform(0.0, run_seconds))
+    latest = complete_checkpoints(faulty)
+    remaining = 1 - (latest[-1] if latest else 0) / total_steps
+    delay = rng.uniform(0.0, startup + (run_seconds - startup) * remaining)
+    row = kill_once(args, faulty, env, at_write=at_write, delay=delay)
     if row["finished_first"]:  # the kill came after the run completed: start over, it does not count
       shutil.rmtree(faulty)
       continue
@@ -166,10 +186,12 @@ def main() -> None:
   same_metrics = records(reference) == records(faulty)
   worst = max(row["lost_steps"] for row in rows)
   during_writes = sum(row["mode"].startswith("during") for row in rows)
+  after_resume = sum(row["resumed_from"] > 0 for row in rows)
   summary = {
     "config": args.config,
     "kills": len(rows),
     "kills_during_checkpoint_writes": during_writes,
+    "kills_of_a_resumed_run": after_resume,
     "steps": step_a,
     "checkpoint_interval": args.interval,
     "most_steps_lost_at_a_kill": worst,
