@@ -97,3 +97,27 @@ def test_binarization(mode):
   d = preprocess(images, ids, spec=spec, key=key)
   np.testing.assert_array_equal(c, d[2:])
   assert not np.array_equal(d[0], d[1])
+
+
+def test_a_batch_becomes_the_same_global_arrays_whether_gathered_by_rows_or_whole():
+  """`parallel.global_batch` of a lazy Batch (each process gathers its devices' rows) equals that
+  of the gathered host arrays, for a [k, B] training chunk and a padded, masked evaluation batch."""
+  from dvae_jax import parallel
+
+  mesh = parallel.make_mesh(4)
+  split = _split(10)
+  (_, chunk), *_ = train_batches(
+    split, key=jax.random.key(0), epoch=0, batch_size=4, start_step=0, steps_per_dispatch=2
+  )
+  evaluation = list(eval_batches(split, 8))[-1]  # rows 8, 9 and six padding rows
+  for batch, sharding in (
+    (chunk, parallel.batch_sharding(mesh, leading_axes=1)),
+    (evaluation, parallel.batch_sharding(mesh)),
+  ):
+    assert parallel.local_rows(sharding, batch.index.shape) == slice(0, batch.index.shape[-1])  # one process: all
+    lazy, whole = parallel.global_batch(batch, sharding), parallel.global_batch(batch.rows(), sharding)
+    assert set(lazy) == set(whole) == {"image", "label", "id"} | ({"mask"} if batch.mask is not None else set())
+    for name in lazy:
+      assert lazy[name].sharding == whole[name].sharding
+      np.testing.assert_array_equal(lazy[name], whole[name])
+  np.testing.assert_array_equal(evaluation["mask"], [1, 1, 0, 0, 0, 0, 0, 0])
