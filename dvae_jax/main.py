@@ -2,7 +2,7 @@
 
 dvae train    --config experiments/mnist_dvae.py[:smoke] --workdir runs/x [--config.train.num_epochs=2]
               (SIGTERM / Ctrl-C: checkpoint the current step, exit 75; rerun the same command to resume)
-dvae check-repro --config experiments/mnist_vae.py:smoke [--workdir W] [--steps 24]
+dvae check-repro --config experiments/mnist_vae.py:smoke [--workdir W] [--steps 24] [--processes 2]
 dvae evaluate --workdir runs/x [--split test]
 dvae figures  --workdir runs/x [--out DIR] [--which scatter,manifold,denoising,interpolation,samples] [--split test]
 dvae data download mnist [--data_dir DIR] [--mirror URL]
@@ -63,6 +63,12 @@ _COORDINATOR = flags.DEFINE_string(
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "--distributed: how many processes take part.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this process's index, 0 .. num_processes-1.")
 _STEPS = flags.DEFINE_integer("steps", None, "`check-repro`: training steps of each run (default 24).")
+_PROCESSES = flags.DEFINE_integer(
+  "processes",
+  0,
+  "`check-repro` on CPU: also train the config as this many local processes (jax.distributed on 127.0.0.1) and "
+  "compare with one process (0: not).",
+)
 _CPU_DEVICES = flags.DEFINE_integer(
   "cpu_devices", None, "`check-repro` on CPU: virtual devices to split the host into for the device check (default 2)."
 )
@@ -254,7 +260,9 @@ def _check_repro() -> None:
     _fail(f"--config is required for `dvae check-repro`.\n{USAGE}")
   workdir = pathlib.Path(_WORKDIR.value or tempfile.mkdtemp(prefix="dvae-check-repro-"))
   repro.use_compilation_cache(workdir / "xla_cache")
-  report = repro.check_repro(_CONFIG.value, workdir, steps=_STEPS.value or repro.DEFAULT_STEPS)
+  report = repro.check_repro(
+    _CONFIG.value, workdir, steps=_STEPS.value or repro.DEFAULT_STEPS, processes=_PROCESSES.value
+  )
   print(repro.format_report(report))
   failed = [check["name"] for check in report["checks"] if not check["passed"]]
   if failed:

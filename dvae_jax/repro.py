@@ -9,6 +9,9 @@ that one epoch is `steps` steps, metrics logged at every step) with the one trai
   devices             1 device vs all local devices       -> the first logged loss within LOSS_TOLERANCE, and
                                                              per parameter group within the Adam step bound
   steps_per_dispatch  1 vs DISPATCH_STEPS steps per call  -> likewise
+  processes           (with `processes` N > 1, CPU only) this process vs N local processes of
+                      `dvae train --distributed` joined on 127.0.0.1, each with as many CPU devices
+                      as this one                         -> likewise
 
 The last two are not bitwise by design: a batch sharded over devices is summed in another order,
 and a lax.scan body is compiled apart from the single-step program (train.py). Their differences
@@ -33,6 +36,9 @@ import json
 import os
 import pathlib
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from typing import Any
@@ -42,7 +48,7 @@ import ml_collections
 import numpy as np
 
 from dvae_jax import train
-from dvae_jax.checkpoint import Checkpointer
+from dvae_jax.checkpoint import Checkpointer, load_host_state
 from dvae_jax.metric_writer import WALL_CLOCK_METRICS, read_metrics
 
 DEFAULT_STEPS = 24
@@ -260,15 +266,87 @@ def _tolerance_check(name: str, expectation: str, a: Run, b: Run, *, param_toler
   return {"name": name, "expectation": expectation, "measured": measured, "passed": passed, "details": details}
 
 
+def _param_tolerance(experiment: train.Experiment, steps: int) -> float:
+  return PARAM_TOLERANCE_FACTOR * sum(float(experiment.schedule(step)) for step in range(steps))
+
+
+def process_check(
+  config: ml_collections.ConfigDict,
+  runs_dir: pathlib.Path,
+  *,
+  processes: int,
+  devices_per_process: int,
+  reference: Run | None = None,
+  timeout: float = 1200,
+) -> dict[str, Any]:
+  """`config` trained by this process (`reference`, else trained here) vs by `processes` local
+  processes with `devices_per_process` CPU devices each (`dvae train --distributed`, joined on
+  127.0.0.1; their run is left in runs_dir/processes_N): a tolerance check like `devices`."""
+  name = "processes"
+  expectation = f"1 process vs {processes} x {devices_per_process} devices"
+  if jax.default_backend() != "cpu":
+    measured = f"not run: local processes are simulated on the CPU only (backend {jax.default_backend()})"
+    return {"name": name, "expectation": expectation, "measured": measured, "passed": True, "details": {}}
+  experiment = train.build_experiment(config)
+  steps = experiment.steps_per_epoch * config.train.num_epochs
+  tolerance = _param_tolerance(experiment, steps)
+  expectation += f": loss rel <= {LOSS_TOLERANCE:g}, params |diff| <= {tolerance:.3g}"
+  reference = reference or _train(config, runs_dir / "first", experiment=experiment)
+  workdir = runs_dir / f"processes_{processes}"
+  shutil.rmtree(workdir, ignore_errors=True)
+  config_dir = runs_dir / "processes_config"
+  config_dir.mkdir(parents=True, exist_ok=True)
+  (config_dir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+  config_file = config_dir / "config.py"
+  config_file.write_text(
+    f"from dvae_jax.train import load_config\n\n\ndef get_config():\n  return load_config({str(config_dir)!r})\n"
+  )
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_per_process}"}
+  env["JAX_PLATFORMS"] = "cpu"
+  if jax.config.jax_compilation_cache_dir:
+    env["JAX_COMPILATION_CACHE_DIR"] = str(jax.config.jax_compilation_cache_dir)
+  command = [sys.executable, "-m", "dvae_jax.main", "train", "--config", str(config_file), "--workdir", str(workdir)]
+  command += ["--distributed", f"--coordinator_address=127.0.0.1:{port}", f"--num_processes={processes}"]
+  procs = [
+    subprocess.Popen(command + [f"--process_id={i}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for i in range(processes)
+  ]
+  failures = []
+  try:
+    for i, proc in enumerate(procs):
+      _, stderr = proc.communicate(timeout=timeout)
+      if proc.returncode:
+        failures.append(f"process {i} exited {proc.returncode}: {stderr.decode(errors='replace')[-500:]}")
+  finally:
+    for proc in procs:
+      proc.kill()
+  if failures:
+    return {"name": name, "expectation": expectation, "measured": failures[0], "passed": False, "details": {}}
+  _, state = load_host_state(workdir / "checkpoints")
+  records = [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
+  run = Run(train.TrainState(**state), records, {})
+  check = _tolerance_check(name, expectation, reference, run, param_tolerance=tolerance)
+  check["details"]["records"] = [len(reference.records), len(records)]
+  check["details"]["workdir"] = str(workdir)
+  if [(r["step"], r["split"]) for r in reference.records] != [(r["step"], r["split"]) for r in records]:
+    check["passed"] = False
+    check["measured"] += "; the metric records differ in steps or splits"
+  return check
+
+
 def check_repro(
   config: ml_collections.ConfigDict,
   workdir: str | pathlib.Path | None = None,
   *,
   steps: int = DEFAULT_STEPS,
   seed: int = 0,
+  processes: int = 0,
 ) -> dict[str, Any]:
-  """Runs the four checks of the module docstring; returns the report, also written to
-  `workdir`/check_repro.json (workdir: a new temporary directory when None).
+  """Runs the checks of the module docstring (`processes`: only when > 1); returns the report, also
+  written to `workdir`/check_repro.json (workdir: a new temporary directory when None).
 
   `seed` picks the step at which the resume check stops the run.
   """
@@ -279,7 +357,7 @@ def check_repro(
   experiment = train.build_experiment(base)
   steps = experiment.steps_per_epoch * base.train.num_epochs
   stop_step = int(np.random.default_rng(seed).integers(1, steps)) if steps > 1 else 1
-  param_tolerance = PARAM_TOLERANCE_FACTOR * sum(float(experiment.schedule(step)) for step in range(steps))
+  param_tolerance = _param_tolerance(experiment, steps)
   tolerances = f"loss rel <= {LOSS_TOLERANCE:g}, params |diff| <= {param_tolerance:.3g}"
 
   first = _train(base, runs_dir / "first", experiment=experiment)
@@ -326,6 +404,8 @@ def check_repro(
       param_tolerance=param_tolerance,
     )
   )
+  if processes > 1:
+    checks.append(process_check(base, runs_dir, processes=processes, devices_per_process=devices, reference=first))
   report = {
     "steps": steps,
     "platform": platform_note(),

@@ -1,12 +1,11 @@
 """Multi-process data parallelism, really run: `dvae train --distributed` as 2 processes x 2 CPU
-devices joined by jax.distributed on 127.0.0.1, against 1 process x 4 devices, and preempted
-(SIGTERM to one process) then restarted.
+devices joined by jax.distributed on 127.0.0.1, against this process's 4 devices (`dvae
+check-repro`'s process check), and preempted (SIGTERM to one process) then restarted.
 
 The runs are subprocesses (jax.distributed cannot be initialized twice in one process); they share
 the suite's persistent compilation cache.
 """
 
-import json
 import os
 import pathlib
 import signal
@@ -21,21 +20,13 @@ import pytest
 
 from dvae_jax import repro
 from dvae_jax.checkpoint import load_host_state
-from dvae_jax.metric_writer import WALL_CLOCK_METRICS
+from dvae_jax.metric_writer import WALL_CLOCK_METRICS, read_metrics
 from dvae_jax.train import PREEMPTED_EXIT_STATUS, STOP_POLL_STEPS
+from tests.conftest import load_experiment
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # 256 images in batches of 32: 8 steps per epoch, 3 epochs; a checkpoint every 8 steps (smoke).
 STEPS_PER_EPOCH, EPOCHS = 8, 3
-ARGS = (
-  "--config",
-  str(REPO / "experiments" / "mnist_vae.py:smoke"),
-  "--config.train.progress_bar=false",
-  "--config.data.train_limit=256",
-  "--config.data.eval_limit=64",
-  "--config.train.grid_images=0",
-  f"--config.train.num_epochs={EPOCHS}",
-)
 
 
 def _free_port() -> int:
@@ -44,25 +35,19 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _launch(workdir: pathlib.Path, shared_data, *, processes: int, devices: int) -> list[subprocess.Popen]:
-  """`dvae train` as `processes` processes with `devices` CPU devices each (one plain process if 1)."""
+def _launch(config_file: pathlib.Path, workdir: pathlib.Path, *, processes: int) -> list[subprocess.Popen]:
+  """`dvae train --distributed` as `processes` processes with 2 CPU devices each."""
   env = {
     **os.environ,
-    "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+    "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
     "JAX_PLATFORMS": "cpu",
-    "DVAE_DATA_DIR": str(shared_data),
     "JAX_COMPILATION_CACHE_DIR": os.environ.get("DVAE_TEST_JAX_CACHE", str(REPO / ".jax_cache")),
   }
-  command = [sys.executable, "-m", "dvae_jax.main", "train", *ARGS, "--workdir", str(workdir)]
-  if processes > 1:
-    command += ["--distributed", f"--coordinator_address=127.0.0.1:{_free_port()}", f"--num_processes={processes}"]
+  command = [sys.executable, "-m", "dvae_jax.main", "train", "--config", str(config_file), "--workdir", str(workdir)]
+  command += ["--distributed", f"--coordinator_address=127.0.0.1:{_free_port()}", f"--num_processes={processes}"]
   return [
     subprocess.Popen(
-      command + ([f"--process_id={i}"] if processes > 1 else []),
-      env=env,
-      stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE,
-      text=True,
+      command + [f"--process_id={i}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     for i in range(processes)
   ]
@@ -82,49 +67,47 @@ def _finish(procs: list[subprocess.Popen], timeout: float = 300) -> list[tuple[i
   return out
 
 
-def _train(workdir, shared_data, **topology) -> None:
-  for status, stderr in _finish(_launch(workdir, shared_data, **topology)):
-    assert status == 0, stderr[-3000:]
-
-
-def _final_state(workdir: pathlib.Path) -> tuple[int, dict]:
-  return load_host_state(workdir / "checkpoints")
-
-
 def _records(workdir: pathlib.Path) -> list[dict]:
-  lines = (workdir / "metrics.jsonl").read_text().splitlines()
-  return [{k: v for k, v in json.loads(line).items() if k not in WALL_CLOCK_METRICS} for line in lines]
+  return [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
 
 
 @pytest.fixture(scope="module")
-def two_by_two(shared_data, tmp_path_factory) -> pathlib.Path:
-  workdir = tmp_path_factory.mktemp("mp") / "2x2"
-  _train(workdir, shared_data, processes=2, devices=2)
-  return workdir
+def process_check(shared_data, tmp_path_factory) -> tuple[dict, pathlib.Path]:
+  """`dvae check-repro`'s process check: this process (4 devices) vs 2 processes x 2 devices."""
+  config = load_experiment("mnist_vae", "smoke")
+  config.data.dir = str(shared_data)
+  config.data.train_limit = 256
+  config.data.eval_limit = 64
+  config.train.grid_images = 0
+  config.train.num_epochs = EPOCHS
+  config.train.progress_bar = False
+  config.lock()
+  runs_dir = tmp_path_factory.mktemp("mp")
+  check = repro.process_check(config, runs_dir, processes=2, devices_per_process=2)
+  return check, runs_dir
 
 
-def test_two_processes_match_one_process_of_four_devices(two_by_two, shared_data, tmp_path):
-  one_by_four = tmp_path / "1x4"
-  _train(one_by_four, shared_data, processes=1, devices=4)
-  (step_a, a), (step_b, b) = _final_state(two_by_two), _final_state(one_by_four)
-  assert step_a == step_b == STEPS_PER_EPOCH * EPOCHS
+def test_two_processes_match_one_process_of_four_devices(process_check):
+  check, runs_dir = process_check
+  assert check["passed"], check
+  details = check["details"]
   # Not bitwise: the cross-process all-reduce (gloo) sums the gradient shards in another order than
   # the in-process one. The documented tolerance of `dvae check-repro`: Adam moves each parameter
   # at most about one learning rate per step.
-  lr = 1e-3
-  tolerance = repro.PARAM_TOLERANCE_FACTOR * lr * step_a
-  diffs = jax.tree.map(lambda x, y: float(np.max(np.abs(np.float64(x) - y), initial=0)), a["params"], b["params"])
-  assert 0 < max(jax.tree.leaves(diffs)) <= tolerance, diffs
+  assert details["param_tolerance"] == pytest.approx(repro.PARAM_TOLERANCE_FACTOR * 1e-3 * STEPS_PER_EPOCH * EPOCHS)
+  assert 0 < max(group["max_abs"] for group in details["params"].values()) <= details["param_tolerance"]
+  assert details["first_window"]["relative"] <= repro.LOSS_TOLERANCE
   # Process 0 alone wrote the metrics: one record per (step, split), as a single-process run writes.
-  records_a, records_b = _records(two_by_two), _records(one_by_four)
-  assert [(r["step"], r["split"]) for r in records_a] == [(r["step"], r["split"]) for r in records_b]
-  first_a, first_b = records_a[0]["objective_nats"], records_b[0]["objective_nats"]
-  assert abs(first_a - first_b) <= repro.LOSS_TOLERANCE * abs(first_b)
+  assert details["records"][0] == details["records"][1] == len(_records(runs_dir / "processes_2"))
+  step, _ = load_host_state(runs_dir / "processes_2" / "checkpoints")
+  assert step == STEPS_PER_EPOCH * EPOCHS
 
 
-def test_two_processes_preempted_and_restarted_resume_bitwise(two_by_two, shared_data, tmp_path):
+def test_two_processes_preempted_and_restarted_resume_bitwise(process_check, tmp_path):
+  _, runs_dir = process_check
+  uninterrupted, config_file = runs_dir / "processes_2", runs_dir / "processes_config" / "config.py"
   workdir = tmp_path / "preempted"
-  procs = _launch(workdir, shared_data, processes=2, devices=2)
+  procs = _launch(config_file, workdir, processes=2)
   # SIGTERM to process 1 only, once a first checkpoint exists: both processes must agree to stop
   # after the same step (the next multiple of STOP_POLL_STEPS, or the last step) and checkpoint it.
   deadline = time.monotonic() + 300
@@ -143,8 +126,9 @@ def test_two_processes_preempted_and_restarted_resume_bitwise(two_by_two, shared
   (message,) = [line for line in results[1][1].splitlines() if line.startswith("dvae: SIGTERM received")]
   assert f"training stopped after step {stop}," in message and "rerun the same command to resume" in message
 
-  _train(workdir, shared_data, processes=2, devices=2)
-  (step_a, a), (step_b, b) = _final_state(two_by_two), _final_state(workdir)
+  for status, stderr in _finish(_launch(config_file, workdir, processes=2)):
+    assert status == 0, stderr[-3000:]
+  (step_a, a), (step_b, b) = load_host_state(uninterrupted / "checkpoints"), load_host_state(workdir / "checkpoints")
   assert step_a == step_b
   jax.tree.map(np.testing.assert_array_equal, a, b)
-  assert _records(workdir) == _records(two_by_two)
+  assert _records(workdir) == _records(uninterrupted)
