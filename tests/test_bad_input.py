@@ -134,6 +134,12 @@ def _cifar_wrong_size(case):
   return _train(case, "--config.data.name=cifar10", data_dir=case.tmp / "data")
 
 
+def _key_not_read(case):
+  # The DVAE's config turned into a VAE's: its DVAE-only keys would be silently ignored.
+  dvae_smoke = ("--config", "experiments/mnist_dvae.py:smoke")
+  return ("train", *dvae_smoke, "--workdir", str(case.workdir), *SHORT, "--config.model.family=vae")
+
+
 def _config_file_raises(case):
   path = case.tmp / "broken.py"
   path.write_text("def get_config():\n  raise RuntimeError('no such experiment setting: depth=-3')\n")
@@ -212,6 +218,17 @@ ROWS = (
   Row("cifar-wrong-size", _cifar_wrong_size, r"data_batch_3.bin is truncated or corrupt: .*whole 3073-byte records"),
   Row("misspelt-key", lambda c: _train(c, "--config.train.num_epoch=2"), r'Did you mean "num_epochs"'),
   Row("wrongly-typed-value", lambda c: _train(c, "--config.train.batch_size=big"), r"batch_size.*big"),
+  Row(
+    "unknown-choice",
+    lambda c: _train(c, "--config.model.family=gan"),
+    r"config.model.family: unknown family 'gan'; expected one of",
+  ),
+  Row("key-not-read", _key_not_read, r"config.model has a key \['share_encoder'\] that VAEConfig does not read"),
+  Row(
+    "out-of-range-value",
+    lambda c: _train(c, "--config.model.network.bn_momentum=1.5"),
+    r"config.model.network.bn_momentum=1.5 is not valid",
+  ),
   Row(
     "negative-learning-rate",
     lambda c: _train(c, "--config.optim.learning_rate=-0.001"),

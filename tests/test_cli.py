@@ -60,43 +60,7 @@ def test_evaluate_prints_and_writes_test_metrics(smoke_run, shared_data, tmp_pat
   assert (tmp_path / "test_reconstructions.png").exists()
 
 
-@pytest.mark.parametrize(
-  "args,message",
-  [
-    (("--config.train.num_epoch=3",), 'Did you mean "num_epochs"'),
-    (("--config.model.family=gan",), "config.model.family: unknown family 'gan'; expected one of"),
-    (("--config.model.family=vae",), "config.model has a key ['share_encoder'] that VAEConfig does not read"),
-    (("--config.model.network.bn_momentum=1.5",), "config.model.network.bn_momentum=1.5 is not valid"),
-  ],
-)
-def test_bad_config_fails_cleanly_and_keeps_checkpoints(smoke_run, shared_data, tmp_path, args, message):
-  workdir, _ = smoke_run
-  shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)
-  before = _snapshot(tmp_path / "checkpoints")
-  result = dvae(
-    "train", "--config", "experiments/mnist_dvae.py:smoke", "--workdir", str(tmp_path), *args, data_dir=shared_data
-  )
-  assert result.returncode == 1
-  assert message in result.stderr and "Traceback" not in result.stderr
-  assert _snapshot(tmp_path / "checkpoints") == before
-
-
-def test_corrupt_data_file_fails_cleanly_and_keeps_checkpoints(smoke_run, shared_data, tmp_path):
-  workdir, _ = smoke_run
-  run = tmp_path / "run"
-  shutil.copytree(workdir, run)
-  data = tmp_path / "data"
-  shutil.copytree(shared_data / "mnist", data / "mnist")
-  image_file = data / "mnist" / "train-images-idx3-ubyte.gz"
-  corrupted = bytearray(image_file.read_bytes())
-  corrupted[5000] ^= 0xFF
-  image_file.write_bytes(bytes(corrupted))
-  before = _snapshot(run / "checkpoints")
-  result = dvae("train", "--config", "experiments/mnist_dvae.py:smoke", "--workdir", str(run), data_dir=data)
-  assert result.returncode == 1
-  assert "does not match the official file" in result.stderr and "dvae data download mnist" in result.stderr
-  assert "Traceback" not in result.stderr
-  assert _snapshot(run / "checkpoints") == before
+# Bad config values and data files, as the command reports them: tests/test_bad_input.py.
 
 
 def test_data_download_command(serve, shared_data, tmp_path):

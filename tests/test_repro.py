@@ -57,7 +57,7 @@ def test_an_unseeded_draw_fails_the_command(tmp_path, shared_data, monkeypatch, 
   )
   monkeypatch.setenv("DVAE_DATA_DIR", str(shared_data))
   monkeypatch.chdir(REPO)
-  overrides = ("--config.data.train_limit=128", "--config.train.batch_size=16", "--config.train.eval_batch_size=32")
+  overrides = ("--config.data.train_limit=64", "--config.train.batch_size=16", "--config.train.eval_batch_size=16")
   status = main.invoke(
     "check-repro",
     "--config",
@@ -65,7 +65,7 @@ def test_an_unseeded_draw_fails_the_command(tmp_path, shared_data, monkeypatch, 
     "--workdir",
     str(tmp_path),
     "--steps",
-    "8",
+    "4",
     *overrides,
   )
   out = capsys.readouterr()
