@@ -78,6 +78,13 @@ def set_xla_flags(*, cpu_devices: int | None = None) -> None:
   os.environ["XLA_FLAGS"] = flags.strip()
 
 
+def xla_flags_with_cpu_devices(count: int) -> str:
+  """This process's XLA_FLAGS with the CPU split into `count` devices instead (for a subprocess)."""
+  option = "--xla_force_host_platform_device_count"
+  kept = [flag for flag in os.environ.get("XLA_FLAGS", "").split() if not flag.startswith(option)]
+  return " ".join([*kept, f"{option}={count}"])
+
+
 def use_compilation_cache(directory: pathlib.Path) -> None:
   """A persistent XLA cache for the runs (unless one is configured): a run built again from the same
   config compiles the same program, and a hit loads it instead of compiling it (the same executable,
@@ -304,7 +311,7 @@ def process_check(
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
-  env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_per_process}"}
+  env = {**os.environ, "XLA_FLAGS": xla_flags_with_cpu_devices(devices_per_process)}
   env["JAX_PLATFORMS"] = "cpu"
   if jax.config.jax_compilation_cache_dir:
     env["JAX_COMPILATION_CACHE_DIR"] = str(jax.config.jax_compilation_cache_dir)

@@ -16,6 +16,7 @@ from dvae_jax.configs import ConfigError
 from dvae_jax.corruption import CORRUPTIONS
 from dvae_jax.models import ARCHITECTURES, default_model_config, get_family, model_config
 from dvae_jax.models.autoencoder import ACTIVE_THRESHOLD, KL_EPS, ae_terms
+from dvae_jax.repro import xla_flags_with_cpu_devices
 from tests.conftest import REPO, load_experiment
 
 MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
@@ -135,7 +136,7 @@ def test_mlp_code_activation_and_decoder_sizes():
 def test_optional_network_fields_can_be_set_from_the_command_line(override, message, tmp_path):
   """Fields whose default is None are placeholders in the config, so `dvae train` can set them (here
   to a bad value, which the typed config then refuses before any training)."""
-  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  env = {**os.environ, "XLA_FLAGS": xla_flags_with_cpu_devices(1)}
   command = [sys.executable, "-m", "dvae_jax.main", "train", "--config", "experiments/mnist_vae_flax.py"]
   result = subprocess.run(
     [*command, "--workdir", str(tmp_path), override], cwd=REPO, env=env, capture_output=True, text=True, timeout=300

@@ -9,11 +9,12 @@ import sys
 
 import pytest
 
+from dvae_jax.repro import xla_flags_with_cpu_devices
 from tests.conftest import REPO
 
 
 def dvae(*args: str, data_dir: pathlib.Path) -> subprocess.CompletedProcess:
-  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # one CPU device, as for a user
+  env = {**os.environ, "XLA_FLAGS": xla_flags_with_cpu_devices(1)}  # one CPU device, as for a user
   env["DVAE_DATA_DIR"] = str(data_dir)
   return subprocess.run(
     [sys.executable, "-m", "dvae_jax.main", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600

@@ -15,6 +15,7 @@ from dvae_jax import figures, plots, train
 from dvae_jax.evaluate import Run, restore_run
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import VAE
+from dvae_jax.repro import xla_flags_with_cpu_devices
 from tests.conftest import REPO
 
 GAUSSIAN = {"name": "gaussian", "std": 0.5, "clip": True}
@@ -180,7 +181,7 @@ def test_figures_are_deterministic(runs, tmp_path):
 
 
 def test_figures_command(workdirs, shared_data, tmp_path):
-  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  env = {**os.environ, "XLA_FLAGS": xla_flags_with_cpu_devices(1)}
   env["DVAE_DATA_DIR"] = str(shared_data)
   args = ["figures", "--workdir", str(workdirs["vae2"]), "--out", str(tmp_path), "--which", "manifold,denoising"]
   result = subprocess.run(

@@ -39,7 +39,7 @@ def _launch(config_file: pathlib.Path, workdir: pathlib.Path, *, processes: int)
   """`dvae train --distributed` as `processes` processes with 2 CPU devices each."""
   env = {
     **os.environ,
-    "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    "XLA_FLAGS": repro.xla_flags_with_cpu_devices(2),
     "JAX_PLATFORMS": "cpu",
     "JAX_COMPILATION_CACHE_DIR": os.environ.get("DVAE_TEST_JAX_CACHE", str(REPO / ".jax_cache")),
   }
