@@ -14,6 +14,7 @@ Errors are one paragraph, exit status 1; --verbose adds the traceback.
 
 import functools
 import logging
+import os
 import pathlib
 import sys
 import tempfile
@@ -224,8 +225,6 @@ def _print_traceback_if_verbose() -> None:
 
 
 def _initialize_distributed() -> None:
-  import os
-
   import jax
 
   def setting(flag, variable: str, convert=str):

@@ -114,3 +114,8 @@ def read_metrics(workdir: str | pathlib.Path) -> list[dict]:
   """The records of a run's metrics.jsonl (none if it has none yet)."""
   path = pathlib.Path(workdir) / "metrics.jsonl"
   return _read_records(path) if path.exists() else []
+
+
+def reproducible_records(workdir: str | pathlib.Path) -> list[dict]:
+  """`read_metrics` without the wall-clock entries: what two runs of one computation must share."""
+  return [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]

@@ -6,6 +6,8 @@ hold (`jax.make_array_from_process_local_data`), and the CLI's --distributed fla
 processes with `jax.distributed.initialize()` first.
 """
 
+import functools
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
@@ -55,6 +57,7 @@ def global_batch(batch: Batch | dict[str, np.ndarray], sharding: NamedSharding) 
   }
 
 
+@functools.lru_cache(maxsize=64)  # asked at every step, for a handful of (sharding, shape) pairs
 def local_rows(sharding: NamedSharding, index_shape: tuple[int, ...]) -> slice:
   """The rows of the sharded (last) axis of an index array of `index_shape` that this process's
   devices hold: one contiguous range, as a 1-D mesh over devices in process order gives."""

@@ -49,7 +49,7 @@ import numpy as np
 
 from dvae_jax import train
 from dvae_jax.checkpoint import Checkpointer, load_host_state
-from dvae_jax.metric_writer import WALL_CLOCK_METRICS, read_metrics
+from dvae_jax.metric_writer import reproducible_records
 
 DEFAULT_STEPS = 24
 DISPATCH_STEPS = 4
@@ -166,8 +166,7 @@ def _train(
     state = checkpointer.restore(checkpointer.latest_step(), experiment.init_state())
   finally:
     checkpointer.close()
-  records = [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
-  return Run(jax.device_get(state), records, valid)
+  return Run(jax.device_get(state), reproducible_records(workdir), valid)
 
 
 def bitwise_differences(a: Run, b: Run) -> dict[str, Any]:
@@ -277,6 +276,37 @@ def _param_tolerance(experiment: train.Experiment, steps: int) -> float:
   return PARAM_TOLERANCE_FACTOR * sum(float(experiment.schedule(step)) for step in range(steps))
 
 
+def start_training_processes(
+  config_file: pathlib.Path, workdir: pathlib.Path, *, processes: int, devices_per_process: int
+) -> list[subprocess.Popen]:
+  """`dvae train --config config_file --workdir workdir --distributed` as `processes` local processes
+  with `devices_per_process` CPU devices each, joined on 127.0.0.1; their stderr is piped (text).
+  They inherit this process's XLA flags (the device count aside) and compilation cache."""
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  env = {**os.environ, "XLA_FLAGS": xla_flags_with_cpu_devices(devices_per_process), "JAX_PLATFORMS": "cpu"}
+  if jax.config.jax_compilation_cache_dir:
+    env["JAX_COMPILATION_CACHE_DIR"] = str(jax.config.jax_compilation_cache_dir)
+  command = [sys.executable, "-m", "dvae_jax.main", "train", "--config", str(config_file), "--workdir", str(workdir)]
+  command += ["--distributed", f"--coordinator_address=127.0.0.1:{port}", f"--num_processes={processes}"]
+  pipes = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+  return [subprocess.Popen([*command, f"--process_id={i}"], env=env, **pipes) for i in range(processes)]
+
+
+def wait_for(procs: list[subprocess.Popen], *, timeout: float) -> list[tuple[int, str]]:
+  """(exit status, stderr) of each process; all are killed if one outlives `timeout` seconds."""
+  results = []
+  try:
+    for proc in procs:
+      _, stderr = proc.communicate(timeout=timeout)
+      results.append((proc.returncode, stderr))
+  finally:
+    for proc in procs:
+      proc.kill()
+  return results
+
+
 def process_check(
   config: ml_collections.ConfigDict,
   runs_dir: pathlib.Path,
@@ -284,17 +314,19 @@ def process_check(
   processes: int,
   devices_per_process: int,
   reference: Run | None = None,
+  experiment: train.Experiment | None = None,
   timeout: float = 1200,
 ) -> dict[str, Any]:
-  """`config` trained by this process (`reference`, else trained here) vs by `processes` local
-  processes with `devices_per_process` CPU devices each (`dvae train --distributed`, joined on
-  127.0.0.1; their run is left in runs_dir/processes_N): a tolerance check like `devices`."""
+  """`config` (built as `experiment`, else built here) trained by this process (`reference`, else
+  trained here) vs by `processes` local processes with `devices_per_process` CPU devices each
+  (`dvae train --distributed`, joined on 127.0.0.1; their run is left in runs_dir/processes_N): a
+  tolerance check like `devices`."""
   name = "processes"
   expectation = f"1 process vs {processes} x {devices_per_process} devices"
   if jax.default_backend() != "cpu":
     measured = f"not run: local processes are simulated on the CPU only (backend {jax.default_backend()})"
     return {"name": name, "expectation": expectation, "measured": measured, "passed": True, "details": {}}
-  experiment = train.build_experiment(config)
+  experiment = experiment or train.build_experiment(config)
   steps = experiment.steps_per_epoch * config.train.num_epochs
   tolerance = _param_tolerance(experiment, steps)
   expectation += f": loss rel <= {LOSS_TOLERANCE:g}, params |diff| <= {tolerance:.3g}"
@@ -303,37 +335,20 @@ def process_check(
   shutil.rmtree(workdir, ignore_errors=True)
   config_dir = runs_dir / "processes_config"
   config_dir.mkdir(parents=True, exist_ok=True)
-  (config_dir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+  train.write_config(config, config_dir)  # read back by the config file below
   config_file = config_dir / "config.py"
   config_file.write_text(
     f"from dvae_jax.train import load_config\n\n\ndef get_config():\n  return load_config({str(config_dir)!r})\n"
   )
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-  env = {**os.environ, "XLA_FLAGS": xla_flags_with_cpu_devices(devices_per_process)}
-  env["JAX_PLATFORMS"] = "cpu"
-  if jax.config.jax_compilation_cache_dir:
-    env["JAX_COMPILATION_CACHE_DIR"] = str(jax.config.jax_compilation_cache_dir)
-  command = [sys.executable, "-m", "dvae_jax.main", "train", "--config", str(config_file), "--workdir", str(workdir)]
-  command += ["--distributed", f"--coordinator_address=127.0.0.1:{port}", f"--num_processes={processes}"]
-  procs = [
-    subprocess.Popen(command + [f"--process_id={i}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for i in range(processes)
-  ]
-  failures = []
-  try:
-    for i, proc in enumerate(procs):
-      _, stderr = proc.communicate(timeout=timeout)
-      if proc.returncode:
-        failures.append(f"process {i} exited {proc.returncode}: {stderr.decode(errors='replace')[-500:]}")
-  finally:
-    for proc in procs:
-      proc.kill()
+  results = wait_for(
+    start_training_processes(config_file, workdir, processes=processes, devices_per_process=devices_per_process),
+    timeout=timeout,
+  )
+  failures = [f"process {i} exited {status}: {stderr[-500:]}" for i, (status, stderr) in enumerate(results) if status]
   if failures:
     return {"name": name, "expectation": expectation, "measured": failures[0], "passed": False, "details": {}}
   _, state = load_host_state(workdir / "checkpoints")
-  records = [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
+  records = reproducible_records(workdir)
   run = Run(train.TrainState(**state), records, {})
   check = _tolerance_check(name, expectation, reference, run, param_tolerance=tolerance)
   check["details"]["records"] = [len(reference.records), len(records)]

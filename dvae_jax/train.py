@@ -473,7 +473,8 @@ def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple
   return checkpointer.restore(latest, state), latest
 
 
-def _write_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+def write_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+  """workdir/config.json, which `load_config` reads back (process 0 of a multi-process run writes it)."""
   if parallel.is_primary():
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
 
@@ -531,7 +532,7 @@ def run_training(
   checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=experiment.config.train.max_checkpoints)
   try:
     state, start_step = restore_or_init(experiment, checkpointer)
-    _write_config(experiment.config, workdir)
+    write_config(experiment.config, workdir)
     if start_step:
       logging.info("Resuming from the checkpoint at step %d in %s", start_step, workdir)
     _warn_if_batch_norm_statistics_stay_biased(experiment)

@@ -36,7 +36,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dvae_jax.checkpoint import load_host_state  # noqa: E402
-from dvae_jax.metric_writer import WALL_CLOCK_METRICS  # noqa: E402
+from dvae_jax.metric_writer import reproducible_records  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -95,11 +95,6 @@ def logged_steps(workdir: pathlib.Path) -> list[int]:
     except (json.JSONDecodeError, KeyError):
       pass  # an unfinished last line: the kill came during that write
   return steps
-
-
-def records(workdir: pathlib.Path) -> list[dict]:
-  lines = (workdir / "metrics.jsonl").read_text().splitlines()
-  return [{k: v for k, v in json.loads(line).items() if k not in WALL_CLOCK_METRICS} for line in lines]
 
 
 def timed_run(args, workdir: pathlib.Path, env) -> tuple[float, float]:
@@ -183,7 +178,7 @@ def main() -> None:
   same_state = step_a == step_b and all(
     np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
   )
-  same_metrics = records(reference) == records(faulty)
+  same_metrics = reproducible_records(reference) == reproducible_records(faulty)
   worst = max(row["lost_steps"] for row in rows)
   during_writes = sum(row["mode"].startswith("during") for row in rows)
   after_resume = sum(row["resumed_from"] > 0 for row in rows)

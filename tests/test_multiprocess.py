@@ -6,12 +6,9 @@ The runs are subprocesses (jax.distributed cannot be initialized twice in one pr
 the suite's persistent compilation cache.
 """
 
-import os
 import pathlib
 import signal
-import socket
 import subprocess
-import sys
 import time
 
 import jax
@@ -20,55 +17,16 @@ import pytest
 
 from dvae_jax import repro
 from dvae_jax.checkpoint import load_host_state
-from dvae_jax.metric_writer import WALL_CLOCK_METRICS, read_metrics
+from dvae_jax.metric_writer import reproducible_records
 from dvae_jax.train import PREEMPTED_EXIT_STATUS, STOP_POLL_STEPS
 from tests.conftest import load_experiment
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 # 256 images in batches of 32: 8 steps per epoch, 3 epochs; a checkpoint every 8 steps (smoke).
 STEPS_PER_EPOCH, EPOCHS = 8, 3
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
-def _launch(config_file: pathlib.Path, workdir: pathlib.Path, *, processes: int) -> list[subprocess.Popen]:
-  """`dvae train --distributed` as `processes` processes with 2 CPU devices each."""
-  env = {
-    **os.environ,
-    "XLA_FLAGS": repro.xla_flags_with_cpu_devices(2),
-    "JAX_PLATFORMS": "cpu",
-    "JAX_COMPILATION_CACHE_DIR": os.environ.get("DVAE_TEST_JAX_CACHE", str(REPO / ".jax_cache")),
-  }
-  command = [sys.executable, "-m", "dvae_jax.main", "train", "--config", str(config_file), "--workdir", str(workdir)]
-  command += ["--distributed", f"--coordinator_address=127.0.0.1:{_free_port()}", f"--num_processes={processes}"]
-  return [
-    subprocess.Popen(
-      command + [f"--process_id={i}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    for i in range(processes)
-  ]
-
-
-def _finish(procs: list[subprocess.Popen], timeout: float = 300) -> list[tuple[int, str]]:
-  """(exit status, stderr) of each process."""
-  out = []
-  for proc in procs:
-    try:
-      _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-      for p in procs:
-        p.kill()
-      raise
-    out.append((proc.returncode, stderr))
-  return out
-
-
-def _records(workdir: pathlib.Path) -> list[dict]:
-  return [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
+def _launch(config_file: pathlib.Path, workdir: pathlib.Path) -> list[subprocess.Popen]:
+  return repro.start_training_processes(config_file, workdir, processes=2, devices_per_process=2)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +56,7 @@ def test_two_processes_match_one_process_of_four_devices(process_check):
   assert 0 < max(group["max_abs"] for group in details["params"].values()) <= details["param_tolerance"]
   assert details["first_window"]["relative"] <= repro.LOSS_TOLERANCE
   # Process 0 alone wrote the metrics: one record per (step, split), as a single-process run writes.
-  assert details["records"][0] == details["records"][1] == len(_records(runs_dir / "processes_2"))
+  assert details["records"][0] == details["records"][1] == len(reproducible_records(runs_dir / "processes_2"))
   step, _ = load_host_state(runs_dir / "processes_2" / "checkpoints")
   assert step == STEPS_PER_EPOCH * EPOCHS
 
@@ -107,7 +65,7 @@ def test_two_processes_preempted_and_restarted_resume_bitwise(process_check, tmp
   _, runs_dir = process_check
   uninterrupted, config_file = runs_dir / "processes_2", runs_dir / "processes_config" / "config.py"
   workdir = tmp_path / "preempted"
-  procs = _launch(config_file, workdir, processes=2)
+  procs = _launch(config_file, workdir)
   # SIGTERM to process 1 only, once a first checkpoint exists: both processes must agree to stop
   # after the same step (the next multiple of STOP_POLL_STEPS, or the last step) and checkpoint it.
   deadline = time.monotonic() + 300
@@ -115,7 +73,7 @@ def test_two_processes_preempted_and_restarted_resume_bitwise(process_check, tmp
     assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "no first checkpoint"
     time.sleep(0.05)
   procs[1].send_signal(signal.SIGTERM)
-  results = _finish(procs)
+  results = repro.wait_for(procs, timeout=300)
   assert [status for status, _ in results] == [PREEMPTED_EXIT_STATUS] * 2, [e[-2000:] for _, e in results]
   stops = {int(stderr.split("training stopped after step ")[1].split(",")[0]) for _, stderr in results}
   assert len(stops) == 1, stops
@@ -126,9 +84,9 @@ def test_two_processes_preempted_and_restarted_resume_bitwise(process_check, tmp
   (message,) = [line for line in results[1][1].splitlines() if line.startswith("dvae: SIGTERM received")]
   assert f"training stopped after step {stop}," in message and "rerun the same command to resume" in message
 
-  for status, stderr in _finish(_launch(config_file, workdir, processes=2)):
+  for status, stderr in repro.wait_for(_launch(config_file, workdir), timeout=300):
     assert status == 0, stderr[-3000:]
   (step_a, a), (step_b, b) = load_host_state(uninterrupted / "checkpoints"), load_host_state(workdir / "checkpoints")
   assert step_a == step_b
   jax.tree.map(np.testing.assert_array_equal, a, b)
-  assert _records(workdir) == _records(uninterrupted)
+  assert reproducible_records(workdir) == reproducible_records(uninterrupted)

@@ -10,11 +10,7 @@ import pytest
 
 from dvae_jax import metric_writer, train
 from dvae_jax.checkpoint import Checkpointer
-from dvae_jax.metric_writer import PARTIAL_WINDOW, WALL_CLOCK_METRICS, MetricWriter, read_metrics
-
-
-def _records(workdir: pathlib.Path) -> list[dict]:
-  return [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
+from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter, read_metrics, reproducible_records
 
 
 def _final_state(experiment: train.Experiment, workdir: pathlib.Path):
@@ -93,7 +89,7 @@ def test_sigterm_checkpoints_that_step_and_the_rerun_resumes_bitwise(config, uni
 
   resumed = train.build_experiment(config)
   assert train.run_training(resumed, tmp_path) == reference_valid
-  assert _records(tmp_path) == _records(reference_dir)
+  assert reproducible_records(tmp_path) == reproducible_records(reference_dir)
   _assert_trees_equal(_final_state(resumed, tmp_path)[1], _final_state(experiment, reference_dir)[1])
 
 
@@ -109,7 +105,7 @@ def test_stop_at_a_checkpoint_step_and_with_several_steps_per_dispatch(tiny_conf
   with pytest.raises(train.Preempted, match="after step 11"):
     train.run_training(experiment, tmp_path / "run", stop_at_step=10)  # epoch 2's chunks end at 11, 14, 16
   assert train.run_training(experiment, tmp_path / "run") == reference_valid
-  assert _records(tmp_path / "run") == _records(tmp_path / "reference")
+  assert reproducible_records(tmp_path / "run") == reproducible_records(tmp_path / "reference")
   _assert_trees_equal(_final_state(experiment, tmp_path / "run")[1], _final_state(reference, tmp_path / "reference")[1])
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from dvae_jax import evaluate, train
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
-from dvae_jax.metric_writer import WALL_CLOCK_METRICS, read_metrics
+from dvae_jax.metric_writer import read_metrics, reproducible_records
 from tests.conftest import REPO, load_experiment
 
 STEPS_PER_EPOCH = 8  # 128 training images, batch 16
@@ -24,11 +24,6 @@ def _final_state(config, workdir: pathlib.Path):
   state = checkpointer.restore(checkpointer.latest_step(), experiment.init_state())
   checkpointer.close()
   return jax.device_get(state)
-
-
-def _records(workdir: pathlib.Path) -> list[dict]:
-  """Metric records without the wall-clock throughput and timings."""
-  return [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
 
 
 def _assert_trees_equal(a, b) -> None:
@@ -71,7 +66,7 @@ def test_train_step_traces_once(reference_run):
 def test_same_seed_same_bits(reference_run, tmp_path):
   config, workdir, _, valid = reference_run
   assert train.train_and_evaluate(config, tmp_path) == valid
-  assert _records(tmp_path) == _records(workdir)
+  assert reproducible_records(tmp_path) == reproducible_records(workdir)
   _assert_trees_equal(_final_state(config, tmp_path), _final_state(config, workdir))
 
 
@@ -83,7 +78,7 @@ def test_resumed_run_equals_uninterrupted_run(reference_run, tmp_path):
     if checkpoint.name.isdigit() and int(checkpoint.name) > 3:
       shutil.rmtree(checkpoint)
   assert train.train_and_evaluate(config, tmp_path) == valid
-  assert _records(tmp_path) == _records(workdir)
+  assert reproducible_records(tmp_path) == reproducible_records(workdir)
   _assert_trees_equal(_final_state(config, tmp_path), _final_state(config, workdir))
 
 
