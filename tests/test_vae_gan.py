@@ -12,12 +12,13 @@ import pytest
 
 from dvae_jax import evaluate, train
 from dvae_jax.configs import ConfigError
+from dvae_jax.metric_writer import reproducible_records
 from dvae_jax.models import ARCHITECTURES, get_family, model_config
 from dvae_jax.models.vae_gan import Discriminator
 from dvae_jax.train import make_objective, make_optimizer
 from tests.conftest import load_experiment, point_at_folder
 from tests.test_models import RNGS, _init, hparams
-from tests.test_train import _assert_trees_equal, _final_state, _records
+from tests.test_train import _assert_trees_equal, _final_state
 
 BATCH = 4
 TINY_NET = dict(fc_sizes=(12, 8))
@@ -169,7 +170,7 @@ def test_combo_run_resumed_mid_epoch_equals_uninterrupted(gan_run, tmp_path):
     if checkpoint.name.isdigit() and int(checkpoint.name) > 12:
       shutil.rmtree(checkpoint)
   assert train.train_and_evaluate(config, tmp_path) == valid
-  assert _records(tmp_path) == _records(workdir)
+  assert reproducible_records(tmp_path) == reproducible_records(workdir)
   _assert_trees_equal(_final_state(config, tmp_path), _final_state(config, workdir))
   # The discriminator did train in the combo epoch (and not in the solo one).
   state = _final_state(config, workdir)
