@@ -6,6 +6,7 @@ in the epoch, and the config parts that must match for a resume to make sense).
 
 import errno
 import pathlib
+from collections.abc import Mapping
 from typing import Any
 
 import orbax.checkpoint as ocp
@@ -13,50 +14,6 @@ import orbax.checkpoint as ocp
 
 class CheckpointError(RuntimeError):
   """A checkpoint cannot be used with the current config; nothing on disk was changed."""
-
-
-# Config entries that define what a checkpoint *is*; anything else (epochs, logging) may change.
-IDENTITY_KEYS = (
-  "seed",
-  "model",
-  "data.name",
-  "data.path",
-  "data.source",
-  "data.grayscale",
-  "data.invert",
-  "data.binarize",
-  "data.validation_split",
-  "data.validation_fraction",
-  "data.train_limit",
-  "data.image_size",
-  "data.image_channels",
-  "data.center_crop",
-  "data.resize_filter",
-  "data.test_fraction",
-  "data.split_seed",
-  "train.batch_size",
-)
-
-
-def identity(config_dict: dict[str, Any]) -> dict[str, Any]:
-  """The identity-defining entries of a config (as a plain dict) under dotted names."""
-  out = {}
-  for key in IDENTITY_KEYS:
-    value = config_dict
-    for part in key.split("."):
-      value = value[part]
-    out.update(_flatten(key, value))
-  return out
-
-
-def _flatten(prefix: str, value: Any) -> dict[str, Any]:
-  if isinstance(value, dict):
-    return {k: v for name, item in sorted(value.items()) for k, v in _flatten(f"{prefix}.{name}", item).items()}
-  return {prefix: _plain(value)}
-
-
-def _plain(value: Any) -> Any:
-  return [_plain(v) for v in value] if isinstance(value, tuple | list) else value
 
 
 class Checkpointer:
@@ -88,10 +45,17 @@ class Checkpointer:
       "otherwise use a new --workdir."
     )
 
-  def check_compatible(self, step: int, expected: dict[str, Any]) -> dict[str, Any]:
-    """Returns the checkpoint's meta, or raises CheckpointError listing every differing entry."""
+  def check_compatible(
+    self, step: int, expected: dict[str, Any], *, renamed: Mapping[str, str] | None = None
+  ) -> dict[str, Any]:
+    """Returns the checkpoint's meta, or raises CheckpointError listing every differing entry.
+
+    `renamed` maps names an earlier version wrote (e.g. of a network) to today's: either is accepted.
+    """
     meta = self.read_meta(step)
-    found = meta.get("identity", {})
+    renamed = renamed or {}
+    found = {k: renamed.get(v, v) if isinstance(v, str) else v for k, v in meta.get("identity", {}).items()}
+    expected = {k: renamed.get(v, v) if isinstance(v, str) else v for k, v in expected.items()}
     # Entries that only one side records (a checkpoint of an older version) are not compared.
     diffs = [
       f"{k}: checkpoint has {found[k]!r}, config has {expected[k]!r}"

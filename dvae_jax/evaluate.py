@@ -6,77 +6,26 @@ accuracy of its components as clusters of the labels.
 the split (every example counted once), in nats unless the name says otherwise.
 """
 
-import dataclasses
+import contextlib
 import json
 import math
 import pathlib
+import time
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dvae_jax import clustering, image_metrics, parallel, plots, published
-from dvae_jax.checkpoint import Checkpointer, CheckpointError
+from dvae_jax import clustering, console, image_metrics, metric_writer, parallel, published
+from dvae_jax.checkpoint import CheckpointError
 from dvae_jax.data import Split, eval_batches
+from dvae_jax.errors import ConfigError
+from dvae_jax.experiment import Experiment, check_divisible, evaluate_split, module_rngs, save_reconstructions
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import decoded_logvar
-from dvae_jax.train import (
-  Experiment,
-  TrainState,
-  build_experiment,
-  check_divisible,
-  evaluate,
-  load_config,
-  module_rngs,
-  recompute_batch_norm_statistics,
-  reconstructions,
-  restore_or_init,
-  save_reconstructions,
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-  """A trained run restored from its workdir."""
-
-  workdir: pathlib.Path
-  experiment: Experiment
-  state: TrainState
-  step: int
-  recomputed_batch_norm: int = 0  # training batches batch norm's statistics were recomputed on (0: not)
-
-  def split(self, name: str) -> Split:
-    return getattr(self.experiment.splits, name)
-
-
-def restore_run(
-  workdir: str | pathlib.Path,
-  config: ml_collections.ConfigDict | None = None,
-  *,
-  recompute_batch_norm: int | None = None,
-) -> Run:
-  """Rebuilds the experiment of `workdir` (from its config.json unless given) and its latest state.
-
-  With `recompute_batch_norm` (else `config.eval.recompute_batch_norm`) N > 0, batch norm's running
-  statistics are recomputed with the final parameters on N training batches first
-  (train.recompute_batch_norm_statistics); the checkpoint itself is not changed.
-  """
-  workdir = pathlib.Path(workdir)
-  config = config or load_config(workdir)
-  experiment = build_experiment(config)
-  checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=config.train.max_checkpoints)
-  try:
-    if checkpointer.latest_step() is None:
-      raise CheckpointError(f"no checkpoint found in {workdir / 'checkpoints'}; train first with `dvae train`.")
-    state, step = restore_or_init(experiment, checkpointer)
-  finally:
-    checkpointer.close()
-  batches = config.eval.recompute_batch_norm if recompute_batch_norm is None else recompute_batch_norm
-  if batches:
-    state = recompute_batch_norm_statistics(experiment, state, batches)
-  return Run(workdir, experiment, state, step, recomputed_batch_norm=batches)
+from dvae_jax.workdir import Run, locked, restore_run
 
 
 def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split) -> float:
@@ -108,9 +57,14 @@ def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split)
   sharding = parallel.batch_sharding(run.experiment.mesh)
   wrong = sum(
     float(errors(run.state, classifier.state, parallel.global_batch(batch, sharding), _reconstruction_key(run, index)))
-    for index, batch in enumerate(eval_batches(split, batch_size))
+    for index, batch in enumerate(_batches(split, batch_size, "classifier on reconstructions"))
   )
   return wrong / len(split)
+
+
+def _batches(split: Split, batch_size: int, desc: str):
+  """`split`'s evaluation batches, with a progress bar while the console reports (dvae evaluate)."""
+  return console.progress(eval_batches(split, batch_size), total=console.batches_of(len(split), batch_size), desc=desc)
 
 
 def _reconstruction_key(run: Run, index: int) -> jax.Array:
@@ -138,7 +92,7 @@ def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False)
   sharding = parallel.batch_sharding(experiment.mesh)
   totals: dict[str, float] = {}
   images, recons = [], []
-  for index, batch in enumerate(eval_batches(split, experiment.config.train.eval_batch_size)):
+  for index, batch in enumerate(_batches(split, experiment.config.train.eval_batch_size, "image quality")):
     sums, image, recon = quality(run.state, parallel.global_batch(batch, sharding), _reconstruction_key(run, index))
     for name, value in sums.items():
       totals[name] = totals.get(name, 0.0) + float(value)
@@ -239,10 +193,17 @@ def importance_weighted_nll(
     return jnp.sum(-log_px * batch["mask"])
 
   key = experiment.keys["likelihood"]
-  total = sum(
-    float(nll_sum(run.state, parallel.global_batch(batch, sharding), jax.random.fold_in(key, index)))
-    for index, batch in enumerate(eval_batches(split, batch_size))
-  )
+  total, num_batches = 0.0, console.batches_of(len(split), batch_size)
+  desc = f"NLL, k = {num_samples}"
+  for index, batch in enumerate(_batches(split, batch_size, desc)):
+    start = time.perf_counter()
+    total += float(nll_sum(run.state, parallel.global_batch(batch, sharding), jax.random.fold_in(key, index)))
+    if index == min(1, num_batches - 1):  # the first batch after compilation (or the only one)
+      rest = (time.perf_counter() - start) * (num_batches - index - 1)
+      console.note(
+        f"importance-weighted NLL: k = {num_samples} on {len(split):,} images, {console.duration(rest)} more here "
+        "(measured on one batch); --iw_limit N (images) or --iw_samples K shortens it."
+      )
   nll = total / len(split)
   return {
     "iw_nll_nats": nll,
@@ -265,7 +226,7 @@ def cluster_counts(run: Run, split: Split) -> np.ndarray:
     table = jnp.zeros((components, experiment.hparams.num_classes), jnp.int32)
     return table.at[clusters, inputs["label"]].add(batch["mask"].astype(jnp.int32))
 
-  batches = eval_batches(split, experiment.config.train.eval_batch_size)
+  batches = _batches(split, experiment.config.train.eval_batch_size, "mixture components")
   return sum(np.asarray(counts(run.state, parallel.global_batch(batch, sharding))) for batch in batches)
 
 
@@ -288,14 +249,31 @@ def evaluate_checkpoint(
   config: ml_collections.ConfigDict | None = None,
   classifier_workdir: str | pathlib.Path | None = None,
   iw_samples: int | None = None,
+  iw_limit: int | None = None,
   recompute_batch_norm: int | None = None,
 ) -> dict[str, float]:
   """Evaluates the latest checkpoint in `workdir` on `split`; writes `eval_<split>.json` and a grid.
 
-  `iw_samples` overrides `config.eval.iw_samples` (0 skips the likelihood estimate);
-  `recompute_batch_norm` overrides `config.eval.recompute_batch_norm`, for the model and the
-  classifier alike (restore_run).
+  `iw_samples` overrides `config.eval.iw_samples` (0 skips the likelihood estimate) and `iw_limit`
+  `config.eval.iw_limit` (the estimate on the first N images); `recompute_batch_norm` overrides
+  `config.eval.recompute_batch_norm`, for the model and the classifier alike (restore_run). Holds
+  the workdir's lock while it works (one writer per workdir); `eval_<split>.json` is written only
+  once every number is known.
   """
+  for name, value in (
+    ("iw_samples", iw_samples),
+    ("iw_limit", iw_limit),
+    ("recompute_batch_norm", recompute_batch_norm),
+  ):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < (name == "iw_limit")):
+      expected = "a positive number of images" if name == "iw_limit" else "a non-negative integer (0: none)"
+      raise ConfigError(f"--{name}={value!r} is not valid; expected {expected}.")
+  workdir = pathlib.Path(workdir)
+  with locked(workdir, "evaluation") if workdir.is_dir() else contextlib.nullcontext():
+    return _evaluate_checkpoint(workdir, split, config, classifier_workdir, iw_samples, iw_limit, recompute_batch_norm)
+
+
+def _evaluate_checkpoint(workdir, split, config, classifier_workdir, iw_samples, iw_limit, recompute_batch_norm):
   run = restore_run(workdir, config, recompute_batch_norm=recompute_batch_norm)
   experiment, eval_config = run.experiment, run.experiment.config.eval
   data = run.split(split)
@@ -304,7 +282,7 @@ def evaluate_checkpoint(
     "epoch": run.step / experiment.steps_per_epoch,
     "split": split,
     "num_examples": len(data),
-    **evaluate(experiment, run.state, data),
+    **evaluate_split(experiment, run.state, data, desc=f"{split} metrics"),
   }
   if run.recomputed_batch_norm:
     result["recomputed_batch_norm_batches"] = run.recomputed_batch_norm
@@ -323,7 +301,8 @@ def evaluate_checkpoint(
     result.update(cluster_metrics(run, data))
   num_samples = eval_config.iw_samples if iw_samples is None else iw_samples
   if experiment.family.latent and num_samples:
-    subset = data.head(eval_config.iw_limit) if eval_config.iw_limit else data
+    limit = eval_config.iw_limit if iw_limit is None else iw_limit
+    subset = data.head(limit) if limit else data
     result.update(
       importance_weighted_nll(
         run,
@@ -337,50 +316,14 @@ def evaluate_checkpoint(
   if reference is not None and split == "test":
     result["published"] = reference
     result["published_source"] = experiment.config.published
-  if parallel.is_primary():
-    (run.workdir / f"eval_{split}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+  grid = None
   if experiment.family.generative:
-    save_reconstructions(experiment, run.state, data, run.workdir / f"{split}_reconstructions.png")
+    grid = save_reconstructions(
+      experiment, run.state, data, run.workdir / f"{split}_reconstructions.png", split_name=split
+    )
+  if parallel.is_primary():
+    metric_writer.atomic_write_text(
+      run.workdir / f"eval_{split}.json", json.dumps(result, indent=2, sort_keys=True) + "\n"
+    )
+    metric_writer.write_evaluation(run.workdir, run.step, split, result, {"reconstructions": grid} if grid else {})
   return result
-
-
-def prior_samples(run: Run, num: int) -> np.ndarray:
-  """Images decoded from z ~ p(z) (the model's prior), as probabilities [num, H, W, C]."""
-  model = run.experiment.model
-
-  @jax.jit
-  def sample(state, key):
-    variables = Experiment.variables(state)
-    z = model.apply(variables, key, num, method="sample_prior")
-    return model.apply(variables, z, method="output_logits")
-
-  logits = sample(run.state, run.experiment.keys["sample"])
-  return np.asarray(jax.nn.sigmoid(logits))
-
-
-def make_figures(
-  runs: dict[str, str | pathlib.Path], out_dir: str | pathlib.Path, *, num_images: int = 10, split: str = "test"
-) -> list[pathlib.Path]:
-  """Validation curves of all runs on the same axes, test inputs beside every run's output, and
-  samples from each run's prior. `runs` maps a label to a workdir."""
-  out_dir = pathlib.Path(out_dir)
-  written = [plots.plot_validation_curves(runs, out_dir / "validation_curves.png")]
-  restored = {label: restore_run(workdir) for label, workdir in runs.items()}
-  generative = {label: run for label, run in restored.items() if run.experiment.family.generative}
-  if generative:
-    specs = {run.experiment.preprocess_spec for run in generative.values()}
-    if len(specs) > 1:
-      raise ValueError(f"the runs preprocess their inputs differently ({specs}); their outputs cannot share a figure.")
-    first = next(iter(generative.values()))
-    inputs = reconstructions(first.experiment, first.state, first.split(split), num_images)[0]
-    outputs = {
-      label: reconstructions(run.experiment, run.state, run.split(split), num_images)[1]
-      for label, run in generative.items()
-    }
-    written.append(plots.plot_image_comparison(inputs, outputs, out_dir / f"{split}_reconstructions.png"))
-  samples = {
-    label: prior_samples(run, 2 * num_images) for label, run in restored.items() if run.experiment.family.latent
-  }
-  if samples:
-    written.append(plots.plot_samples(samples, out_dir / "prior_samples.png"))
-  return written

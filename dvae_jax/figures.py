@@ -6,9 +6,11 @@
   interpolation  decoded straight lines between the posterior means of pairs of test images
   samples        decoded draws of `sample_prior`, one row per component of a mixture prior
 
-`make_run_figures(workdir)` is what `dvae figures` runs. A figure the run's model cannot draw (a
-classifier has no latent code, only a 2-D latent has a plane to scan) is skipped with the reason,
-not an error. Random draws come from the run's "sample" key: the same run gives the same figures.
+`make_run_figures(workdir)` is what `dvae figures` runs; `make_comparison_figures(runs, out)` what
+`dvae plot` runs (several runs' validation curves, outputs and prior samples side by side). A
+figure the run's model cannot draw (a classifier has no latent code, only a 2-D latent has a plane
+to scan) is skipped with the reason, not an error. Random draws come from the run's "sample" key:
+the same run gives the same figures.
 """
 
 import dataclasses
@@ -21,8 +23,9 @@ import numpy as np
 
 from dvae_jax import parallel, plots
 from dvae_jax.data import Split, eval_batches
-from dvae_jax.evaluate import Run, prior_samples, restore_run
-from dvae_jax.train import Experiment, module_rngs
+from dvae_jax.errors import WorkdirError
+from dvae_jax.experiment import Experiment, module_rngs, reconstructions
+from dvae_jax.workdir import Run, restore_run
 
 FIGURES = ("scatter", "manifold", "denoising", "interpolation", "samples")
 
@@ -82,7 +85,7 @@ def posterior_means(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.nd
 def manifold_images(run: Run, *, size: int = 20, extent: float = 2.0) -> np.ndarray:
   """Outputs [size, size, H, W, C] decoded from a grid over [-extent, extent]^2 of a 2-D latent:
   entry [i, j] decodes z = (z1_j, z2_i), z1 increasing with j, z2 decreasing with i (the top row
-  is z2 = extent), as in the seed's figure."""
+  is z2 = extent), as in the original's figure."""
   values = np.linspace(-extent, extent, size)
   z1, z2 = np.meshgrid(values, values[::-1])  # [size, size] each, indexed [row, column]
   return decode(run, np.stack([z1, z2], axis=-1))
@@ -244,3 +247,49 @@ def _check_names(which: Sequence[str]) -> None:
   unknown = [name for name in which if name not in FIGURES]
   if unknown:
     raise ValueError(f"unknown figure(s) {', '.join(unknown)}; expected some of {', '.join(FIGURES)}.")
+
+
+def prior_samples(run: Run, num: int) -> np.ndarray:
+  """Images decoded from z ~ p(z) (the model's prior), as probabilities [num, H, W, C]."""
+  model = run.experiment.model
+
+  @jax.jit
+  def sample(state, key):
+    variables = Experiment.variables(state)
+    z = model.apply(variables, key, num, method="sample_prior")
+    return model.apply(variables, z, method="output_logits")
+
+  logits = sample(run.state, run.experiment.keys["sample"])
+  return np.asarray(jax.nn.sigmoid(logits))
+
+
+def make_comparison_figures(
+  runs: dict[str, str | pathlib.Path], out_dir: str | pathlib.Path, *, num_images: int = 10, split: str = "test"
+) -> list[pathlib.Path]:
+  """Validation curves of all runs on the same axes, test inputs beside every run's output, and
+  samples from each run's prior. `runs` maps a label to a workdir."""
+  out_dir = pathlib.Path(out_dir)
+  for label, workdir in runs.items():
+    if not (pathlib.Path(workdir) / "config.json").is_file():
+      raise WorkdirError(
+        f"--run {label}={workdir}: {workdir} is not a workdir written by `dvae train` (it has no config.json)."
+      )
+  written = [plots.plot_validation_curves(runs, out_dir / "validation_curves.png")]
+  restored = {label: restore_run(workdir) for label, workdir in runs.items()}
+  generative = {label: run for label, run in restored.items() if run.experiment.family.generative}
+  if generative:
+    pairs = {
+      label: reconstructions(run.experiment, run.state, run.split(split), num_images)
+      for label, run in generative.items()
+    }
+    inputs = next(iter(pairs.values()))[0]
+    outputs = {label: output for label, (_, output) in pairs.items()}
+    inputs_of = {label: run_inputs for label, (run_inputs, _) in pairs.items()}
+    path = out_dir / f"{split}_reconstructions.png"
+    written.append(plots.plot_image_comparison(inputs, outputs, path, inputs_of=inputs_of))
+  samples = {
+    label: prior_samples(run, 2 * num_images) for label, run in restored.items() if run.experiment.family.latent
+  }
+  if samples:
+    written.append(plots.plot_samples(samples, out_dir / "prior_samples.png"))
+  return written

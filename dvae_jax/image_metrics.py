@@ -16,18 +16,14 @@ And a distance between two sets of images, on the host in float64:
   its values are comparable only between runs scored by the same classifier checkpoint.
 """
 
-from typing import TYPE_CHECKING
-
 import dm_pix as pix
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from dvae_jax import parallel
-from dvae_jax.train import Experiment
-
-if TYPE_CHECKING:  # evaluate imports this module to report the metrics; only the type is needed here
-  from dvae_jax.evaluate import Run
+from dvae_jax.experiment import Experiment
+from dvae_jax.workdir import Run
 
 # The SSIM of Wang et al. 2004, section III-C.
 SSIM_WINDOW = 11
@@ -178,7 +174,7 @@ def frechet_distance(features1: np.ndarray, features2: np.ndarray) -> float:
   return frechet_distance_from_statistics(*feature_statistics(features1), *feature_statistics(features2))
 
 
-def classifier_features(classifier: "Run", images: np.ndarray, *, batch_size: int | None = None) -> np.ndarray:
+def classifier_features(classifier: Run, images: np.ndarray, *, batch_size: int | None = None) -> np.ndarray:
   """The penultimate features [N, F] (float32) of a restored classifier run on images [N, H, W, C].
 
   `images` are floats in [0, 1] in the classifier's input space: what its experiment's `prepare`

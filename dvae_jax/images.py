@@ -1,9 +1,6 @@
-"""Image grids as PNG files (Pillow)."""
-
-import pathlib
+"""Tiling a batch of images into one array (plots.py draws and labels the grids)."""
 
 import numpy as np
-from PIL import Image
 
 
 def tile(images: np.ndarray, *, columns: int, pad: int = 2) -> np.ndarray:
@@ -17,21 +14,3 @@ def tile(images: np.ndarray, *, columns: int, pad: int = 2) -> np.ndarray:
     canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = image
   canvas = np.round(canvas * 255.0).astype(np.uint8)
   return canvas[..., 0] if c == 1 else canvas
-
-
-def save_grid(path: str | pathlib.Path, images: np.ndarray, *, columns: int) -> pathlib.Path:
-  path = pathlib.Path(path)
-  Image.fromarray(tile(images, columns=columns)).save(path)
-  return path
-
-
-def save_reconstruction_grid(
-  path: str | pathlib.Path, inputs: np.ndarray, reconstructions: np.ndarray, *, columns: int = 8
-) -> pathlib.Path:
-  """Rows of inputs, each followed by the row of their reconstructions."""
-  n = len(inputs) - len(inputs) % columns or len(inputs)
-  columns = min(columns, n)
-  pairs = []
-  for start in range(0, n, columns):
-    pairs += [inputs[start : start + columns], reconstructions[start : start + columns]]
-  return save_grid(path, np.concatenate(pairs), columns=columns)

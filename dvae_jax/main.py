@@ -26,7 +26,12 @@ from ml_collections import config_flags
 COMMANDS = ("train", "evaluate", "plot", "figures", "data", "check-repro")
 USAGE = __doc__
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).", lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+  "config",
+  None,
+  "Experiment config: a file (path[:variant]) or an experiment's name (mnist_vae[:smoke]).",
+  lock_config=True,
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and figures.")
 _SPLIT = flags.DEFINE_enum("split", "test", ["test", "valid"], "Split that `evaluate` measures (`figures` draws).")
 _DATA_DIR = flags.DEFINE_string(
@@ -93,59 +98,6 @@ def _os_error_message(e: OSError) -> str:
   )
 
 
-# The headline numbers of `dvae evaluate` and where they come from: the bounds first, then the
-# reference's own figures, named as such (its "test loss" is not an ELBO).
-HEADLINE = (
-  ("-ELBO (output likelihood), nats", "output_neg_elbo_nats"),
-  ("NLL, importance-weighted, nats", "iw_nll_nats"),
-  ("NLL, bits/dim", "iw_bits_per_dim"),
-  ("reconstruction -log p(x|z) of the output, nats", "output_recon_nats"),
-  ("reference 'test loss' (output BCE + its L2; not an ELBO), nats", "reference_loss"),
-  ("  ... of the DVAE's DAE decoder (its output), nats", "reference_loss_dae_decoder"),
-  ("  ... of the DVAE's VAE decoder, nats", "reference_loss_vae_decoder"),
-  ("reference 'KLD' (KL charged in training), nats", "kl_nats"),
-  ("classifier error on reconstructions", "classifier_error_on_reconstructions"),
-  ("reconstructions: PSNR, dB", "recon_psnr_db"),
-  ("reconstructions: SSIM", "recon_ssim"),
-  ("reconstructions: sharpness (mean gradient magnitude)", "recon_sharpness"),
-  ("test images: sharpness", "test_sharpness"),
-  ("classifier-feature Frechet distance: reconstructions", "frechet_reconstructions"),
-  ("classifier-feature Frechet distance: prior samples", "frechet_prior_samples"),
-  ("label error (the label head, or the classifier)", "label_error"),
-  ("autoencoder output vs the clean image: sum of squared errors", "recon_mse"),
-  ("autoencoder output vs the clean image: PSNR, dB", "psnr_db"),
-  ("corrupted input vs the clean image: PSNR, dB", "noisy_psnr_db"),
-)
-
-
-def _print_metrics(title: str, metrics: dict) -> None:
-  print(title)
-  for name in sorted(metrics):
-    value = metrics[name]
-    print(f"  {name:<36} {value:.4f}" if isinstance(value, float) else f"  {name:<36} {value}")
-
-
-def _print_headline(result: dict) -> None:
-  """The headline rows; beside them the published values when the experiment names its source
-  (`config.published`), with the number of epochs each was trained for."""
-  published = result.get("published") or {}
-  rows = [(f"{result['split']} {label}", result[key], published.get(key)) for label, key in HEADLINE if key in result]
-  if "iw_samples" in result:
-    rows.append(("importance samples (k) / images", f"{result['iw_samples']} / {result['iw_num_examples']}", None))
-  if published:
-    rows.append(("epochs", f"{result['epoch']:.3g}", published["epochs"]))
-  width = max(len(label) for label, _, _ in rows)
-
-  def cell(value) -> str:
-    return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
-
-  print(f"{'metric':<{width}}  {'this run':>10}" + (f"  {'published':>10}" if published else ""))
-  for label, value, reference in rows:
-    print(f"{label:<{width}}  {cell(value):>10}" + (f"  {cell(reference):>10}" if published else ""))
-  if published:
-    print(f"(published: {result['published_source']}, REFERENCE.md; errors are fractions)")
-
-
 def _main(command: str, argv: list[str]) -> None:
   if command == "check-repro":
     # XLA reads its flags when jax first initializes a backend, i.e. after this and before anything else.
@@ -153,11 +105,12 @@ def _main(command: str, argv: list[str]) -> None:
 
     repro.set_xla_flags(cpu_devices=_CPU_DEVICES.value)
   # Imported here so that `dvae --help` and flag errors stay fast.
-  from dvae_jax import evaluate, train
+  from dvae_jax import evaluate, figures, reports, train
   from dvae_jax.checkpoint import CheckpointError
   from dvae_jax.configs import ConfigError
   from dvae_jax.data import DataError, download
   from dvae_jax.errors import WorkdirError
+  from dvae_jax.preemption import PREEMPTED_EXIT_STATUS, Preempted
 
   # Backend probing ("Unable to initialize backend 'tpu'") and orbax's per-save records are not
   # news to a user; this package's own messages (e.g. "Resuming from ...") stay.
@@ -177,7 +130,7 @@ def _main(command: str, argv: list[str]) -> None:
     if command == "plot":
       if not _RUNS.value or not _OUT.value or not all("=" in run for run in _RUNS.value):
         _fail(f"`dvae plot` needs --out and one or more --run LABEL=WORKDIR.\n{USAGE}")
-      for path in evaluate.make_figures(dict(run.split("=", 1) for run in _RUNS.value), _OUT.value):
+      for path in figures.make_comparison_figures(dict(run.split("=", 1) for run in _RUNS.value), _OUT.value):
         print(path)
       return
     if command == "check-repro":
@@ -192,7 +145,7 @@ def _main(command: str, argv: list[str]) -> None:
       if _CONFIG.value is None:
         _fail(f"--config is required for `dvae train`.\n{USAGE}")
       valid = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-      _print_metrics(f"validation metrics after training ({_WORKDIR.value}):", valid)
+      print(reports.format_metrics(f"validation metrics after training ({_WORKDIR.value}):", valid))
       return
     result = evaluate.evaluate_checkpoint(
       _WORKDIR.value,
@@ -202,15 +155,10 @@ def _main(command: str, argv: list[str]) -> None:
       iw_samples=_IW_SAMPLES.value,
       recompute_batch_norm=_RECOMPUTE_BN.value,
     )
-    _print_metrics(
-      f"all {result['split']} metrics at step {result['step']} (also in eval_{result['split']}.json):",
-      {name: value for name, value in result.items() if name != "published"},
-    )
-    print()
-    _print_headline(result)
-  except train.Preempted as e:
+    print(reports.format_evaluation(result))  # every metric, then the headline table
+  except Preempted as e:
     print(f"dvae: {e}", file=sys.stderr)
-    sys.exit(train.PREEMPTED_EXIT_STATUS)
+    sys.exit(PREEMPTED_EXIT_STATUS)
   except (ConfigError, DataError, CheckpointError, WorkdirError, train.NonFiniteError) as e:
     _print_traceback_if_verbose()
     _fail(str(e))
@@ -278,6 +226,9 @@ def _figures(workdir: str) -> None:
   written, skipped = figures.make_run_figures(workdir, _OUT.value, which=which, split=_SPLIT.value)
   for path in written:
     print(path)
+  if not written:
+    reasons = " ".join(f"{name}: {reason}" for name, reason in skipped.items())
+    _fail(f"no figure drawn: this run's model cannot draw {', '.join(skipped)} ({reasons})")
   for name, reason in skipped.items():
     print(f"dvae figures: skipped {name}: {reason}", file=sys.stderr)
 
@@ -298,7 +249,7 @@ def _parse_flags(argv: list[str]) -> list[str]:
     message = cause.args[0] if isinstance(cause, KeyError) and cause.args else str(cause)
     _fail(
       f"bad config override: no key {' '.join(str(message).split())} The config is locked, so only "
-      "its existing keys can be set (each key and its meaning: dvae_jax/configs.py)."
+      "its existing keys can be set (each key and its meaning: dvae_jax/configs/base.py)."
     )
   except Exception as e:  # raised by the config file's own code while it was loaded
     if "--verbose" in argv:
@@ -316,13 +267,39 @@ def _underscore_flag(arg: str) -> str:
   return "--" + name[2:].replace("-", "_") + sep + value
 
 
+def _resolve_config(args: list[str]) -> list[str]:
+  """`--config NAME[:variant]` with NAME an experiment's name (mnist_vae) becomes the path of its
+  file (experiments/mnist_vae.py), which absl's config flag loads; an unknown name fails here,
+  naming the files tried."""
+  resolved = list(args)
+  for i, arg in enumerate(resolved):
+    if arg == "--config" and i + 1 < len(resolved):
+      index, spec = i + 1, resolved[i + 1]
+    elif arg.startswith("--config="):
+      index, spec = i, arg.split("=", 1)[1]
+    else:
+      continue
+    name, sep, variant = spec.partition(":")
+    if pathlib.Path(name).is_file():
+      continue
+    from dvae_jax.configs.loader import resolve_experiment
+    from dvae_jax.errors import ConfigError
+
+    try:
+      path = f"{resolve_experiment(name)}{sep}{variant}"
+    except ConfigError as e:
+      _fail(f"--config {spec}: {e}")
+    resolved[index] = path if index == i + 1 else f"--config={path}"
+  return resolved
+
+
 def run() -> None:
   """Console entry point: `dvae COMMAND [flags]`."""
   if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
     print(USAGE, file=sys.stderr)
     sys.exit(2)
   command = sys.argv.pop(1)
-  sys.argv = [_underscore_flag(arg) for arg in sys.argv]
+  sys.argv = _resolve_config([_underscore_flag(arg) for arg in sys.argv])
   app.run(functools.partial(_main, command), flags_parser=_parse_flags)
 
 
@@ -339,6 +316,7 @@ def invoke(*args: str) -> int:
   flags.FLAGS.unparse_flags()
   saved_argv, sys.argv = sys.argv, ["dvae", *(_underscore_flag(arg) for arg in rest)]
   try:
+    sys.argv = _resolve_config(sys.argv)
     _main(command, _parse_flags(sys.argv))
   except SystemExit as e:
     return e.code if isinstance(e.code, int) else 1

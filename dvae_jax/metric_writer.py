@@ -34,12 +34,22 @@ class MetricWriter:
     self._tb = None
     if not active:  # another process of a multi-host run writes the metrics
       return
+    kept = []
     if resume_step and self.path.exists():
-      kept = [json.dumps(r) for r in _read_records(self.path) if _kept_on_resume(r, resume_step)]
-      atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+      kept = [r for r in _read_records(self.path) if _kept_on_resume(r, resume_step)]
+      atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
     elif not resume_step:
       self.path.unlink(missing_ok=True)
-    self._tb = SummaryWriter(str(workdir / "tb"), purge_step=resume_step + 1 if resume_step else None)
+    # TensorBoard drops the earlier files' events from purge_step on. The resume step's own events
+    # go too (a preempted run's partial window sits there), and those metrics.jsonl keeps are
+    # written again, so that both hold the same records.
+    self._tb = SummaryWriter(str(workdir / "tb"), purge_step=resume_step or None)
+    for record in kept:
+      if record["step"] == resume_step:
+        self._add_scalars(
+          record["step"], record["split"], {k: v for k, v in record.items() if k not in ("step", "split")}
+        )
+    self._tb.flush()
 
   def write(self, step: int, split: str, scalars: dict[str, float]) -> None:
     if self._tb is None:
@@ -47,13 +57,46 @@ class MetricWriter:
     record = {"step": step, "split": split, **{k: _json_float(v) for k, v in sorted(scalars.items())}}
     with self.path.open("a") as f:
       f.write(json.dumps(record) + "\n")
-    for name, value in scalars.items():
-      self._tb.add_scalar(f"{split}/{name}", value, step)
+    self._add_scalars(step, split, scalars)
     self._tb.flush()
+
+  def image(self, step: int, tag: str, path: pathlib.Path) -> None:
+    """Logs the PNG at `path` (a figure the run wrote) to TensorBoard under `tag`."""
+    if self._tb is not None:
+      self._tb.add_image(tag, _read_png(path), step, dataformats="HWC")
+      self._tb.flush()
+
+  def _add_scalars(self, step: int, split: str, scalars: dict[str, float]) -> None:
+    for name, value in scalars.items():
+      self._tb.add_scalar(f"{split}/{name}", float(value), step)
 
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()
+
+
+def write_evaluation(
+  workdir: pathlib.Path, step: int, split: str, scalars: dict, images: dict[str, pathlib.Path]
+) -> None:
+  """`dvae evaluate`'s metrics and grids as TensorBoard events under workdir/tb/<split> (a run of its
+  own, so that resuming training, which purges the training events after its step, keeps them)."""
+  writer = SummaryWriter(str(workdir / "tb" / split))
+  try:
+    for name, value in scalars.items():
+      if isinstance(value, int | float) and not isinstance(value, bool):
+        writer.add_scalar(f"{split}/{name}", float(value), step)
+    for tag, path in images.items():
+      writer.add_image(f"{split}/{tag}", _read_png(path), step, dataformats="HWC")
+  finally:
+    writer.close()
+
+
+def _read_png(path: pathlib.Path):
+  import numpy as np
+  from PIL import Image
+
+  with Image.open(path) as image:
+    return np.asarray(image.convert("RGB"))
 
 
 def _kept_on_resume(record: dict, resume_step: int) -> bool:

@@ -7,6 +7,7 @@ no global backend, never opens a window, and figures can be drawn from several t
 
 import math
 import pathlib
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,13 +17,24 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from dvae_jax.errors import WorkdirError
 from dvae_jax.images import tile
 from dvae_jax.metric_writer import read_metrics
 
 DPI = 120
-DEFAULT_METRICS = (("reference_loss", "validation loss (nats)"), ("kl_nats", "validation KLD (nats)"))
+# What `plot_validation_curves` can draw, in order of preference, with the axis label of each: the
+# first two that every run has are drawn, so that any family's runs can be compared.
+CURVE_METRICS = (
+  ("reference_loss", "reference 'test loss', nats"),
+  ("kl_nats", "KLD, nats"),
+  ("output_neg_elbo_nats", "-ELBO of the output, nats"),
+  ("recon_mse", "squared error vs the clean image"),
+  ("psnr_db", "PSNR vs the clean image, dB"),
+  ("label_error", "label error"),
+  ("objective_nats", "training objective, nats"),
+)
 _IMAGE_INCHES = 0.6  # Displayed size of one image in a grid: MNIST digits stay legible, 10 columns fit a page.
-_LABEL_INCHES = 1.2  # Room left of a grid for the row block's label.
+_LABEL_INCHES = 1.2  # Least room left of a grid for the row blocks' labels.
 
 
 def validation_series(workdir: str | pathlib.Path, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -42,14 +54,43 @@ def validation_series(workdir: str | pathlib.Path, metric: str) -> tuple[np.ndar
   return epochs[order], values[order]
 
 
+def common_metrics(runs: dict[str, str | pathlib.Path], *, limit: int = 2) -> list[tuple[str, str]]:
+  """The first `limit` (metric, axis label) of CURVE_METRICS that every run's validation records have."""
+  available = []
+  for label, workdir in runs.items():
+    records = [r for r in read_metrics(workdir) if r.get("split") == "valid"]
+    if not records:
+      raise WorkdirError(
+        f"run {label!r}: no validation records in {pathlib.Path(workdir) / 'metrics.jsonl'}; expected the workdir "
+        "of a run trained for at least one epoch."
+      )
+    available.append(set().union(*records))
+  shared = [(metric, axis) for metric, axis in CURVE_METRICS if all(metric in keys for keys in available)]
+  if not shared:
+    raise WorkdirError(
+      f"the runs {sorted(runs)} share none of the metrics a curve can show ({[m for m, _ in CURVE_METRICS]}); "
+      "plot runs of comparable families together."
+    )
+  return shared[:limit]
+
+
 def plot_validation_curves(
   runs: dict[str, str | pathlib.Path],
   path: str | pathlib.Path,
   *,
-  metrics: Sequence[tuple[str, str]] = DEFAULT_METRICS,
+  metrics: Sequence[tuple[str, str]] | None = None,
   title: str | None = None,
 ) -> pathlib.Path:
-  """One panel per (metric, axis label), x = epoch, one line per run (label -> workdir) on shared axes."""
+  """One panel per (metric, axis label), x = epoch, one line per run (label -> workdir) on shared
+  axes. Default metrics: the first two of CURVE_METRICS that every run has."""
+  return _save(validation_figure(runs, metrics=metrics, title=title), path)
+
+
+def validation_figure(
+  runs: dict[str, str | pathlib.Path], *, metrics: Sequence[tuple[str, str]] | None = None, title: str | None = None
+) -> Figure:
+  """The figure of `plot_validation_curves`, not yet saved."""
+  metrics = common_metrics(runs) if metrics is None and runs else metrics
   if not runs or not metrics:
     raise ValueError("need at least one run and one metric")
   # Read everything first so a bad workdir fails before any drawing.
@@ -63,13 +104,18 @@ def plot_validation_curves(
       epochs, values = series[label, metric]
       ax.plot(epochs, values, marker="o", markersize=3, label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(f"validation {ylabel}\n({metric})")
+    epochs = sorted({int(e) for label in runs for e in series[label, metric][0]})
+    if len(epochs) <= 12:  # a tick at each epoch, none between (a 1-epoch run has one point)
+      ax.set_xticks(epochs)
+      ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
+    else:
+      ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
   if title:
     fig.suptitle(title)
-  return _save(fig, path)
+  return fig
 
 
 def plot_image_comparison(
@@ -79,17 +125,44 @@ def plot_image_comparison(
   *,
   columns: int = 10,
   title: str | None = None,
+  inputs_of: dict[str, np.ndarray] | None = None,
 ) -> pathlib.Path:
   """A grid: a row block of the inputs, then one row block per model (label on the left), same images per column.
 
-  Images are floats in [0, 1] of shape [N, H, W, C], C in (1, 3); every output must have the inputs' shape.
-  N may exceed `columns`, then each block spans several rows.
+  Images are floats in [0, 1] of shape [N, H, W, C], C in (1, 3); every output must have its inputs' shape.
+  N may exceed `columns`, then each block spans several rows. `inputs_of` gives the inputs of an output
+  whose inputs are not `inputs` (a run on other data or preprocessing): they get a row block of their
+  own above it, so that no output stands under images it was not made from.
   """
-  inputs = np.asarray(inputs)
+  blocks, current = [("input", np.asarray(inputs))], np.asarray(inputs)
   for label, images in outputs.items():
-    if np.shape(images) != inputs.shape:
-      raise ValueError(f"outputs[{label!r}] has shape {np.shape(images)}, the inputs {inputs.shape}")
-  return _plot_blocks([("input", inputs), *outputs.items()], path, columns=columns, title=title)
+    own = (inputs_of or {}).get(label)
+    if own is not None and (np.shape(own) != current.shape or not np.array_equal(own, current)):
+      current = np.asarray(own)
+      blocks.append((f"input of {label}", current))
+    if np.shape(images) != current.shape:
+      raise ValueError(f"outputs[{label!r}] has shape {np.shape(images)}, its inputs {current.shape}")
+    blocks.append((label, images))
+  return _plot_blocks(blocks, path, columns=columns, title=title)
+
+
+def plot_reconstructions(
+  inputs: np.ndarray,
+  outputs: np.ndarray,
+  path: str | pathlib.Path,
+  *,
+  output_label: str = "output",
+  columns: int = 8,
+  title: str | None = None,
+) -> pathlib.Path:
+  """Rows of `columns` inputs, each followed by the row of their outputs, every row labelled."""
+  inputs, outputs = np.asarray(inputs), np.asarray(outputs)
+  if outputs.shape != inputs.shape:
+    raise ValueError(f"outputs have shape {outputs.shape}, the inputs {inputs.shape}")
+  blocks = []
+  for start in range(0, len(inputs), columns):
+    blocks += [("input", inputs[start : start + columns]), (output_label, outputs[start : start + columns])]
+  return _plot_blocks(blocks, path, columns=columns, title=title)
 
 
 def plot_samples(
@@ -240,9 +313,10 @@ def _plot_blocks(
   width = max(grid.shape[1] for grid in grids)
   scale = _IMAGE_INCHES / max(image_widths)
   heights = [grid.shape[0] for grid in grids]
-  has_labels = any(label for label, _ in blocks)
+  longest = max((len(label) for label, _ in blocks if label), default=0)
+  label_inches = max(_LABEL_INCHES, 0.1 * longest + 0.3) if longest else 0.2  # about 0.1 inch a character
   fig = Figure(
-    figsize=(width * scale + (_LABEL_INCHES if has_labels else 0.2), sum(heights) * scale + (0.5 if title else 0.2)),
+    figsize=(width * scale + label_inches, sum(heights) * scale + _title_inches(title, width * scale + label_inches)),
     layout="constrained",
   )
   axes = fig.subplots(len(grids), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
@@ -256,7 +330,8 @@ def _plot_blocks(
     if label:
       ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
   if title:
-    fig.suptitle(title)
+    # Wrapped to the figure's width (about 11 characters of 10-point text per inch), so no word is cut.
+    fig.suptitle(textwrap.fill(title, max(24, int(fig.get_figwidth() * 11))), fontsize=10)
   return _save(fig, path)
 
 
@@ -266,3 +341,11 @@ def _save(fig: Figure, path: str | pathlib.Path) -> pathlib.Path:
   FigureCanvasAgg(fig)  # Attaches the Agg canvas to the figure, no pyplot or global backend involved.
   fig.savefig(path, dpi=DPI, format="png")
   return path
+
+
+def _title_inches(title: str | None, width_inches: float) -> float:
+  """Room above a grid for its title, wrapped as `_plot_blocks` wraps it."""
+  if not title:
+    return 0.2
+  lines = len(textwrap.wrap(title, max(24, int(width_inches * 11))))
+  return 0.2 + 0.22 * lines

@@ -3,7 +3,7 @@ beside a run's own.
 
 An experiment names its source with `config.published` (e.g. "dojoteef/dvae"); the cell is then
 looked up by the run's data, family and samples. Every number here is copied from
-REFERENCE.md section 1 (one run per cell, no error bars).
+docs/reference.md (one run per cell, no error bars).
 """
 
 from typing import Any

@@ -14,7 +14,7 @@ that one epoch is `steps` steps, metrics logged at every step) with the one trai
                       as this one                         -> likewise
 
 The last two are not bitwise by design: a batch sharded over devices is summed in another order,
-and a lax.scan body is compiled apart from the single-step program (train.py). Their differences
+and a lax.scan body is compiled apart from the single-step program (experiment.py). Their differences
 start at float32 rounding, and Adam, which divides each gradient entry by its own running scale,
 turns rounding-level differences in near-zero gradient entries into full-size updates of up to
 the learning rate per step. So the parameters of two such runs can differ by as much as any two
@@ -36,9 +36,6 @@ import json
 import os
 import pathlib
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
@@ -47,9 +44,11 @@ import jax
 import ml_collections
 import numpy as np
 
-from dvae_jax import train
+from dvae_jax import configs, local_processes, train
 from dvae_jax.checkpoint import Checkpointer, load_host_state
+from dvae_jax.experiment import Experiment, TrainState, build_experiment
 from dvae_jax.metric_writer import reproducible_records
+from dvae_jax.preemption import Preempted
 
 DEFAULT_STEPS = 24
 DISPATCH_STEPS = 4
@@ -63,7 +62,6 @@ PARAM_TOLERANCE_FACTOR = 2.0
 LOSS_TOLERANCE = 1e-4
 DEFAULT_CPU_DEVICES = 2
 DETERMINISTIC_GPU_FLAG = "--xla_gpu_deterministic_ops=true"
-# Wall-clock entries of metrics.jsonl: never reproducible, never compared.
 
 
 def set_xla_flags(*, cpu_devices: int | None = None) -> None:
@@ -76,13 +74,6 @@ def set_xla_flags(*, cpu_devices: int | None = None) -> None:
   if "xla_force_host_platform_device_count" not in flags:
     flags += f" --xla_force_host_platform_device_count={cpu_devices or DEFAULT_CPU_DEVICES}"
   os.environ["XLA_FLAGS"] = flags.strip()
-
-
-def xla_flags_with_cpu_devices(count: int) -> str:
-  """This process's XLA_FLAGS with the CPU split into `count` devices instead (for a subprocess)."""
-  option = "--xla_force_host_platform_device_count"
-  kept = [flag for flag in os.environ.get("XLA_FLAGS", "").split() if not flag.startswith(option)]
-  return " ".join([*kept, f"{option}={count}"])
 
 
 def use_compilation_cache(directory: pathlib.Path) -> None:
@@ -149,17 +140,17 @@ def _train(
   config: ml_collections.ConfigDict,
   workdir: pathlib.Path,
   *,
-  experiment: train.Experiment | None = None,
+  experiment: Experiment | None = None,
   stop_at_step: int | None = None,
   fresh: bool = True,
 ) -> Run | None:
   """Trains `config` in `workdir` (emptied first if `fresh`, else resumed); None when stopped at `stop_at_step`."""
   if fresh:
     shutil.rmtree(workdir, ignore_errors=True)
-  experiment = experiment or train.build_experiment(config)
+  experiment = experiment or build_experiment(config)
   try:
     valid = train.run_training(experiment, workdir, stop_at_step=stop_at_step)
-  except train.Preempted:
+  except Preempted:
     return None
   checkpointer = Checkpointer(workdir / "checkpoints")
   try:
@@ -272,39 +263,8 @@ def _tolerance_check(name: str, expectation: str, a: Run, b: Run, *, param_toler
   return {"name": name, "expectation": expectation, "measured": measured, "passed": passed, "details": details}
 
 
-def _param_tolerance(experiment: train.Experiment, steps: int) -> float:
+def _param_tolerance(experiment: Experiment, steps: int) -> float:
   return PARAM_TOLERANCE_FACTOR * sum(float(experiment.schedule(step)) for step in range(steps))
-
-
-def start_training_processes(
-  config_file: pathlib.Path, workdir: pathlib.Path, *, processes: int, devices_per_process: int
-) -> list[subprocess.Popen]:
-  """`dvae train --config config_file --workdir workdir --distributed` as `processes` local processes
-  with `devices_per_process` CPU devices each, joined on 127.0.0.1; their stderr is piped (text).
-  They inherit this process's XLA flags (the device count aside) and compilation cache."""
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-  env = {**os.environ, "XLA_FLAGS": xla_flags_with_cpu_devices(devices_per_process), "JAX_PLATFORMS": "cpu"}
-  if jax.config.jax_compilation_cache_dir:
-    env["JAX_COMPILATION_CACHE_DIR"] = str(jax.config.jax_compilation_cache_dir)
-  command = [sys.executable, "-m", "dvae_jax.main", "train", "--config", str(config_file), "--workdir", str(workdir)]
-  command += ["--distributed", f"--coordinator_address=127.0.0.1:{port}", f"--num_processes={processes}"]
-  pipes = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
-  return [subprocess.Popen([*command, f"--process_id={i}"], env=env, **pipes) for i in range(processes)]
-
-
-def wait_for(procs: list[subprocess.Popen], *, timeout: float) -> list[tuple[int, str]]:
-  """(exit status, stderr) of each process; all are killed if one outlives `timeout` seconds."""
-  results = []
-  try:
-    for proc in procs:
-      _, stderr = proc.communicate(timeout=timeout)
-      results.append((proc.returncode, stderr))
-  finally:
-    for proc in procs:
-      proc.kill()
-  return results
 
 
 def process_check(
@@ -314,7 +274,7 @@ def process_check(
   processes: int,
   devices_per_process: int,
   reference: Run | None = None,
-  experiment: train.Experiment | None = None,
+  experiment: Experiment | None = None,
   timeout: float = 1200,
 ) -> dict[str, Any]:
   """`config` (built as `experiment`, else built here) trained by this process (`reference`, else
@@ -326,7 +286,7 @@ def process_check(
   if jax.default_backend() != "cpu":
     measured = f"not run: local processes are simulated on the CPU only (backend {jax.default_backend()})"
     return {"name": name, "expectation": expectation, "measured": measured, "passed": True, "details": {}}
-  experiment = experiment or train.build_experiment(config)
+  experiment = experiment or build_experiment(config)
   steps = experiment.steps_per_epoch * config.train.num_epochs
   tolerance = _param_tolerance(experiment, steps)
   expectation += f": loss rel <= {LOSS_TOLERANCE:g}, params |diff| <= {tolerance:.3g}"
@@ -335,13 +295,15 @@ def process_check(
   shutil.rmtree(workdir, ignore_errors=True)
   config_dir = runs_dir / "processes_config"
   config_dir.mkdir(parents=True, exist_ok=True)
-  train.write_config(config, config_dir)  # read back by the config file below
+  configs.write_config(config, config_dir)  # read back by the config file below
   config_file = config_dir / "config.py"
   config_file.write_text(
-    f"from dvae_jax.train import load_config\n\n\ndef get_config():\n  return load_config({str(config_dir)!r})\n"
+    f"from dvae_jax.configs import load_config\n\n\ndef get_config():\n  return load_config({str(config_dir)!r})\n"
   )
-  results = wait_for(
-    start_training_processes(config_file, workdir, processes=processes, devices_per_process=devices_per_process),
+  results = local_processes.wait_for(
+    local_processes.start_training_processes(
+      config_file, workdir, processes=processes, devices_per_process=devices_per_process
+    ),
     timeout=timeout,
   )
   failures = [f"process {i} exited {status}: {stderr[-500:]}" for i, (status, stderr) in enumerate(results) if status]
@@ -349,7 +311,7 @@ def process_check(
     return {"name": name, "expectation": expectation, "measured": failures[0], "passed": False, "details": {}}
   _, state = load_host_state(workdir / "checkpoints")
   records = reproducible_records(workdir)
-  run = Run(train.TrainState(**state), records, {})
+  run = Run(TrainState(**state), records, {})
   check = _tolerance_check(name, expectation, reference, run, param_tolerance=tolerance)
   check["details"]["records"] = [len(reference.records), len(records)]
   check["details"]["workdir"] = str(workdir)
@@ -376,7 +338,7 @@ def check_repro(
   workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="dvae-check-repro-"))
   runs_dir = workdir / "check_repro_runs"  # emptied run by run: nothing else in workdir is touched
   base = short_config(config, steps)
-  experiment = train.build_experiment(base)
+  experiment = build_experiment(base)
   steps = experiment.steps_per_epoch * base.train.num_epochs
   stop_step = int(np.random.default_rng(seed).integers(1, steps)) if steps > 1 else 1
   param_tolerance = _param_tolerance(experiment, steps)

@@ -1,4 +1,4 @@
-"""The reference's evaluation classifier on CIFAR-10 (dojoteef/dvae; REFERENCE.md section 1).
+"""The reference's evaluation classifier on CIFAR-10 (dojoteef/dvae).
 
 As experiments/mnist_classifier.py on CIFAR-10 (/255 floats, no augmentation): Adam lr 0.01
 x0.1 every 50 epochs, 250 epochs, batch 64.
@@ -12,7 +12,7 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.classifier_reference(configs.cifar10_reference(configs.base_config("classifier")))
+  config = configs.presets.classifier_reference(configs.presets.cifar10_reference(configs.base_config("classifier")))
   config.train.num_epochs = 250
   config.optim.decay_epochs = 50
   config.published = "dojoteef/dvae"  # dvae evaluate prints the published cell beside ours

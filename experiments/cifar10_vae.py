@@ -1,4 +1,4 @@
-"""The reference VAE on CIFAR-10 (dojoteef/dvae; REFERENCE.md section 1).
+"""The reference VAE on CIFAR-10 (dojoteef/dvae).
 
 CIFAR-10 binary version, /255 floats, no augmentation; convs 3->128->64, FC 4096->512->256,
 z = 100; Adam lr 0.001 x0.1 every 200 epochs (floor 1e-5), batch 64, 500 epochs. The files
@@ -13,6 +13,6 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.cifar10_reference(configs.base_config("vae"))
+  config = configs.presets.cifar10_reference(configs.base_config("vae"))
   config.published = "dojoteef/dvae"  # dvae evaluate prints the published cell beside ours
   return configs.apply_variant(config, variant)

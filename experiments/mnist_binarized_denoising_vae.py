@@ -1,16 +1,16 @@
-"""Im et al.'s denoising VAE on dynamically binarized MNIST (AAAI 2017; REFERENCE.md section 2).
+"""Im et al.'s denoising VAE on dynamically binarized MNIST (AAAI 2017).
 
 The encoder sees the input with Gaussian noise (std 0.025, the authors' re-implementation's) and
 the decoder reconstructs the clean image; one corruption per image (`corruption_samples`), K = 10
-posterior draws. Network, data and schedule: `configs.im_et_al_binarized_mnist`, the same as
-experiments/mnist_binarized_mlp_vae.py, the plain VAE it is compared with (the issue's acceptance:
-test NLL of the two at the same budget).
+posterior draws. Network, data and schedule: `configs.presets.im_et_al_binarized_mnist`, the same
+as experiments/mnist_binarized_mlp_vae.py, the plain VAE it is compared with (by the test NLL of
+the two at the same budget).
 
   dvae train --config experiments/mnist_binarized_denoising_vae.py --workdir runs/mnist_binarized_denoising_vae
   dvae evaluate --workdir runs/mnist_binarized_denoising_vae      # iw_nll_nats: -log p(x), k = 5000
   scripts/reproduce_denoising_vae.sh                              # both, and a table
 
-Measured (results/issue6/denoising_vae_nll.md; 2 epochs at lr 1e-3, IW k = 500 on 1000 test images):
+Measured (results/denoising_vae_nll/; 2 epochs at lr 1e-3, IW k = 500 on 1000 test images):
 test NLL 101.67 vs the VAE's 101.76 nats (seed 0), 101.93 vs 101.78 (seed 1): no resolvable
 difference at that budget. The full schedule has not been run.
 """
@@ -19,7 +19,7 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.im_et_al_binarized_mnist(configs.base_config("denoising_vae", "mlp"))
+  config = configs.presets.im_et_al_binarized_mnist(configs.base_config("denoising_vae", "mlp"))
   config.model.corruption.update(name="gaussian", std=0.025, clip=False)
   config.model.corruption_samples = 1
   return configs.apply_variant(config, variant)

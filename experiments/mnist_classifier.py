@@ -1,7 +1,8 @@
-"""The reference's evaluation classifier on MNIST (dojoteef/dvae; REFERENCE.md section 1).
+"""The reference's evaluation classifier on MNIST (dojoteef/dvae).
 
 A separate CNN, not the VAE encoder: 5x5 conv blocks (BN, ReLU, 3x3/2 max-pool) with 128, 64, 32
-channels, then FC 1024, 512, 512 and a linear 10-way layer. Same preprocessing as the VAE runs
+channels, then FC 1024, 512, 512 and a 10-way layer whose logits are batch-normalized (fixed scale
+and offset), as the reference builds it. Same preprocessing as the VAE runs
 (inverted MNIST in [0, 1]), since it scores their reconstructions. Adam lr 0.01 x0.1 every 15
 epochs, 60 epochs, batch 64.
 
@@ -16,7 +17,7 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.classifier_reference(configs.base_config("classifier"))
+  config = configs.presets.classifier_reference(configs.base_config("classifier"))
   config.train.num_epochs = 60
   config.optim.decay_epochs = 15
   config.published = "dojoteef/dvae"  # dvae evaluate prints the published cell beside ours

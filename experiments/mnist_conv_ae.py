@@ -1,16 +1,16 @@
-"""Seed 004's convolutional autoencoder on MNIST (Hands-On ML 3rd ed., ch. 17; REFERENCE.md section 3).
+"""The convolutional autoencoder of Hands-On Machine Learning (Geron, 3rd ed., ch. 17), on MNIST.
 
-Network `seed004_conv`: conv 16/32/64 with 2x2 max-pools, a conv to 30 channels and global average
+Network `handson_conv`: conv 16/32/64 with 2x2 max-pools, a conv to 30 channels and global average
 pooling give a 30-d code; a dense layer and three stride-2 transposed convs decode it. No corruption,
 no sparsity. Batch 32 (Keras's default), 10 epochs, Adam 1e-3.
 
   dvae train --config experiments/mnist_conv_ae.py --workdir runs/mnist_conv_ae
   dvae evaluate --workdir runs/mnist_conv_ae --iw_samples 0
 
-Loss: the seed's `loss="mse"` (per-pixel mean of squared errors of a linear output, Nadam) is the
+Loss: the original's `loss="mse"` (per-pixel mean of squared errors of a linear output, Nadam) is the
 Gaussian likelihood with unit std here, on sigmoid(logits): -log p(x|code) = SSE / 2 + 784 * log(2 pi) / 2
-nats per image, i.e. 392 x the seed's MSE plus a constant. Adam's steps do not depend on a constant
-scale of the loss (up to its eps), so the seed's learning rate carries over; Nadam is Adam here. The
+nats per image, i.e. 392 x the original's MSE plus a constant. Adam's steps do not depend on a constant
+scale of the loss (up to its eps), so the original's learning rate carries over; Nadam is Adam here. The
 book trains on Fashion-MNIST (`--config.data.name=fashion_mnist`); the seeds' comparison is MNIST.
 `recon_mse` (sum of squared errors per image, vs the clean image) and `psnr_db` are the readable numbers.
 
@@ -23,7 +23,7 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_mnist(
-    configs.base_config("ae", "seed004_conv"), batch_size=32, num_epochs=10, likelihood="gaussian"
+  config = configs.presets.autoencoder_mnist(
+    configs.base_config("ae", "handson_conv"), batch_size=32, num_epochs=10, likelihood="gaussian"
   )
   return configs.apply_variant(config, variant)

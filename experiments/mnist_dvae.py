@@ -1,4 +1,4 @@
-"""The reference denoising VAE on MNIST (dojoteef/dvae; REFERENCE.md section 1).
+"""The reference denoising VAE on MNIST (dojoteef/dvae).
 
 As experiments/mnist_vae.py, plus a DAE whose input is the VAE's sigmoid output: it shares the
 VAE's encoder, decodes the deterministic 192-d features with its own generator, and is trained

@@ -28,7 +28,7 @@ def get_config(variant: str | None = None):
   config.model.weight_decay = 0.0
   config.model.l2_scheme = "single"
   config.model.label_batch_norm = False
-  configs.constant_adam(config, learning_rate=1e-3, batch_size=128)
+  configs.presets.constant_adam(config, learning_rate=1e-3, batch_size=128)
   config.train.num_epochs = 5
   config.train.checkpoint_every_steps = 1000
   config.eval.iw_samples = 0

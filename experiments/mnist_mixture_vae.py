@@ -1,4 +1,4 @@
-"""The flax-example MLP VAE with a learned mixture of 10 Gaussians as its prior (issue 6, item 5).
+"""The flax-example MLP VAE with a learned mixture of 10 Gaussians as its prior.
 
 The network, objective and optimizer of experiments/mnist_vae_flax.py (784-500-20 MLP, Bernoulli
 likelihood, one posterior sample, Adam 1e-3 on the per-image mean), but on dynamically binarized
@@ -23,28 +23,8 @@ model with evaluation): test -ELBO 100.50 (N(0, I) twin: 102.81), KL 25.36 (27.3
 all 10 components used.
 """
 
-import pathlib
-import runpy
-
-import ml_collections
-
 from dvae_jax import configs
-from dvae_jax.models import hparams
-from dvae_jax.models.priors import MixturePrior
-
-
-def shared_config() -> ml_collections.ConfigDict:
-  """What the mixture-prior VAE and its N(0, I) twin share: all but the prior."""
-  flax_example = runpy.run_path(str(pathlib.Path(__file__).with_name("mnist_vae_flax.py")))["get_config"]
-  config = flax_example()
-  config.data.binarize = "dynamic"
-  config.data.train_limit = None
-  config.eval.iw_samples = 1000
-  config.eval.iw_limit = 1000
-  return config
 
 
 def get_config(variant: str | None = None):
-  config = shared_config()
-  config.model.prior = hparams.to_dict(MixturePrior(components=10))
-  return configs.apply_variant(config, variant)
+  return configs.apply_variant(configs.presets.mixture_comparison(mixture=True), variant)

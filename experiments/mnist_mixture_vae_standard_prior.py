@@ -1,5 +1,5 @@
 """The N(0, I) twin of experiments/mnist_mixture_vae.py: the same network, data and budget, the
-standard normal prior (analytic KL). Together they compare the two priors (issue 6, item 5).
+standard normal prior (analytic KL). Together they compare the two priors.
 
   dvae train --config experiments/mnist_mixture_vae_standard_prior.py --workdir runs/mnist_standard_prior_vae
   dvae evaluate --workdir runs/mnist_standard_prior_vae
@@ -10,13 +10,8 @@ No published number for this exact model. Measured (10 epochs, seed 0, 2 CPU cor
 has the mixture's.
 """
 
-import pathlib
-import runpy
-
 from dvae_jax import configs
-
-shared_config = runpy.run_path(str(pathlib.Path(__file__).with_name("mnist_mixture_vae.py")))["shared_config"]
 
 
 def get_config(variant: str | None = None):
-  return configs.apply_variant(shared_config(), variant)
+  return configs.apply_variant(configs.presets.mixture_comparison(mixture=False), variant)

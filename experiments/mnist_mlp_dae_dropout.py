@@ -1,5 +1,5 @@
-"""Seed 004's fully connected denoising autoencoder, dropout version, on MNIST (Hands-On ML 3rd ed.,
-ch. 17; REFERENCE.md section 3).
+"""The fully connected denoising autoencoder of Hands-On Machine Learning (Geron, 3rd ed., ch. 17),
+dropout version, on MNIST.
 
 784-100-30 encoder (ReLU on both layers, the code included), 30-100-784 decoder; the encoder sees
 the input after Keras-style dropout at rate 0.5 (each pixel zeroed with probability 0.5, the others
@@ -9,7 +9,7 @@ doubled: corruption "dropout"), and the target is the clean x. Batch 32 (Keras's
   dvae train --config experiments/mnist_mlp_dae_dropout.py --workdir runs/mnist_mlp_dae_dropout
   dvae evaluate --workdir runs/mnist_mlp_dae_dropout --iw_samples 0
 
-Loss: as in mnist_mlp_dae_gaussian.py (the seed's MSE is the unit-std Gaussian likelihood here).
+Loss: as in mnist_mlp_dae_gaussian.py (the original's MSE is the unit-std Gaussian likelihood here).
 Keras drops inputs in training only; here validation and `dvae evaluate` also measure outputs from
 dropped-out inputs (the book's figure does the same), so `noisy_psnr_db` is the PSNR of that input,
 doubled pixels included, against the clean image.
@@ -23,7 +23,9 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32, num_epochs=10, likelihood="gaussian")
+  config = configs.presets.autoencoder_mnist(
+    configs.base_config("ae", "mlp"), batch_size=32, num_epochs=10, likelihood="gaussian"
+  )
   config.model.network.update(fc_sizes=(100, 30), decoder_fc_sizes=(100,), activation="relu")
   config.model.corruption.update(name="dropout", rate=0.5)
   return configs.apply_variant(config, variant)

@@ -1,5 +1,5 @@
-"""Seed 004's fully connected denoising autoencoder, Gaussian-noise version, on MNIST (Hands-On ML
-3rd ed., ch. 17; REFERENCE.md section 3).
+"""The fully connected denoising autoencoder of Hands-On Machine Learning (Geron, 3rd ed., ch. 17),
+Gaussian-noise version, on MNIST.
 
 784-100-30 encoder (ReLU on both layers, the code included), 30-100-784 decoder; the encoder sees
 x + 0.2 * N(0, 1), unclipped (Keras's `GaussianNoise(0.2)`, the book's alternative to input dropout),
@@ -8,9 +8,9 @@ and the target is the clean x. Batch 32 (Keras's default), 10 epochs, Adam 1e-3.
   dvae train --config experiments/mnist_mlp_dae_gaussian.py --workdir runs/mnist_mlp_dae_gaussian
   dvae evaluate --workdir runs/mnist_mlp_dae_gaussian --iw_samples 0
 
-Loss: the seed's `loss="mse"` (per-pixel mean, Nadam) is the Gaussian likelihood with unit std
-here, on sigmoid(logits): SSE / 2 + a constant per image, 392 x the seed's MSE; Adam's steps do not
-depend on a constant scale of the loss, so the seed's learning rate carries over. Keras adds the
+Loss: the original's `loss="mse"` (per-pixel mean, Nadam) is the Gaussian likelihood with unit std
+here, on sigmoid(logits): SSE / 2 + a constant per image, 392 x the original's MSE; Adam's steps do not
+depend on a constant scale of the loss, so the original's learning rate carries over. Keras adds the
 noise in training only; here the corrupted input is also what validation and `dvae evaluate`
 measure (the denoising task): `psnr_db` (output vs clean) against `noisy_psnr_db` (input vs clean).
 
@@ -23,7 +23,9 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_mnist(configs.base_config("ae", "mlp"), batch_size=32, num_epochs=10, likelihood="gaussian")
+  config = configs.presets.autoencoder_mnist(
+    configs.base_config("ae", "mlp"), batch_size=32, num_epochs=10, likelihood="gaussian"
+  )
   config.model.network.update(fc_sizes=(100, 30), decoder_fc_sizes=(100,), activation="relu")
   config.model.corruption.update(name="gaussian", std=0.2, clip=False)
   return configs.apply_variant(config, variant)

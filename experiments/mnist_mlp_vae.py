@@ -1,11 +1,11 @@
-"""Seed 002's basic fully connected VAE on MNIST, with z = 100, 10 or 2 (REFERENCE.md section 4).
+"""The basic fully connected VAE of a 2017 wiki page on VAEs, on MNIST, with z = 100, 10 or 2.
 
-The seed feeds flattened images to "3 layers of fully connected layers" whose last produces the
+The original feeds flattened images to "3 layers of fully connected layers" whose last produces the
 posterior's mean and scale, and cites TensorFlow's basic VAE tutorial for the code. Inferred from
-that tutorial (the seed gives no sizes): 784 -> 500 -> 500 softplus hidden layers (the `mlp`
+that tutorial (the original gives no sizes): 784 -> 500 -> 500 softplus hidden layers (the `mlp`
 network; the decoder mirrors them), log-variance head, Xavier-uniform weights, Bernoulli
 likelihood on grey levels in [0, 1] (not inverted), one posterior draw, Adam 1e-3 at a constant
-rate on the per-image mean over batches of 100. 13 epochs: the seed's log shows epochs 0-12.
+rate on the per-image mean over batches of 100. 13 epochs: the original's log shows epochs 0-12.
 
 The latent size is a variant: "z100" (the default), "z10" or "z2", combinable with "smoke"
 (comma-separated; the smoke variant keeps the chosen z):
@@ -16,7 +16,7 @@ The latent size is a variant: "z100" (the default), "z10" or "z2", combinable wi
   dvae train --config experiments/mnist_mlp_vae.py:z10,smoke --workdir /tmp/smoke   # seconds
   dvae evaluate --workdir runs/mnist_mlp_vae_z10
 
-The seed publishes reconstructions and samples for each z, and its training cost (a sum over the
+The original publishes reconstructions and samples for each z, and its training cost (a sum over the
 data set, not per image), no per-image number.
 """
 
@@ -34,7 +34,7 @@ def get_config(variant: str | None = None):
       f"config variant {variant!r}: expected at most one of {list(LATENT_SIZES)} and at most one other variant "
       f"({list(configs.VARIANTS)}), comma-separated."
     )
-  config = configs.plain_vae(configs.base_config("vae", "mlp"), batch_size=100)
+  config = configs.presets.textbook_vae(configs.base_config("vae", "mlp"), batch_size=100)
   network = config.model.network
   network.fc_sizes = (500, 500)
   network.activation = "softplus"

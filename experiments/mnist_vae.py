@@ -1,4 +1,4 @@
-"""The reference VAE on MNIST (dojoteef/dvae; REFERENCE.md section 1).
+"""The reference VAE on MNIST (dojoteef/dvae).
 
 Inverted, non-binarized MNIST in [0, 1]; conv encoder/decoder with frozen-affine batch norm;
 z = 50; the hidden label head's cross-entropy is part of the training loss; Adam lr 0.01 x0.1
@@ -13,7 +13,7 @@ covers the layer), batch 64, 250 epochs.
 
 Published (250 epochs): test loss 74.248 / test KLD 20.900 (samples 1); 68.786 / 14.333 (samples 5).
 
-Where this differs from the reference's code (REFERENCE.md section 1), by design:
+Where this differs from the reference's code (docs/reference.md), by design:
 - The last partial batch of an epoch (48 images) is dropped: 843 steps per epoch, not 844, so that
   every step has one global batch shape (sharded over the devices, compiled once).
 - The learning-rate decay is counted in steps (decay_epochs * 843), the reference's in examples

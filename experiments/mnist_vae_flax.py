@@ -20,14 +20,4 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.plain_vae(configs.base_config("vae", "mlp"), batch_size=128)
-  config.data.binarize = "static"
-  config.data.train_limit = 50_000
-  network = config.model.network
-  network.fc_sizes = (500,)
-  network.activation = "relu"
-  network.kernel_init = "lecun_normal"
-  network.batch_norm = False
-  config.model.latent_dim = 20
-  config.train.num_epochs = 10
-  return configs.apply_variant(config, variant)
+  return configs.apply_variant(configs.presets.flax_example_vae(), variant)

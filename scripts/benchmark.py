@@ -7,128 +7,17 @@
 For each experiment config (experiments/<name>.py, the reference MNIST VAE and DVAE by default)
 it times the real `Experiment.train_step` (real MNIST batches, sharded and preprocessed exactly
 as `dvae train` does) and, interleaved window by window in the same process, the PyTorch twin in
-scripts/torch_reference.py (same networks, losses and optimizer; `pip install -e ".[bench]"`).
+dvae_jax/benchmarking.py (same networks, losses and optimizer; `pip install -e ".[bench]"`).
 Each window is `--steps` steps; the table gives the median images/s over `--windows` windows of
 each, their ratio, and the JAX step's FLOP rate (XLA's cost analysis of the compiled step) as a
 fraction of this machine's measured float32 GEMM rate. Compilation and warm-up are not timed.
 """
 
 import argparse
-import os
-import platform
+import importlib.util
 import statistics
-import sys
-import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-
-def _load_config(name: str):
-  import importlib.util
-
-  spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "experiments", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(None)
-
-
-def gemm_flops_per_second(n: int = 2048, repeats: int = 10) -> float:
-  """This machine's float32 GEMM rate through XLA (n x n x n, best of `repeats`)."""
-  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-  matmul = jax.jit(lambda a: a @ a)
-  matmul(a).block_until_ready()
-  best = min(_timed(lambda: matmul(a).block_until_ready()) for _ in range(repeats))
-  return 2 * n**3 / best
-
-
-def _timed(fn) -> float:
-  start = time.perf_counter()
-  fn()
-  return time.perf_counter() - start
-
-
-class JaxRunner:
-  def __init__(self, name: str, fast_ops: str, data_dir: str | None, num_batches: int, steps_per_dispatch: int = 1):
-    from dvae_jax import parallel, train
-    from dvae_jax.data import train_batches
-
-    if num_batches % steps_per_dispatch:
-      raise ValueError(f"--steps={num_batches} must be a multiple of steps_per_dispatch={steps_per_dispatch}")
-    config = _load_config(name)
-    config.num_devices = 1
-    config.model.network.fast_ops = fast_ops
-    config.train.steps_per_dispatch = steps_per_dispatch
-    config.data.train_limit = num_batches * config.train.batch_size
-    if data_dir:
-      config.data.dir = data_dir
-    self.experiment = train.build_experiment(config)
-    self.batch_size = config.train.batch_size
-    sharding = parallel.batch_sharding(self.experiment.mesh, leading_axes=1)
-    self.batches = [
-      parallel.global_batch(batch, sharding)
-      for _, batch in train_batches(
-        self.experiment.splits.train,
-        key=self.experiment.keys["data"],
-        epoch=0,
-        batch_size=self.batch_size,
-        start_step=0,
-        steps_per_dispatch=steps_per_dispatch,
-      )
-    ]
-    self.steps_per_dispatch = steps_per_dispatch
-    self.state = self.experiment.init_state()
-    compiled = self.experiment.train_step.lower(self.state, self.batches[0]).compile()
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, list | tuple) else cost
-    self.flops_per_step = float(cost.get("flops", float("nan"))) / steps_per_dispatch
-    self.window(2)  # warm-up
-
-  def window(self, steps: int) -> float:
-    """Images per second over `steps` train steps (dispatch through completion)."""
-    dispatches = max(1, steps // self.steps_per_dispatch)
-    start = time.perf_counter()
-    for i in range(dispatches):
-      self.state, _ = self.experiment.train_step(self.state, self.batches[i % len(self.batches)])
-    jax.block_until_ready(self.state)
-    return dispatches * self.steps_per_dispatch * self.batch_size / (time.perf_counter() - start)
-
-
-class TorchRunner:
-  def __init__(self, dvae: bool, batch_size: int, threads: int, images: np.ndarray, labels: np.ndarray):
-    import torch
-
-    from scripts.torch_reference import make_step
-
-    torch.set_num_threads(threads)
-    self.torch, self.batch_size = torch, batch_size
-    self.step, _ = make_step(dvae)
-    x = torch.from_numpy(1.0 - images.astype(np.float32) / 255.0).permute(0, 3, 1, 2).contiguous()
-    y = torch.from_numpy(labels.astype(np.int64))
-    self.batches = [
-      (x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x) - batch_size + 1, batch_size)
-    ]
-    self.window(2)  # warm-up
-
-  def window(self, steps: int) -> float:
-    start = time.perf_counter()
-    for i in range(steps):
-      self.step(*self.batches[i % len(self.batches)])
-    return steps * self.batch_size / (time.perf_counter() - start)
-
-
-def machine() -> str:
-  model = platform.processor() or "unknown CPU"
-  try:
-    with open("/proc/cpuinfo") as f:
-      model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-  except (OSError, StopIteration):
-    pass
-  return f"{model}, {os.cpu_count()} cores, jax {jax.__version__}, backend {jax.default_backend()}"
+from dvae_jax.benchmarking import JaxRunner, TorchRunner, gemm_flops_per_second, machine
 
 
 def main() -> None:
@@ -145,6 +34,8 @@ def main() -> None:
   parser.add_argument("--no-torch", action="store_true", help="time only the JAX steps")
   parser.add_argument("--out", default=None, help="also write the markdown table here")
   args = parser.parse_args()
+  if not args.no_torch and importlib.util.find_spec("torch") is None:
+    parser.error('the PyTorch twin needs torch: pip install -e ".[bench]", or time only JAX with --no-torch')
 
   gemm = gemm_flops_per_second()
   rows = [

@@ -32,11 +32,10 @@ import time
 import jax
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from dvae_jax.checkpoint import load_host_state
+from dvae_jax.metric_writer import reproducible_records
 
-from dvae_jax.checkpoint import load_host_state  # noqa: E402
-from dvae_jax.metric_writer import reproducible_records  # noqa: E402
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def parse_args() -> argparse.Namespace:

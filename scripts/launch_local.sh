@@ -6,16 +6,20 @@
 #   scripts/launch_local.sh 4 1 dvae train --config experiments/mnist_vae.py:smoke --workdir runs/mp4
 #
 # Adds --distributed --coordinator_address=127.0.0.1:PORT --num_processes=N --process_id=I to the
-# command. Process 0 prints to the terminal; process I > 0 to log files in $TMPDIR
-# (their paths are printed). Exits with the first non-zero status of the processes.
+# command (PORT: a free one). Process 0 prints to the terminal; process I > 0 to log files in
+# $TMPDIR (their paths are printed). Exits with the first non-zero status of the processes.
 set -euo pipefail
+usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 if [ $# -lt 3 ]; then
-  sed -n 2,10p "$0" >&2
+  usage >&2
   exit 2
 fi
 processes=$1 devices=$2
 shift 2
-port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+# A port nothing on 127.0.0.1 listens on (bash's /dev/tcp connects only where something does).
+port=$((20000 + RANDOM % 40000))
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((20000 + RANDOM % 40000)); done
 export XLA_FLAGS="--xla_force_host_platform_device_count=$devices" JAX_PLATFORMS=cpu
 pids=()
 for ((i = 0; i < processes; i++)); do

@@ -3,13 +3,13 @@
   python scripts/profile_step.py                          # reference VAE, fast_ops=auto, batch 64
   python scripts/profile_step.py --config mnist_dvae --fast-ops off --steps 10
 
-Traces `--steps` real train steps (scripts/benchmark.py's runner: real MNIST batches, compiled and
-warmed up first) with jax.profiler, sums the trace's XLA:CPU op events per op, and names each op by
-the jax op_name XLA kept in its metadata (e.g. `transpose(jvp(VAE))/inference/trunk/conv_1/...`:
-the backward of the encoder's second convolution). It prints the time per step of each network
-piece (forward; backward split into input and kernel gradients where the op's output shape says
-which) and of the largest single ops. Ops overlap on the two threads, so the pieces can sum to
-more than the step's wall time.
+Traces `--steps` real train steps (dvae_jax.benchmarking's JaxRunner, as scripts/benchmark.py: real
+MNIST batches, compiled and warmed up first) with jax.profiler, sums the trace's XLA:CPU op events
+per op, and names each op by the jax op_name XLA kept in its metadata (e.g.
+`transpose(jvp(VAE))/inference/trunk/conv_1/...`: the backward of the encoder's second convolution).
+It prints the time per step of each network piece (forward; backward split into input and kernel
+gradients where the op's output shape says which) and of the largest single ops. Ops overlap on the
+two threads, so the pieces can sum to more than the step's wall time.
 """
 
 import argparse
@@ -17,17 +17,12 @@ import collections
 import glob
 import gzip
 import json
-import os
 import re
-import sys
 import tempfile
 
 import jax
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from scripts.benchmark import JaxRunner  # noqa: E402
+from dvae_jax.benchmarking import JaxRunner
 
 # (substring of the op_name, piece); the first match wins, so deconv_* comes before conv_*.
 PIECES = (

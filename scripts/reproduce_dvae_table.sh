@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Reproduces the denoising-VAE results table (REFERENCE.md section 1): trains the evaluation
-# classifier, then the VAE and the DVAE for samples 1 and 5, on MNIST (and CIFAR-10 when its
-# files are in the data directory), evaluates them, and writes results/dvae_table.md and figures.
+# Reproduces the denoising-VAE results table of dojoteef/dvae (docs/reference.md section 1): trains
+# the evaluation classifier, then the VAE and the DVAE for samples 1 and 5, on MNIST (and CIFAR-10
+# when its files are in the data directory), evaluates them, and writes OUT/dvae_table.md and
+# OUT/figures (default OUT: RUNS/results; the committed tables are results/dvae_table/,
+# results/dvae_table_quick/ and results/dvae_table_before_fixes/).
 #
 #   scripts/reproduce_dvae_table.sh                  # the full reference schedule (GPU: an H200 or similar)
 #   scripts/reproduce_dvae_table.sh --quick          # smallest scale: < 15 min on 2 CPU cores
@@ -16,14 +18,17 @@
 # parameters on N training batches: for short schedules, whose running averages lag; 0 = as trained),
 # --evaluate-only (evaluate the runs already in --runs again, e.g. with another --recompute-bn, and
 # rewrite the table; no training), --keep-finished (train only the runs that have not finished in
-# --runs, e.g. to add cells to a table stopped part-way; every run is evaluated again), --runs DIR (default runs/dvae_table), --out DIR (default results).
+# --runs, e.g. to add cells to a table stopped part-way; every run is evaluated again), --runs DIR
+# (default runs/dvae_table), --out DIR (default RUNS/results).
 # A shortened schedule is labelled as such in the table. Run from the repository root, with the
-# package installed (README.md).
+# package installed (README.md). The table alone, from finished runs:
+# python -m dvae_jax.reports dvae-table --runs DIR --epochs-scale S.
 set -euo pipefail
+usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 args=("$@")
 scale=1 train_limit="" eval_limit="" iw_samples=5000 iw_limit="" bn_momentum="" recompute_bn=0 evaluate_only=0 keep_finished=0
-runs=runs/dvae_table out=results
+runs=runs/dvae_table out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) scale=0.008 train_limit=4800 eval_limit=2000 iw_samples=100 iw_limit=200 bn_momentum=0.9 recompute_bn=50; shift ;;
@@ -38,12 +43,14 @@ while [ $# -gt 0 ]; do
     --keep-finished) keep_finished=1; shift ;;
     --runs) runs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown option $1 (see $0 --help)" >&2; exit 2 ;;
   esac
 done
+out=${out:-$runs/results}
 
-scaled() {  # scaled EPOCHS -> max(1, round(EPOCHS * scale))
-  python3 -c "import sys; print(max(1, round(float(sys.argv[1]) * float(sys.argv[2]))))" "$1" "$scale"
+scaled() {  # scaled EPOCHS -> max(1, round(EPOCHS * scale)), halves to even
+  awk -v epochs="$1" -v scale="$scale" 'BEGIN { n = sprintf("%.0f", epochs * scale) + 0; print (n < 1 ? 1 : n) }'
 }
 
 common=(--config.train.progress_bar=false --config.eval.iw_samples="$iw_samples")
@@ -76,7 +83,7 @@ evaluate() {  # evaluate NAME [CLASSIFIER]
 }
 
 datasets=(mnist)
-data_dir=$(python3 -c "from dvae_jax.data import resolve_data_dir; print(resolve_data_dir(None))")
+data_dir=${DVAE_DATA_DIR:-$HOME/.cache/dvae_jax/data}  # as `dvae train` resolves it
 if ls "$data_dir"/cifar10/test_batch.bin "$data_dir"/cifar10/cifar-10-batches-bin/test_batch.bin >/dev/null 2>&1; then
   datasets+=(cifar10)
 else
@@ -100,6 +107,6 @@ for data in "${datasets[@]}"; do
   done
 done
 
-python3 scripts/dvae_table.py --runs "$runs" --out "$out/dvae_table.md" --epochs-scale "$scale" \
+python3 -m dvae_jax.reports dvae-table --runs "$runs" --out "$out/dvae_table.md" --epochs-scale "$scale" \
   --command "scripts/reproduce_dvae_table.sh ${args[*]:-}"
 cat "$out/dvae_table.md"

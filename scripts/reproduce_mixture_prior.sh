@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# A learned Gaussian-mixture prior against N(0, I) (issue 6, item 5): trains the flax-example MLP VAE
-# on dynamically binarized MNIST with each prior (experiments/mnist_mixture_vae.py and its twin
-# experiments/mnist_mixture_vae_standard_prior.py: same network, data and budget), evaluates both
-# (test -ELBO and KL on all 10,000 test images, the importance-weighted NLL with k samples on the
-# first test images, and the mixture components' cluster accuracy), and prints one table, also
-# written to results/mixture_prior.md.
+# A learned Gaussian-mixture prior against N(0, I) (GMVAE, docs/reference.md section 7): trains the
+# flax-example MLP VAE on dynamically binarized MNIST with each prior (experiments/mnist_mixture_vae.py
+# and its twin experiments/mnist_mixture_vae_standard_prior.py: same network, data and budget),
+# evaluates both (test -ELBO and KL on all 10,000 test images, the importance-weighted NLL with k
+# samples on the first test images, and the mixture components' cluster accuracy), and prints one
+# table, also written to OUT/mixture_prior.md (default OUT: RUNS/results; the committed table is
+# results/mixture_prior/).
 #
 #   scripts/reproduce_mixture_prior.sh       # the configs as they are: 10 epochs, k = 1000 on 1000 images
 #   scripts/reproduce_mixture_prior.sh --epochs 50 --iw-samples 5000 --iw-limit 10000   # longer (GPU)
 #
-# Run from the repository root; PYTHON (default python3) must import dvae_jax's dependencies, and
-# the data come from $DVAE_DATA_DIR as for `dvae train`.
+# Options: --epochs N, --iw-samples K (default 1000), --iw-limit N, --runs DIR (default
+# runs/mixture_prior), --out DIR. Run from the repository root; PYTHON (default python3) must import
+# dvae_jax's dependencies, and the data come from $DVAE_DATA_DIR as for `dvae train`. The table
+# alone, from finished runs: python -m dvae_jax.reports mixture-prior --runs DIR.
 set -euo pipefail
+usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 args=("$@")
-epochs="" iw_samples=1000 iw_limit="" runs=runs/mixture_prior out=results
+epochs="" iw_samples=1000 iw_limit="" runs=runs/mixture_prior out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
@@ -22,9 +26,11 @@ while [ $# -gt 0 ]; do
     --iw-limit) iw_limit=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown option $1 (see $0 --help)" >&2; exit 2 ;;
   esac
 done
+out=${out:-$runs/results}
 dvae() { "${PYTHON:-python3}" -m dvae_jax.main "$@"; }
 
 overrides=(--config.train.progress_bar=false)
@@ -42,36 +48,6 @@ for experiment in mnist_mixture_vae mnist_mixture_vae_standard_prior; do
   echo $((SECONDS - start)) > "$workdir/eval_wall_seconds"
 done
 
-mkdir -p "$out"
-"${PYTHON:-python3}" - "$runs" "$out/mixture_prior.md" "scripts/reproduce_mixture_prior.sh ${args[*]:-}" <<'PY'
-import json, pathlib, sys
-runs, out, command = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
-rows = []
-for experiment, prior in (("mnist_mixture_vae_standard_prior", "N(0, I)"), ("mnist_mixture_vae", "mixture")):
-  workdir = runs / experiment
-  result = json.loads((workdir / "eval_test.json").read_text())
-  config = json.loads((workdir / "config.json").read_text())
-  if prior == "mixture":
-    prior = f"mixture of {config['model']['prior']['components']} Gaussians"
-  train_wall, eval_wall = (float((workdir / f"{name}_wall_seconds").read_text()) for name in ("train", "eval"))
-  clusters = ("cluster_accuracy", "cluster_accuracy_many_to_one")
-  accuracy = [f"{result[name]:.3f}" if name in result else "n/a" for name in clusters]
-  used = f"{result['cluster_components_used']}" if "cluster_components_used" in result else "n/a"
-  rows.append(
-    f"| {prior} | {config['train']['num_epochs']} | {result['output_neg_elbo_nats']:.2f} | {result['kl_nats']:.2f} "
-    f"| {result['iw_nll_nats']:.2f} | {result['iw_samples']} / {result['iw_num_examples']} "
-    f"| {accuracy[0]} | {accuracy[1]} | {used} | {train_wall / 60:.1f} + {eval_wall / 60:.1f} min |"
-  )
-out.write_text(
-  "# A learned mixture prior against N(0, I): MLP VAE on dynamically binarized MNIST (test split)\n\n"
-  f"Made by `{command.strip()}`. Nats per image; -ELBO and KL on all {result['num_examples']} test images "
-  "(one posterior draw each; the mixture's KL is a Monte-Carlo estimate), NLL importance-weighted with k "
-  "samples on the first test images. Cluster accuracy: the component most responsible for an image's "
-  "posterior mean, mapped to labels one-to-one (Hungarian; unmatched components count as wrong) or "
-  "many-to-one (each component to its majority label).\n\n"
-  "| prior | epochs | test -ELBO | KL | test NLL (IW) | k / images | cluster acc. (1:1) | cluster acc. (many:1) "
-  "| components used | wall time (train + evaluate) |\n"
-  "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
-)
-print(out.read_text())
-PY
+"${PYTHON:-python3}" -m dvae_jax.reports mixture-prior --runs "$runs" --out "$out/mixture_prior.md" \
+  --command "scripts/reproduce_mixture_prior.sh ${args[*]:-}"
+cat "$out/mixture_prior.md"

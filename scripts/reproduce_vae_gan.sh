@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# The learnable-loss comparison (issue 9; REFERENCE.md section 5): seed 003's dense VAE with and
-# without its dense discriminator, BCE and L2 pixel losses, on MNIST and Fashion-MNIST, each for the
-# same number of epochs; every run judged by a small MLP classifier trained on the same data
-# (classifier error of reconstructions, classifier-feature Frechet distances). Writes
-# results/vae_gan/table.md and the figures.
+# The learnable-loss comparison (xuganyu96/VAE-GAN-learnable-loss, docs/reference.md section 6): the
+# learnable-loss VAE's dense VAE with and without its dense discriminator, BCE and L2 pixel losses, on
+# MNIST and Fashion-MNIST, each for the same number of epochs; every run judged by a small MLP
+# classifier trained on the same data (classifier error of reconstructions, classifier-feature
+# Frechet distances). Writes OUT/table.md and the figures in OUT/figures (default OUT: RUNS/results;
+# the committed table is results/learnable_loss/).
 #
-#   scripts/reproduce_vae_gan.sh                       # 50 epochs per run: the seed's length
+#   scripts/reproduce_vae_gan.sh                       # 50 epochs per run: the learnable-loss VAE's length
 #   scripts/reproduce_vae_gan.sh --epochs 5            # the CPU table in the README
 #
 # Options: --epochs N (every VAE run), --classifier-epochs N (default 5), --datasets "mnist fashion",
 # --face-epochs N (default 0: skip; else the 64 x 64 face configs, experiments/faces_vae.py and
 # faces_vae_gan.py:resnet, for N epochs on a stand-in folder: the Fashion-MNIST test images written
 # as 64 x 64 RGB PNGs, since no face dataset is on these machines), --runs DIR (default
-# runs/vae_gan), --out DIR (default results/vae_gan). Run from the repository root with the package
-# installed (README.md).
+# runs/vae_gan), --out DIR (default RUNS/results). Run from the repository root with the package
+# installed (README.md). The table alone, from finished runs: python -m dvae_jax.reports vae-gan.
 set -euo pipefail
+usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 args=("$@")
-epochs=50 classifier_epochs=5 face_epochs=0 datasets="mnist fashion" runs=runs/vae_gan out=results/vae_gan
+epochs=50 classifier_epochs=5 face_epochs=0 datasets="mnist fashion" runs=runs/vae_gan out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
@@ -26,9 +28,11 @@ while [ $# -gt 0 ]; do
     --datasets) datasets=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown option $1 (see $0 --help)" >&2; exit 2 ;;
   esac
 done
+out=${out:-$runs/results}
 
 train() {  # train WORKDIR CONFIG EPOCHS [overrides...]: a fresh run, timed
   local workdir=$1 config=$2 num_epochs=$3
@@ -67,5 +71,5 @@ if [ "$face_epochs" -gt 0 ]; then
   dvae plot --run "VAE=$runs/faces_vae" --run "VAE+ResNet D=$runs/faces_vae_gan_resnet" --out "$out/figures/faces_fashion64"
 fi
 
-python3 scripts/vae_gan_table.py --runs "$runs" --out "$out/table.md" --command "scripts/reproduce_vae_gan.sh ${args[*]:-}"
+python3 -m dvae_jax.reports vae-gan --runs "$runs" --out "$out/table.md" --command "scripts/reproduce_vae_gan.sh ${args[*]:-}"
 cat "$out/table.md"

@@ -12,27 +12,25 @@ rate: an extrapolation from the measured subset, labelled as such. The decoder's
 depend on its weights, so freshly initialised ones (the default) time the same as trained ones.
 
 It also prints the time the executed FLOPs would take at this machine's float32 GEMM rate
-(`scripts/benchmark.py`'s `gemm_flops_per_second`): XLA's cost analysis of one compiled decode (the
+(`dvae_jax.benchmarking.gemm_flops_per_second`): XLA's cost analysis of one compiled decode (the
 config's decoder on a batch of codes, eval mode) times images * k. That counts what the chosen ops
 execute (the polyphase window's unused taps count; for the plain transposed convolution XLA leaves
 the dilation's zeros out), so it bounds this implementation rather than the network.
 """
 
 import argparse
-import os
 import pathlib
 import statistics
-import sys
 import tempfile
 import time
 
 import jax
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from dvae_jax import evaluate, train  # noqa: E402
-from scripts.benchmark import _load_config, gemm_flops_per_second, machine  # noqa: E402
+from dvae_jax import evaluate
+from dvae_jax.benchmarking import gemm_flops_per_second, machine
+from dvae_jax.configs import load_config, load_experiment
+from dvae_jax.experiment import Experiment, build_experiment
+from dvae_jax.workdir import Run, restore_run
 
 _COMPILE_EVENTS = "/jax/core/compile/"
 
@@ -52,26 +50,26 @@ class CompileClock:
     self.seconds = 0.0
 
 
-def build_run(args, fast_ops: str) -> evaluate.Run:
+def build_run(args, fast_ops: str) -> Run:
   if args.workdir:
-    config = train.load_config(args.workdir)
+    config = load_config(args.workdir)
     config.model.network.fast_ops = fast_ops
     if args.data_dir:
       config.data.dir = args.data_dir
-    return evaluate.restore_run(args.workdir, config)
-  config = _load_config(args.config)
+    return restore_run(args.workdir, config)
+  config = load_experiment(args.config)
   config.num_devices = 1
   config.model.network.fast_ops = fast_ops
   if args.data_dir:
     config.data.dir = args.data_dir
-  experiment = train.build_experiment(config)
-  return evaluate.Run(pathlib.Path(tempfile.gettempdir()), experiment, experiment.init_state(), 0)
+  experiment = build_experiment(config)
+  return Run(pathlib.Path(tempfile.gettempdir()), experiment, experiment.init_state(), 0)
 
 
-def flops_per_decode(run: evaluate.Run, batch: int) -> float:
+def flops_per_decode(run: Run, batch: int) -> float:
   """XLA's FLOP count of decoding `batch` codes to output logits, per code."""
   model = run.experiment.model
-  variables = train.Experiment.variables(run.state)
+  variables = Experiment.variables(run.state)
   codes = jax.ShapeDtypeStruct((batch, run.experiment.hparams.latent_dim), jax.numpy.float32)
   compiled = jax.jit(lambda v, z: model.apply(v, z, method="output_logits")).lower(variables, codes).compile()
   cost = compiled.cost_analysis()

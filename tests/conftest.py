@@ -69,16 +69,6 @@ def tiny_config(shared_data):
   return make
 
 
-def load_experiment(name: str, variant: str | None = None):
-  """The config of experiments/<name>.py (a variant such as "smoke" if given), unlocked."""
-  import importlib.util
-
-  spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant)
-
-
 @pytest.fixture
 def serve():
   """Starts HTTP servers on 127.0.0.1 for directories; yields a URL factory (the fake mirrors)."""

@@ -1,4 +1,4 @@
-"""The autoencoder family of seeds 001 and 004: networks, sparsity penalties, reconstruction metrics,
+"""The autoencoder family of arunarn2/AutoEncoder and Hands-On ML: networks, sparsity penalties, reconstruction metrics,
 input corruptions, and a smoke training of every experiment config."""
 
 import json
@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from dvae_jax import evaluate, train
-from dvae_jax.configs import ConfigError
-from dvae_jax.corruption import CORRUPTIONS
+from dvae_jax.configs import ConfigError, load_experiment
+from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from dvae_jax.models import ARCHITECTURES, default_model_config, get_family, model_config
 from dvae_jax.models.autoencoder import ACTIVE_THRESHOLD, KL_EPS, ae_terms
-from dvae_jax.repro import xla_flags_with_cpu_devices
-from tests.conftest import REPO, load_experiment
+from dvae_jax.models.corruption import CORRUPTIONS
+from tests.conftest import REPO
 
 MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
 TINY = dict(image_shape=(2, 2, 1), num_classes=2)
@@ -52,37 +52,37 @@ def count(tree) -> int:
 # --- networks -------------------------------------------------------------------------------------
 
 
-def test_seed001_conv_shapes_and_size():
+def test_arunarn2_conv_shapes_and_size():
   """5x5 convs of 64: encoder 1664 + 2 x 102464, decoder conv + 2 deconvs 3 x 102464, logits 1601."""
-  variables, outputs = init_and_apply(ae_config("seed001_conv"))
+  variables, outputs = init_and_apply(ae_config("arunarn2_conv"))
   assert outputs["code"].shape == (3, 7 * 7 * 64)
   assert outputs["logits"].shape == (1, 3, 28, 28, 1)
   assert count(variables["params"]) == 1664 + 5 * 102464 + 1601
   assert "dense_0" not in variables["params"]["generator"]  # the code is the encoder's own 7x7x64 grid
   # Any size divisible by 4; a latent code of another size is mapped to the grid by a dense layer.
-  config = ae_config("seed001_conv", net={"channels": 4}, data=dict(image_shape=(12, 8, 3), num_classes=2))
+  config = ae_config("arunarn2_conv", net={"channels": 4}, data=dict(image_shape=(12, 8, 3), num_classes=2))
   assert init_and_apply(config)[1]["logits"].shape == (1, 3, 12, 8, 3)
   with pytest.raises(ConfigError, match=r"two 2x2 max-pools, so height and width must be divisible by 4"):
-    ae_config("seed001_conv", data=dict(image_shape=(30, 30, 1), num_classes=2))
+    ae_config("arunarn2_conv", data=dict(image_shape=(30, 30, 1), num_classes=2))
 
 
-def test_seed004_conv_shapes_and_size():
+def test_handson_conv_shapes_and_size():
   """Encoder 160 + 4640 + 18496 + 17310, decoder 4464 + 4640 + 4624 + 145 (Keras's summary)."""
-  variables, outputs = init_and_apply(ae_config("seed004_conv"))
+  variables, outputs = init_and_apply(ae_config("handson_conv"))
   assert outputs["code"].shape == (3, 30)
   assert outputs["logits"].shape == (1, 3, 28, 28, 1)
   assert count(variables["params"]["encoder"]) == 40_606
   assert count(variables["params"]["generator"]) == 13_873
-  config = ae_config("seed004_conv", net={"conv_channels": (2, 3, 4), "code_size": 5, "decoder_channels": (6, 7, 8)})
+  config = ae_config("handson_conv", net={"conv_channels": (2, 3, 4), "code_size": 5, "decoder_channels": (6, 7, 8)})
   _, outputs = init_and_apply(config)
   assert outputs["code"].shape == (3, 5) and outputs["logits"].shape == (1, 3, 28, 28, 1)
   with pytest.raises(ConfigError, match=r"images must be 28x28"):
-    ae_config("seed004_conv", data=dict(image_shape=(32, 32, 3), num_classes=10))
+    ae_config("handson_conv", data=dict(image_shape=(32, 32, 3), num_classes=10))
   with pytest.raises(ConfigError, match=r"config.model.network.conv_channels=\(16, 32\) is not valid; expected 3"):
-    ae_config("seed004_conv", net={"conv_channels": (16, 32)})
+    ae_config("handson_conv", net={"conv_channels": (16, 32)})
 
 
-@pytest.mark.parametrize("network", ["seed001_conv", "seed004_conv"])
+@pytest.mark.parametrize("network", ["arunarn2_conv", "handson_conv"])
 def test_conv_networks_use_the_fast_ops_when_told(network):
   """fast_ops "on" (dvae_jax.ops' transposed convs and max-pools) and "off" (autodiff of flax's layers):
   outputs and gradients equal to float32 rounding."""
@@ -107,7 +107,7 @@ def test_conv_networks_use_the_fast_ops_when_told(network):
 
 
 def test_mlp_code_activation_and_decoder_sizes():
-  """Seed 004's 784-100-300 sigmoid code and 300-100-784 decoder; the defaults are unchanged."""
+  """Hands-On ML's 784-100-300 sigmoid code and 300-100-784 decoder; the defaults are unchanged."""
   config = ae_config(net={"fc_sizes": (100, 300), "code_activation": "sigmoid", "decoder_fc_sizes": (100,)})
   variables, outputs = init_and_apply(config, abstract=False)
   code = np.asarray(outputs["code"])
@@ -232,7 +232,7 @@ def test_kl_sparsity_needs_a_sigmoid_code():
   with pytest.raises(ConfigError, match=r"code must come from a sigmoid layer .* has code activation 'relu'"):
     ae_config(sparsity={"name": "kl"})
   with pytest.raises(ConfigError, match=r"has code activation None"):
-    ae_config("seed004_conv", sparsity={"name": "kl"})
+    ae_config("handson_conv", sparsity={"name": "kl"})
   with pytest.raises(ConfigError, match=r"sparsity.target=1.0 is not valid; expected a value in \(0.0, 1.0\)"):
     ae_config(net={"code_activation": "sigmoid"}, sparsity={"name": "kl", "target": 1.0})
   with pytest.raises(ConfigError, match=r"unknown sparsity 'l2'"):
@@ -253,7 +253,7 @@ def test_gaussian_noise_std_and_clipping():
   noise = corrupt("gaussian", std=0.2, clip=False) - 0.5
   np.testing.assert_allclose(noise.std(), 0.2, rtol=0.02)
   assert abs(noise.mean()) < 0.005
-  clipped = corrupt("gaussian", std=0.5)  # seed 001's noise: x + 0.5 N(0, 1), clipped to [0, 1]
+  clipped = corrupt("gaussian", std=0.5)  # arunarn2/AutoEncoder's noise: x + 0.5 N(0, 1), clipped to [0, 1]
   assert clipped.min() == 0.0 and clipped.max() == 1.0
   # P(0.5 + 0.5 z <= 0) = P(z <= -1) = 0.1587, and the same for 1.
   np.testing.assert_allclose([(clipped == 0).mean(), (clipped == 1).mean()], [0.1587, 0.1587], atol=0.01)
@@ -291,8 +291,8 @@ def test_corruption_is_a_function_of_its_key(name, fields):
 # --- every experiment config trains ---------------------------------------------------------------
 
 EXPERIMENTS = {
-  "mnist_conv_ae": ("seed004_conv", None, "none"),
-  "mnist_conv_dae": ("seed001_conv", "gaussian", "none"),
+  "mnist_conv_ae": ("handson_conv", None, "none"),
+  "mnist_conv_dae": ("arunarn2_conv", "gaussian", "none"),
   "mnist_mlp_dae_gaussian": ("mlp", "gaussian", "none"),
   "mnist_mlp_dae_dropout": ("mlp", "dropout", "none"),
   "mnist_sparse_ae_l1": ("mlp", None, "l1"),

@@ -1,4 +1,4 @@
-"""The bad-input matrix of README.md ("Bad input"): every row is a `dvae` command given one bad input.
+"""The bad-input matrix of docs/reproducibility.md ("Bad input"): every row is a `dvae` command given one bad input.
 
 Each must exit 1 with one paragraph on stderr naming what was expected, no traceback (unless
 --verbose), and leave every existing checkpoint byte for byte as it was (hashed before and after).
@@ -18,7 +18,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from dvae_jax import main
+from dvae_jax import main, workdir_lock
 from dvae_jax.data import idx
 from tests.conftest import REPO
 
@@ -60,7 +60,7 @@ class Case:
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-  name: str  # the id README.md's table names the row by
+  name: str  # the id the documented table names the row by
   setup: Callable[[Case], tuple[str, ...]]  # -> the command's arguments
   expected: str  # a regular expression the error paragraph must match
 
@@ -129,6 +129,13 @@ def _empty_data_dir(case):
   return _train(case, "--config.data.download=False", data_dir=case.tmp / "empty")
 
 
+def _download_fails(case):
+  # Offline, or a mirror that refuses: nothing listens on port 1 of the loopback.
+  (case.tmp / "empty").mkdir()
+  case.monkeypatch.setenv("DVAE_MNIST_MIRRORS", "http://127.0.0.1:1/")
+  return _train(case, data_dir=case.tmp / "empty")
+
+
 def _cifar_wrong_size(case):
   directory = case.tmp / "data" / "cifar10"
   directory.mkdir(parents=True)
@@ -157,12 +164,22 @@ def _workdir_is_a_file(case):
   return ("train", *SMOKE, "--workdir", str(path), *SHORT)
 
 
+def _workdir_in_use(case):
+  # Another run's lock (held here through a second open file; tests/test_workdir_lock.py uses real processes).
+  _HELD_LOCKS.append(workdir_lock.WorkdirLock(case.workdir, "training"))
+  _HELD_LOCKS[-1].acquire()
+  return _train(case, "--config.train.num_epochs=2")
+
+
+_HELD_LOCKS: list = []
+
+
 def _workdir_unwritable(case):
   # Simulated: these tests may run as root, whom file permissions do not stop.
   def refuse(*args, **kwargs):
     raise PermissionError(errno.EACCES, "Permission denied", str(case.workdir))
 
-  case.monkeypatch.setattr("dvae_jax.train.tempfile.TemporaryFile", refuse)
+  case.monkeypatch.setattr("dvae_jax.workdir.tempfile.TemporaryFile", refuse)
   return _train(case)
 
 
@@ -220,6 +237,7 @@ ROWS = (
   Row("wrong-magic", _wrong_magic, r"expected an IDX file with magic 2049, found magic 2051"),
   Row("wrong-shape", _wrong_shape, r"expected 2 images of 28x28 .* found 27x28"),
   Row("empty-data-dir", _empty_data_dir, r"MNIST files not found: .* missing from .*empty"),
+  Row("download-fails", _download_fails, r"downloading them failed. If you have them, point \$DVAE_DATA_DIR or --conf"),
   Row("cifar-wrong-size", _cifar_wrong_size, r"data_batch_3.bin is truncated or corrupt: .*whole 3073-byte records"),
   Row("misspelt-key", _with("--config.train.num_epoch=2"), r'Did you mean "num_epochs"'),
   Row("wrongly-typed-value", _with("--config.train.batch_size=big"), r"batch_size.*big"),
@@ -231,6 +249,7 @@ ROWS = (
   Row("zero-epochs", _with("--config.train.num_epochs=0"), r"num_epochs=0 is not valid; expected a positive number"),
   Row("config-file-raises", _config_file_raises, r"broken.py.*RuntimeError: no such experiment setting: depth=-3"),
   Row("workdir-is-a-file", _workdir_is_a_file, r"a_file is a file; expected a directory"),
+  Row("workdir-in-use", _workdir_in_use, r"run is in use: training by pid \d+ on host .*, started .*; wait for it"),
   Row("workdir-unwritable", _workdir_unwritable, r"cannot be written \(Permission denied\); expected a directory"),
   Row(
     "disk-full-during-save",
@@ -285,7 +304,7 @@ def test_a_killed_write_leaves_a_last_line_that_resuming_drops(trained, shared_d
   assert path.read_text().startswith(whole) and '"split": "tr\n' not in path.read_text()
 
 
-def test_the_readme_table_lists_every_row():
-  readme = (REPO / "README.md").read_text()
-  table = readme.split("## Bad input", 1)[1].split("\n## ", 1)[0]
+def test_the_documented_table_lists_every_row():
+  document = (REPO / "docs" / "reproducibility.md").read_text()
+  table = document.split("## Bad input", 1)[1].split("\n## ", 1)[0]
   assert re.findall(r"^\| `([a-z-]+)` \|", table, re.M) == [row.name for row in ROWS]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dvae_jax.repro import xla_flags_with_cpu_devices
+from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from tests.conftest import REPO
 
 
@@ -19,10 +19,6 @@ def dvae(*args: str, data_dir: pathlib.Path) -> subprocess.CompletedProcess:
   return subprocess.run(
     [sys.executable, "-m", "dvae_jax.main", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
   )
-
-
-def _snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
-  return {str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns) for p in directory.rglob("*")}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +38,11 @@ def test_smoke_training_leaves_metrics_checkpoint_and_grid(smoke_run):
   assert list((workdir / "tb").glob("events.out.tfevents.*"))
   assert (workdir / "checkpoints" / "32").is_dir()
   assert (workdir / "reconstructions.png").stat().st_size > 0
+  from tensorboard.backend.event_processing import event_accumulator
+
+  events = event_accumulator.EventAccumulator(str(workdir / "tb"), size_guidance={"images": 0})
+  events.Reload()
+  assert [e.step for e in events.Images("valid/reconstructions")] == [32]
 
 
 def test_evaluate_prints_and_writes_test_metrics(smoke_run, shared_data, tmp_path):
@@ -59,6 +60,14 @@ def test_evaluate_prints_and_writes_test_metrics(smoke_run, shared_data, tmp_pat
   assert "NLL, importance-weighted" in second and f"{metrics['iw_nll_nats']:.4f}" in second
   assert "reference 'test loss' (output BCE + its L2; not an ELBO)" in headline
   assert (tmp_path / "test_reconstructions.png").exists()
+  # TensorBoard gets the test metrics and the grid too, as a run of its own (tb/test), at the checkpoint's step.
+  from tensorboard.backend.event_processing import event_accumulator
+
+  events = event_accumulator.EventAccumulator(str(tmp_path / "tb" / "test"), size_guidance={"images": 0})
+  events.Reload()
+  assert [e.value for e in events.Scalars("test/kl_nats")] == [pytest.approx(metrics["kl_nats"])]
+  assert [e.step for e in events.Scalars("test/iw_nll_nats")] == [metrics["step"]]
+  assert "test/reconstructions" in events.Tags()["images"]
 
 
 # Bad config values and data files, as the command reports them: tests/test_bad_input.py.
@@ -70,3 +79,22 @@ def test_data_download_command(serve, shared_data, tmp_path):
   assert result.returncode == 0, result.stderr
   for name in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
     assert (tmp_path / "mnist" / name).read_bytes() == (shared_data / "mnist" / name).read_bytes()
+
+
+def test_config_by_experiment_name_and_an_unknown_name(tmp_path, capsys):
+  """`--config NAME[:variant]` resolves to experiments/NAME.py; an unknown name lists the files tried."""
+  from dvae_jax import main
+
+  resolved = main._resolve_config(["dvae", "--config", "mnist_vae:smoke", "--config=mnist_dvae", "--workdir", "w"])
+  assert resolved == [
+    "dvae",
+    "--config",
+    "experiments/mnist_vae.py:smoke",
+    "--config=experiments/mnist_dvae.py",
+    "--workdir",
+    "w",
+  ]
+  assert main.invoke("train", "--config", "mnist_vea:smoke", "--workdir", str(tmp_path / "w")) == 1
+  error = capsys.readouterr().err
+  assert "--config mnist_vea:smoke: no experiment config 'mnist_vea': tried experiments/mnist_vea.py" in error
+  assert not (tmp_path / "w").exists()

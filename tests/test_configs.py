@@ -5,7 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from dvae_jax import configs, train
+from dvae_jax import configs
+from dvae_jax.experiment import build_experiment, make_schedule
 
 
 @pytest.mark.parametrize(
@@ -85,19 +86,19 @@ def test_every_experiment_default_is_valid():
 def test_image_shape_must_fit_the_conv_decoder(tiny_config):
   config = tiny_config(model__network__conv_channels=(8, 8, 8))  # 28 is not divisible by 2**3
   with pytest.raises(configs.ConfigError, match=r"must be divisible by 8\); change config.model.network"):
-    train.build_experiment(config)
+    build_experiment(config)
 
 
 def test_more_devices_than_visible(tiny_config):
   with pytest.raises(configs.ConfigError, match="config.num_devices=64 but only"):
-    train.build_experiment(tiny_config(num_devices=64))
+    build_experiment(tiny_config(num_devices=64))
 
 
 def _schedule(**optim):
   config = configs.base_config()
   config.optim.update(optim)
   configs.validate(config)
-  schedule = train.make_schedule(config.optim, steps_per_epoch=10)
+  schedule = make_schedule(config.optim, steps_per_epoch=10)
   return [float(schedule(step)) for step in (0, 9, 10, 19, 20, 35, 1000)]
 
 
@@ -117,8 +118,8 @@ def test_learning_rate_schedules_at_known_steps():
 
 
 def test_reference_schedule_is_unchanged():
-  """lr 0.01, x0.1 every 50 epochs, floor 1e-5 (REFERENCE.md section 1), in 843-step epochs."""
-  schedule = train.make_schedule(configs.base_config().optim, steps_per_epoch=843)
+  """lr 0.01, x0.1 every 50 epochs, floor 1e-5 (docs/reference.md), in 843-step epochs."""
+  schedule = make_schedule(configs.base_config().optim, steps_per_epoch=843)
   values = [float(schedule(epoch * 843)) for epoch in (0, 49, 50, 100, 150, 200, 249)]
   np.testing.assert_allclose(values, [1e-2, 1e-2, 1e-3, 1e-4, 1e-5, 1e-5, 1e-5], rtol=1e-5)
 
@@ -151,3 +152,39 @@ def test_bad_image_folder_values_are_named(key, value, message):
   config = _image_folder_config(**{key: value})
   with pytest.raises(configs.ConfigError, match=rf"config\.data\.{key}\b.*{message}"):
     configs.validate(config)
+
+
+def test_load_experiment_by_name_path_and_variant():
+  by_name = configs.load_experiment("mnist_vae:smoke")
+  by_path = configs.load_experiment("experiments/mnist_vae.py", "smoke")
+  assert by_name.to_dict() == by_path.to_dict()
+  assert by_name.train.num_epochs == 2 and configs.load_experiment("mnist_vae").train.num_epochs == 250
+  # An explicit variant wins over the one in the spec.
+  assert configs.load_experiment("mnist_vae:smoke", "cpu").train.num_epochs == 2
+  assert configs.load_experiment("mnist_vae:smoke", "cpu").data.train_limit == 27_000
+
+
+def test_an_unknown_experiment_names_the_files_tried():
+  with pytest.raises(configs.ConfigError, match=r"no experiment config 'mnist_vea': tried experiments/mnist_vea\.py, "):
+    configs.load_experiment("mnist_vea")
+  with pytest.raises(configs.ConfigError, match=r"tried /nowhere/x\.py\. Expected a path"):
+    configs.load_experiment("/nowhere/x.py")
+
+
+def test_experiments_share_builders_through_the_package_not_each_other():
+  """No experiment file loads a sibling (importlib, runpy, exec of another path)."""
+  from tests.conftest import REPO
+
+  for path in (REPO / "experiments").glob("*.py"):
+    text = path.read_text()
+    assert not re.search(r"importlib|runpy|exec\(|with_name\(", text), path
+
+
+def test_a_renamed_network_is_accepted_under_its_old_name_with_a_warning():
+  from dvae_jax.models import model_config
+
+  config = configs.base_config("ae", "handson_conv")
+  config.model.network.name = "seed004_conv"
+  with pytest.warns(FutureWarning, match="'seed004_conv' is now called 'handson_conv'"):
+    hparams = model_config(config.model, image_shape=(28, 28, 1), num_classes=10)
+  assert hparams.network.name == "handson_conv"

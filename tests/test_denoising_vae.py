@@ -1,4 +1,4 @@
-"""Im et al.'s denoising VAE, the softplus posterior scale, seed 001's network and their experiments."""
+"""Im et al.'s denoising VAE, the softplus posterior scale, arunarn2/AutoEncoder's network and their experiments."""
 
 import jax
 import jax.numpy as jnp
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from dvae_jax import configs, evaluate, train
+from dvae_jax.configs import load_experiment
 from dvae_jax.models import get_family
 from dvae_jax.models.denoising_vae import denoising_vae_terms
 from dvae_jax.models.vae import softplus_logvar
-from tests.conftest import load_experiment
 from tests.test_models import TINY, hparams
 
 RNGS = {"params": jax.random.key(0), "reparam": jax.random.key(1), "noise": jax.random.key(2)}
@@ -143,8 +143,8 @@ def test_posterior_scale_softplus_and_the_reference_params():
   np.testing.assert_allclose(posterior["logvar"], 2 * np.log(np.log1p(np.exp(h))), rtol=1e-5)
 
 
-def test_seed001_mlp_shapes_and_dropout_only_in_training():
-  config = hparams("vae", "seed001_mlp", latent_dim=2, posterior_scale="softplus", label_head=False)
+def test_arunarn2_mlp_shapes_and_dropout_only_in_training():
+  config = hparams("vae", "arunarn2_mlp", latent_dim=2, posterior_scale="softplus", label_head=False)
   x = jax.random.uniform(jax.random.key(3), (64, 28, 28, 1))
   model, variables = _init(config, x)
   shapes = jax.tree.map(jnp.shape, variables["params"])
@@ -156,7 +156,7 @@ def test_seed001_mlp_shapes_and_dropout_only_in_training():
 
   def features(train: bool, dropout_key: int | None = None, rate_zero: bool = False):
     rngs = {} if dropout_key is None else {"dropout": jax.random.key(dropout_key)}
-    cfg = hparams("vae", "seed001_mlp", net=dict(dropout_rate=0.0)) if rate_zero else config
+    cfg = hparams("vae", "arunarn2_mlp", net=dict(dropout_rate=0.0)) if rate_zero else config
     encoder = cfg.architecture.encoder(cfg.network)
     return encoder.apply({"params": variables["params"]["inference"]["trunk"]}, x, train=train, rngs=rngs)
 

@@ -12,12 +12,13 @@ from PIL import Image
 
 from dvae_jax import configs, evaluate, train
 from dvae_jax.checkpoint import CheckpointError
+from dvae_jax.figures import make_comparison_figures
 from dvae_jax.models import get_family, model_config
 from tests.conftest import REPO
 
 
 def test_reference_classifier_parameter_count():
-  config = configs.classifier_reference(configs.base_config("classifier"))
+  config = configs.presets.classifier_reference(configs.base_config("classifier"))
   hparams = model_config(config.model, image_shape=(28, 28, 1), num_classes=10)
   model = get_family("classifier").module(hparams)
   variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), jnp.zeros((1, 28, 28, 1)))
@@ -71,7 +72,7 @@ def test_binarized_likelihood_protocol(tiny_config, tmp_path):
 
 
 def test_figures(runs, tmp_path):
-  paths = evaluate.make_figures({"VAE": runs / "vae", "DVAE": runs / "dvae"}, tmp_path, num_images=4)
+  paths = make_comparison_figures({"VAE": runs / "vae", "DVAE": runs / "dvae"}, tmp_path, num_images=4)
   assert [p.name for p in paths] == ["validation_curves.png", "test_reconstructions.png", "prior_samples.png"]
   for path in paths:
     assert Image.open(path).format == "PNG"
@@ -93,7 +94,9 @@ def test_table_script_puts_ours_beside_published(runs, tmp_path):
   subprocess.run(
     [
       sys.executable,
-      "scripts/dvae_table.py",
+      "-m",
+      "dvae_jax.reports",
+      "dvae-table",
       "--runs",
       str(table_runs),
       "--out",

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from dvae_jax import configs, train
-from tests.conftest import REPO, load_experiment, point_at_folder
+from dvae_jax.configs import load_experiment
+from dvae_jax.experiment import build_experiment
+from tests.conftest import REPO, point_at_folder
 
 EXPERIMENTS = sorted(path.stem for path in (REPO / "experiments").glob("*.py"))
 NEEDS_FILES = ("cifar10_",)  # CIFAR-10 is not on these machines (trained on generated files in test_train)
@@ -22,7 +24,7 @@ def test_experiment_configs_validate(name, shared_data, face_folder, tmp_path):
     if variant and not name.startswith(NEEDS_FILES):
       config.data.dir = str(shared_data)
       config.num_devices = 1
-      experiment = train.build_experiment(config)  # data, model and shapes fit together
+      experiment = build_experiment(config)  # data, model and shapes fit together
       assert experiment.steps_per_epoch > 0
 
 

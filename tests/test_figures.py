@@ -12,10 +12,11 @@ import pytest
 from PIL import Image
 
 from dvae_jax import figures, plots, train
-from dvae_jax.evaluate import Run, restore_run
+from dvae_jax.experiment import Experiment, build_experiment, module_rngs, reconstructions
+from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import VAE
-from dvae_jax.repro import xla_flags_with_cpu_devices
+from dvae_jax.workdir import Run, restore_run
 from tests.conftest import REPO
 
 GAUSSIAN = {"name": "gaussian", "std": 0.5, "clip": True}
@@ -41,7 +42,7 @@ def runs(workdirs, tiny_config, tmp_path_factory):
   """The trained runs restored from their workdirs, once, and a classifier run at its initial state
   (which figures a family can draw depends on its module, not on training; this saves a training)."""
   restored = {name: restore_run(workdir) for name, workdir in workdirs.items()}
-  experiment = train.build_experiment(tiny_config("classifier", "mlp", **SMALL))
+  experiment = build_experiment(tiny_config("classifier", "mlp", **SMALL))
   restored["classifier"] = Run(tmp_path_factory.mktemp("classifier"), experiment, experiment.init_state(), 0)
   return restored
 
@@ -63,7 +64,7 @@ def test_scatter_and_manifold_of_a_2d_latent(runs, tmp_path):
   codes, labels = figures.posterior_means(run, run.split("test"), 5000)
   assert codes.shape == (64, 2)  # every test image of the tiny run (fewer than 5000)
   np.testing.assert_array_equal(labels, run.split("test").labels)
-  # Row i, column j decodes (z1, z2) = (-2 + 4j/19, 2 - 4i/19): z2 decreases down the rows, as in the seed.
+  # Row i, column j decodes (z1, z2) = (-2 + 4j/19, 2 - 4i/19): z2 decreases down the rows, as in the original.
   manifold = figures.manifold_images(run)
   assert manifold.shape == (20, 20, 28, 28, 1)
   corners = figures.decode(run, np.array([[-2.0, 2.0], [2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]]))
@@ -112,11 +113,11 @@ def test_denoising_figure_shows_one_draw_of_corruption_and_output(runs, tmp_path
   assert 0.1 < np.std(corrupted - clean) < 0.5  # std 0.5 noise, less after clipping to [0, 1]
   # The corrupted input is the "noise" draw of the sample key, and the output is the model's
   # reconstruction in that same pass: `reconstructions` (the evaluation grid) sees the same draw.
-  variables = train.Experiment.variables(run.state)
-  rngs = train.module_rngs(experiment.keys["sample"])
+  variables = Experiment.variables(run.state)
+  rngs = module_rngs(experiment.keys["sample"])
   expected_noisy = experiment.model.apply(variables, jnp.asarray(clean), rngs=rngs, method="corrupt")
   np.testing.assert_allclose(corrupted, expected_noisy, atol=1e-6)
-  np.testing.assert_allclose(output, train.reconstructions(experiment, run.state, split, 6)[1], atol=1e-6)
+  np.testing.assert_allclose(output, reconstructions(experiment, run.state, split, 6)[1], atol=1e-6)
 
 
 def test_interpolation_runs_between_posterior_means(runs):
@@ -202,4 +203,15 @@ def test_figure_functions_reject_mismatched_arrays(tmp_path):
     plots.plot_latent_scatter(np.zeros((4, 2)), np.zeros(3, int), tmp_path / "s.png")
   with pytest.raises(ValueError, match="D >= 2"):
     plots.latent_plane(np.zeros((4, 1)))
+  assert not list(tmp_path.iterdir())
+
+
+def test_figures_command_fails_when_it_draws_nothing(workdirs, shared_data, tmp_path, monkeypatch, capsys):
+  """`--which manifold` on a 3-D latent: nothing to draw is an error (exit 1), not a silent success."""
+  from dvae_jax import main
+
+  monkeypatch.setenv("DVAE_DATA_DIR", str(shared_data))
+  status = main.invoke("figures", "--workdir", str(workdirs["vae3"]), "--out", str(tmp_path), "--which", "manifold")
+  error = capsys.readouterr().err
+  assert status == 1 and "no figure drawn" in error and "latent has 3 dimensions" in error
   assert not list(tmp_path.iterdir())

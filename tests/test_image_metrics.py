@@ -7,8 +7,8 @@ import pytest
 import scipy.linalg
 
 from dvae_jax import image_metrics
-from dvae_jax.evaluate import Run
-from dvae_jax.train import Experiment, build_experiment
+from dvae_jax.experiment import Experiment, build_experiment
+from dvae_jax.workdir import Run
 
 
 def constant(value: float, shape=(1, 16, 16, 1)) -> np.ndarray:

@@ -10,12 +10,13 @@ import pytest
 from scipy.special import logsumexp
 
 from dvae_jax import clustering, evaluate, losses, train
-from dvae_jax.configs import ConfigError
+from dvae_jax.configs import ConfigError, load_experiment
+from dvae_jax.experiment import Experiment
 from dvae_jax.likelihood import importance_weighted_log_likelihood
 from dvae_jax.models import get_family
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import kl_terms, reparameterize, vae_terms
-from tests.conftest import load_experiment
+from dvae_jax.workdir import restore_run
 from tests.test_models import TINY, hparams
 
 MIXTURE = {"name": "mixture", "components": 3}
@@ -238,6 +239,6 @@ def test_train_and_evaluate_with_a_mixture_prior(family, tiny_config, shared_dat
   assert 1 <= result["cluster_components_used"] <= components
   assert np.isfinite(result["iw_nll_nats"]) and result["iw_nll_nats"] > 0
   assert np.isfinite(result["kl_nats"])
-  variables = train.Experiment.variables(evaluate.restore_run(tmp_path).state)
+  variables = Experiment.variables(restore_run(tmp_path).state)
   prior_params = variables["params"]["prior"] if family == "vae" else variables["params"]["vae"]["prior"]
   assert prior_params["means"].shape == (components, config.model.latent_dim)

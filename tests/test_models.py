@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from dvae_jax.configs import ConfigError
-from dvae_jax.corruption import CORRUPTIONS
 from dvae_jax.models import ARCHITECTURES, FAMILIES, default_model_config, get_family, model_config
+from dvae_jax.models.corruption import CORRUPTIONS
 from dvae_jax.models.vae import dvae_terms, reparameterize, vae_terms
 
 MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
@@ -37,7 +37,7 @@ def _count(tree) -> int:
   return sum(leaf.size for leaf in jax.tree.leaves(tree))
 
 
-# Pinned against a hand count of REFERENCE.md section 1 (e.g. MNIST encoder: conv 1664 + 102464,
+# Pinned against a hand count of docs/reference.md (e.g. MNIST encoder: conv 1664 + 102464,
 # FC 1204608 + 73920, heads 9650 + 9650 + label 1930; decoder 9792 + 74112 + 1207360 + 102464 + 1601).
 @pytest.mark.parametrize(
   "family,dims,expected",
@@ -163,7 +163,7 @@ def test_kernel_init_is_a_choice(name, std):
 
 def test_average_z_elbo_charges_the_kl_of_the_decoded_posterior():
   """samples = k in "average_z" mode decodes z ~ N(mu, sigma^2 / k): the reference's KLD is charged
-  for sigma^2, the ELBO for sigma^2 / k (REFERENCE.md section 1)."""
+  for sigma^2, the ELBO for sigma^2 / k (docs/reference.md)."""
   mean, logvar = np.array([[0.5, -1.0, 2.0]]), np.array([[0.3, -0.7, 1.2]])
   outputs = {"logits": jnp.zeros((1, 1, 2, 2, 1)), "mean": jnp.asarray(mean), "logvar": jnp.asarray(logvar)}
   batch = {"image": jnp.full((1, 2, 2, 1), 0.25), "label": jnp.array([0])}

@@ -15,18 +15,18 @@ import jax
 import numpy as np
 import pytest
 
-from dvae_jax import repro
+from dvae_jax import local_processes, repro
 from dvae_jax.checkpoint import load_host_state
+from dvae_jax.configs import load_experiment
 from dvae_jax.metric_writer import reproducible_records
-from dvae_jax.train import PREEMPTED_EXIT_STATUS, STOP_POLL_STEPS
-from tests.conftest import load_experiment
+from dvae_jax.preemption import PREEMPTED_EXIT_STATUS, STOP_POLL_STEPS
 
 # 256 images in batches of 32: 8 steps per epoch, 3 epochs; a checkpoint every 8 steps (smoke).
 STEPS_PER_EPOCH, EPOCHS = 8, 3
 
 
 def _launch(config_file: pathlib.Path, workdir: pathlib.Path) -> list[subprocess.Popen]:
-  return repro.start_training_processes(config_file, workdir, processes=2, devices_per_process=2)
+  return local_processes.start_training_processes(config_file, workdir, processes=2, devices_per_process=2)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_two_processes_preempted_and_restarted_resume_bitwise(process_check, tmp
     assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "no first checkpoint"
     time.sleep(0.05)
   procs[1].send_signal(signal.SIGTERM)
-  results = repro.wait_for(procs, timeout=300)
+  results = local_processes.wait_for(procs, timeout=300)
   assert [status for status, _ in results] == [PREEMPTED_EXIT_STATUS] * 2, [e[-2000:] for _, e in results]
   stops = {int(stderr.split("training stopped after step ")[1].split(",")[0]) for _, stderr in results}
   assert len(stops) == 1, stops
@@ -84,7 +84,7 @@ def test_two_processes_preempted_and_restarted_resume_bitwise(process_check, tmp
   (message,) = [line for line in results[1][1].splitlines() if line.startswith("dvae: SIGTERM received")]
   assert f"training stopped after step {stop}," in message and "rerun the same command to resume" in message
 
-  for status, stderr in repro.wait_for(_launch(config_file, workdir), timeout=300):
+  for status, stderr in local_processes.wait_for(_launch(config_file, workdir), timeout=300):
     assert status == 0, stderr[-3000:]
   (step_a, a), (step_b, b) = load_host_state(uninterrupted / "checkpoints"), load_host_state(workdir / "checkpoints")
   assert step_a == step_b

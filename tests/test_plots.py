@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from dvae_jax import plots
+from dvae_jax.errors import WorkdirError
 
 
 def _write_run(workdir: pathlib.Path, *, kl_offset: float = 0.0, nan_epoch: int | None = None) -> pathlib.Path:
@@ -55,7 +56,7 @@ def test_plot_validation_curves_without_valid_records_names_workdir(tmp_path):
   bad = tmp_path / "only_train"
   bad.mkdir()
   (bad / "metrics.jsonl").write_text(json.dumps({"step": 1, "split": "train", "loss": 1.0}) + "\n")
-  with pytest.raises(ValueError, match="only_train"):
+  with pytest.raises(WorkdirError, match="only_train"):
     plots.plot_validation_curves({"good": good, "bad": bad}, tmp_path / "curves.png")
   with pytest.raises(ValueError, match="missing"):
     plots.validation_series(tmp_path / "missing", "kl_nats")
@@ -80,3 +81,47 @@ def test_plot_samples_array_and_dict(tmp_path):
   _assert_png(plots.plot_samples(samples, tmp_path / "samples.png"))
   path = plots.plot_samples({"VAE": samples, "DVAE": samples[:7]}, tmp_path / "a" / "b.png", columns=5, title="prior")
   _assert_png(path)
+
+
+def test_curves_draw_what_each_family_has_and_a_one_epoch_run_gets_one_tick(tmp_path):
+  """An autoencoder's run has no KLD: its curves are its own metrics, named on the axes; a run of
+  one epoch gets the tick 1 and no fractional ones."""
+  ae = tmp_path / "ae"
+  ae.mkdir()
+  record = {"step": 16, "split": "valid", "epoch": 1, "recon_mse": 40.0, "psnr_db": 13.0, "objective_nats": 9.0}
+  (ae / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+  metrics = plots.common_metrics({"AE": ae})
+  assert [metric for metric, _ in metrics] == ["recon_mse", "psnr_db"]
+  figure = plots.validation_figure({"AE": ae})
+  assert [list(ax.get_xticks()) for ax in figure.axes] == [[1], [1]]
+  assert "(recon_mse)" in figure.axes[0].get_ylabel() and "squared error" in figure.axes[0].get_ylabel()
+  with pytest.raises(WorkdirError, match="share none of the metrics"):
+    plots.common_metrics({"AE": ae, "VAE": _write_run(tmp_path / "vae")})
+
+
+def test_reconstruction_grid_is_labelled_and_legible(tmp_path):
+  images = np.random.default_rng(0).uniform(size=(16, 28, 28, 1))
+  path = plots.plot_reconstructions(images, images, tmp_path / "r.png", output_label="dae decoder output", title="t")
+  _assert_png(path, min_size=(700, 340))  # 8 columns of 0.6 inch images and the row labels, 4 rows, at 120 dpi
+
+
+def test_a_long_title_is_wrapped_not_clipped(tmp_path):
+  """The title is wrapped to the figure's width: the PNG grows a line instead of losing words."""
+  images = np.random.default_rng(0).uniform(size=(2, 10, 28, 28, 1))
+  short = plots.plot_interpolations(images, tmp_path / "a.png", title="short")
+  long = plots.plot_interpolations(images, tmp_path / "b.png", title="outputs along straight lines " * 6)
+  with Image.open(short) as a, Image.open(long) as b:
+    assert a.size[0] == b.size[0] and b.size[1] > a.size[1]
+
+
+def test_outputs_of_runs_on_other_data_stand_under_their_own_inputs(tmp_path):
+  rng = np.random.default_rng(0)
+  mnist, fashion = rng.uniform(size=(4, 28, 28, 1)), rng.uniform(size=(4, 28, 28, 1))
+  path = plots.plot_image_comparison(
+    mnist, {"A": mnist, "B": fashion}, tmp_path / "c.png", inputs_of={"A": mnist, "B": fashion}
+  )
+  _assert_png(path)
+  with Image.open(path) as image:
+    one_block = plots.plot_image_comparison(mnist, {"A": mnist, "B": mnist}, tmp_path / "d.png")
+    with Image.open(one_block) as same:
+      assert image.size[1] > same.size[1]  # a third row block: "input of B"

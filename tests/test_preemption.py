@@ -8,12 +8,14 @@ import jax
 import numpy as np
 import pytest
 
-from dvae_jax import metric_writer, train
+from dvae_jax import metric_writer, preemption, train
 from dvae_jax.checkpoint import Checkpointer
+from dvae_jax.experiment import Experiment, build_experiment
 from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter, read_metrics, reproducible_records
+from dvae_jax.preemption import Preempted, StopRequest
 
 
-def _final_state(experiment: train.Experiment, workdir: pathlib.Path):
+def _final_state(experiment: Experiment, workdir: pathlib.Path):
   checkpointer = Checkpointer(workdir / "checkpoints")
   try:
     return checkpointer.latest_step(), jax.device_get(
@@ -38,12 +40,12 @@ def config(tiny_config):
 @pytest.fixture(scope="module")
 def uninterrupted(config, tmp_path_factory):
   workdir = tmp_path_factory.mktemp("uninterrupted")
-  experiment = train.build_experiment(config)
+  experiment = build_experiment(config)
   valid = train.run_training(experiment, workdir)
   return experiment, workdir, valid
 
 
-def _signal_after(experiment: train.Experiment, dispatches: int, signum: int) -> None:
+def _signal_after(experiment: Experiment, dispatches: int, signum: int) -> None:
   """Sends `signum` to this process right after the `dispatches`-th train step call returns."""
   real_step, calls = experiment.train_step, [0]
 
@@ -62,7 +64,7 @@ def test_sigterm_checkpoints_that_step_and_the_rerun_resumes_bitwise(config, uni
   sentinel = lambda signum, frame: None  # noqa: E731
   previous, previous_int = signal.signal(signal.SIGTERM, sentinel), signal.getsignal(signal.SIGINT)
   try:
-    interrupted = train.build_experiment(config)
+    interrupted = build_experiment(config)
     _signal_after(interrupted, 5, signal.SIGTERM)
     # A second signal (Ctrl-C) while the checkpoint is written is ignored until it is complete.
     real_save, saves = Checkpointer.save, []
@@ -73,7 +75,7 @@ def test_sigterm_checkpoints_that_step_and_the_rerun_resumes_bitwise(config, uni
       saves.append(step)
 
     monkeypatch.setattr(Checkpointer, "save", save_interrupted)
-    with pytest.raises(train.Preempted, match=r"^SIGTERM received: training stopped after step 5, checkpointed in"):
+    with pytest.raises(Preempted, match=r"^SIGTERM received: training stopped after step 5, checkpointed in"):
       train.run_training(interrupted, tmp_path)
     assert signal.getsignal(signal.SIGTERM) is sentinel  # the handlers are the caller's again
     assert signal.getsignal(signal.SIGINT) is previous_int
@@ -87,22 +89,42 @@ def test_sigterm_checkpoints_that_step_and_the_rerun_resumes_bitwise(config, uni
   records = read_metrics(tmp_path)
   assert [(r["step"], r.get(PARTIAL_WINDOW)) for r in records] == [(4, None), (5, 1.0)]
 
-  resumed = train.build_experiment(config)
+  resumed = build_experiment(config)
   assert train.run_training(resumed, tmp_path) == reference_valid
   assert reproducible_records(tmp_path) == reproducible_records(reference_dir)
   _assert_trees_equal(_final_state(resumed, tmp_path)[1], _final_state(experiment, reference_dir)[1])
+  # TensorBoard, as its reader sees the event files, holds exactly the records of metrics.jsonl: the
+  # partial window at step 5 that the resume dropped is gone there too.
+  assert tensorboard_steps(tmp_path / "tb") == jsonl_steps(tmp_path) == jsonl_steps(reference_dir)
+
+
+def tensorboard_steps(directory: pathlib.Path) -> dict[str, list[int]]:
+  from tensorboard.backend.event_processing import event_accumulator
+
+  events = event_accumulator.EventAccumulator(str(directory), size_guidance={event_accumulator.SCALARS: 0})
+  events.Reload()
+  steps = {tag: sorted(e.step for e in events.Scalars(tag)) for tag in events.Tags()["scalars"]}
+  return {tag: values for tag, values in steps.items() if values}  # a purged tag stays, empty
+
+
+def jsonl_steps(workdir: pathlib.Path) -> dict[str, list[int]]:
+  steps: dict[str, list[int]] = {}
+  for record in read_metrics(workdir):
+    for name in record.keys() - {"step", "split"}:
+      steps.setdefault(f"{record['split']}/{name}", []).append(record["step"])
+  return {tag: sorted(values) for tag, values in steps.items()}
 
 
 def test_stop_at_a_checkpoint_step_and_with_several_steps_per_dispatch(tiny_config, tmp_path):
   """A stop on a step that is checkpointed anyway saves once; with 3 steps per dispatch the stop
   comes at the end of the dispatch that reaches the step, and the resume continues its chunks."""
   config = tiny_config(family="vae", train__num_epochs=2, train__checkpoint_every_steps=8, train__steps_per_dispatch=3)
-  reference = train.build_experiment(config)
+  reference = build_experiment(config)
   reference_valid = train.run_training(reference, tmp_path / "reference")
-  experiment = train.build_experiment(config)
-  with pytest.raises(train.Preempted, match="stop_at_step=8 reached: training stopped after step 8"):
+  experiment = build_experiment(config)
+  with pytest.raises(Preempted, match="stop_at_step=8 reached: training stopped after step 8"):
     train.run_training(experiment, tmp_path / "run", stop_at_step=8)  # chunks 3, 3, 2: epoch end
-  with pytest.raises(train.Preempted, match="after step 11"):
+  with pytest.raises(Preempted, match="after step 11"):
     train.run_training(experiment, tmp_path / "run", stop_at_step=10)  # epoch 2's chunks end at 11, 14, 16
   assert train.run_training(experiment, tmp_path / "run") == reference_valid
   assert reproducible_records(tmp_path / "run") == reproducible_records(tmp_path / "reference")
@@ -120,8 +142,8 @@ def test_processes_agree_on_the_stop_every_poll_interval(monkeypatch):
   """With several processes the local flag is combined across them, at the same steps everywhere."""
   combined = []
   monkeypatch.setattr(jax, "process_count", lambda: 2)
-  monkeypatch.setattr(train, "_any_process", lambda flag: combined.append(flag) or True)
-  request = train._StopRequest(None)
+  monkeypatch.setattr(preemption, "any_process", lambda flag: combined.append(flag) or True)
+  request = StopRequest(None)
   assert request.reason(0, 9) is None and combined == []  # no multiple of 10 crossed: no all-gather
   assert request.reason(9, 10) == "a signal to another process received" and combined == [False]
   assert request.reason(10, 10, final=True) is not None and combined == [False, False]

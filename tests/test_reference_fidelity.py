@@ -1,4 +1,4 @@
-"""Known answers for the details of dojoteef/dvae that REFERENCE.md section 1 describes and that
+"""Known answers for the details of dojoteef/dvae that docs/reference.md describes and that
 move its numbers: its L2 accounting, its batch-normalized label logits, both DVAE decoders' losses."""
 
 import jax
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from dvae_jax.configs import ConfigError
+from dvae_jax.experiment import make_objective
 from dvae_jax.models import get_family
-from dvae_jax.train import make_objective
 from tests.test_models import RNGS, _init, hparams
 
 SMALL = dict(image_shape=(4, 4, 1), num_classes=3)

@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from dvae_jax import repro, train
+from dvae_jax import experiment, repro
+from dvae_jax.experiment import build_experiment, module_rngs
 
 
 def _by_name(report: dict) -> dict[str, dict]:
@@ -25,7 +26,7 @@ def test_check_repro_passes_and_reports_each_check(tiny_config, tmp_path):
   # 1 vs 4 devices: the first step's loss sees the same parameters and batch, summed in another order.
   devices = checks["devices"]["details"]
   assert devices["first_window"]["end_step"] == 1 and devices["first_window"]["relative"] <= repro.LOSS_TOLERANCE
-  assert set(devices["params"]) == set(train.build_experiment(config).init_state().params)
+  assert set(devices["params"]) == set(build_experiment(config).init_state().params)
   dispatch = checks["steps_per_dispatch"]["details"]["first_window"]
   assert dispatch["end_step"] == repro.DISPATCH_STEPS and dispatch["relative"] <= repro.LOSS_TOLERANCE
   assert json.loads((tmp_path / "check_repro.json").read_text())["checks"][0]["name"] == "same_seed"
@@ -51,9 +52,9 @@ def test_an_unseeded_draw_fails_the_command(tmp_path, shared_data, monkeypatch, 
   from dvae_jax import main
   from tests.conftest import REPO
 
-  seeded = train.module_rngs
+  seeded = module_rngs
   monkeypatch.setattr(
-    train, "module_rngs", lambda key: seeded(jax.random.fold_in(key, int(np.random.default_rng().integers(2**31))))
+    experiment, "module_rngs", lambda key: seeded(jax.random.fold_in(key, int(np.random.default_rng().integers(2**31))))
   )
   monkeypatch.setenv("DVAE_DATA_DIR", str(shared_data))
   monkeypatch.chdir(REPO)

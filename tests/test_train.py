@@ -1,6 +1,5 @@
 """The training loop end to end on a slice of real MNIST: pulse, determinism, resume, devices."""
 
-import importlib.util
 import json
 import pathlib
 import shutil
@@ -12,14 +11,15 @@ import pytest
 
 from dvae_jax import evaluate, train
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
+from dvae_jax.configs import load_experiment
+from dvae_jax.experiment import build_experiment
 from dvae_jax.metric_writer import read_metrics, reproducible_records
-from tests.conftest import REPO, load_experiment
 
 STEPS_PER_EPOCH = 8  # 128 training images, batch 16
 
 
 def _final_state(config, workdir: pathlib.Path):
-  experiment = train.build_experiment(config)
+  experiment = build_experiment(config)
   checkpointer = Checkpointer(workdir / "checkpoints")
   state = checkpointer.restore(checkpointer.latest_step(), experiment.init_state())
   checkpointer.close()
@@ -39,7 +39,7 @@ def reference_run(tmp_path_factory, request):
   make = request.getfixturevalue("tiny_config")
   config = make(train__num_epochs=2, train__checkpoint_every_steps=3, train__max_checkpoints=20)
   workdir = tmp_path_factory.mktemp("reference")
-  experiment = train.build_experiment(config)
+  experiment = build_experiment(config)
   valid = train.run_training(experiment, workdir)
   return config, workdir, experiment, valid
 
@@ -104,7 +104,7 @@ def test_steps_per_dispatch_computes_the_same_steps(reference_run, tiny_config, 
   """
   config, workdir, _, valid = reference_run
   fused = tiny_config(train__num_epochs=2, train__checkpoint_every_steps=3, train__steps_per_dispatch=3)
-  experiment = train.build_experiment(fused)
+  experiment = build_experiment(fused)
   fused_valid = train.run_training(experiment, tmp_path)
   # 8 steps per epoch in chunks of 3, 3, 2: one trace per chunk length.
   assert experiment.traces["train"] == 2
@@ -140,7 +140,9 @@ def test_non_finite_loss_stops_with_the_metric_and_steps_named(tiny_config, tmp_
 
 
 def _snapshot(directory: pathlib.Path) -> dict[str, tuple[int, int]]:
-  return {str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns) for p in directory.rglob("*")}
+  """Every file's size and modification time, less the workdir lock, which each command takes and releases."""
+  files = (p for p in directory.rglob("*") if p.name != ".lock")
+  return {str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns) for p in files}
 
 
 def test_checkpoint_of_another_model_is_refused_and_left_untouched(reference_run, tiny_config, tmp_path):
@@ -187,15 +189,12 @@ def test_cifar10_experiment_trains_on_generated_binary_files(tmp_path):
     labels = rng.integers(0, 10, (count, 1), dtype=np.uint8)
     pixels = rng.integers(0, 256, (count, 3072), dtype=np.uint8)
     (directory / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
-  spec = importlib.util.spec_from_file_location("cifar10_dvae", REPO / "experiments" / "cifar10_dvae.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config("smoke")
+  config = load_experiment("cifar10_dvae", "smoke")
   config.data.dir = str(tmp_path / "data")
   config.train.num_epochs = 1
   config.train.progress_bar = False
   config.num_devices = 1
-  experiment = train.build_experiment(config)
+  experiment = build_experiment(config)
   assert experiment.hparams.image_shape == (32, 32, 3) and len(experiment.splits.train) == 108  # 120 - 10%
   valid = train.run_training(experiment, tmp_path / "run")
   assert np.isfinite(valid["reference_loss"]) and valid["reference_loss"] > 32 * 32 * 3 * 0.5
@@ -205,13 +204,13 @@ def test_cifar10_experiment_trains_on_generated_binary_files(tmp_path):
 
 def test_throughput_counts_training_time_only(tiny_config, tmp_path, monkeypatch):
   """Validation and checkpoint writes are timed apart, so they cannot drag images_per_second down."""
-  real_evaluate = train.evaluate
+  real_evaluate = train.evaluate_split
 
   def slow_evaluate(*args, **kwargs):
     time.sleep(3.0)
     return real_evaluate(*args, **kwargs)
 
-  monkeypatch.setattr(train, "evaluate", slow_evaluate)
+  monkeypatch.setattr(train, "evaluate_split", slow_evaluate)
   config = tiny_config(data__train_limit=64, train__num_epochs=2, train__log_every_steps=100)
   train.train_and_evaluate(config, tmp_path)
   first, second = [r for r in read_metrics(tmp_path) if r["split"] == "train"]
@@ -229,7 +228,7 @@ def test_flax_example_config_trains(shared_data, tmp_path):
   config.data.dir = str(shared_data)
   config.train.progress_bar = False
   config.num_devices = 1
-  experiment = train.build_experiment(config)
+  experiment = build_experiment(config)
   valid = train.run_training(experiment, tmp_path)
   params = experiment.init_state().params
   assert params["inference"]["trunk"]["dense_0"]["kernel"].shape == (784, 32)
@@ -259,7 +258,7 @@ def test_npz_dataset_trains_with_the_usual_split_and_preprocessing(tmp_path):
   config.data.binarize = "dynamic"
   config.train.batch_size, config.train.num_epochs, config.train.progress_bar = 20, 1, False
   config.num_devices = 1
-  experiment = train.build_experiment(config)
+  experiment = build_experiment(config)
   splits = experiment.splits
   assert (len(splits.train), len(splits.valid), len(splits.test)) == (60, 20, 24)
   assert experiment.hparams.image_shape == (8, 8, 1) and splits.num_classes == 3
@@ -276,3 +275,24 @@ def test_profile_steps_write_a_trace(tiny_config, tmp_path):
   traces = list((tmp_path / "profile").rglob("*.xplane.pb"))
   assert len(traces) == 1 and traces[0].stat().st_size > 0
   assert list((tmp_path / "profile").rglob("*perfetto_trace.json.gz"))
+
+
+def test_the_console_names_its_numbers_shows_epochs_and_times_training_only(tiny_config, tmp_path, monkeypatch, capsys):
+  """The bar shows the epoch and the logged objective under its logged name; its rate and ETA leave
+  compilation and validation out; each epoch prints one line with the validation headline."""
+  bars, real = [], train._progress_bar
+  monkeypatch.setattr(train, "_progress_bar", lambda enabled, **kw: bars.append(real(enabled, **kw)) or bars[-1])
+  config = tiny_config(family="vae", data__train_limit=64, train__num_epochs=2, train__progress_bar=True)
+  start = time.perf_counter()
+  train.train_and_evaluate(config, tmp_path)
+  wall = time.perf_counter() - start
+  out, err = capsys.readouterr()
+  lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+  assert [line.split(" (")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+  assert "validation: -ELBO (output likelihood), nats " in lines[0]
+  assert "epoch 2/2" in err and "objective_nats=" in err and " loss=" not in err
+  records = read_metrics(tmp_path)
+  excluded = sum(r.get(k, 0.0) for r in records for k in ("compile_seconds", "valid_seconds", "checkpoint_seconds"))
+  assert excluded > 0
+  shown = bars[0].last_print_t - bars[0].start_t  # the elapsed time of the bar's last line
+  assert shown <= wall - excluded + 0.5, (shown, wall, excluded)

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from dvae_jax import evaluate, train
-from dvae_jax.configs import ConfigError
+from dvae_jax.configs import ConfigError, load_experiment
+from dvae_jax.experiment import make_objective, make_optimizer, module_rngs
 from dvae_jax.metric_writer import reproducible_records
 from dvae_jax.models import ARCHITECTURES, get_family, model_config
 from dvae_jax.models.vae_gan import Discriminator
-from dvae_jax.train import make_objective, make_optimizer
-from tests.conftest import load_experiment, point_at_folder
+from tests.conftest import point_at_folder
 from tests.test_models import RNGS, _init, hparams
 from tests.test_train import _assert_trees_equal, _final_state
 
@@ -54,7 +54,7 @@ def test_discriminator_gradient_is_that_of_its_own_loss_only():
   grads, metrics = _grads(config, module, variables, batch)
   # Independently: the discriminator alone, on the real images and on the model's reconstruction
   # (the same draw as in the objective: the same key and streams).
-  out = module.apply(variables, batch["image"], train=True, rngs=train.module_rngs(KEY))
+  out = module.apply(variables, batch["image"], train=True, rngs=module_rngs(KEY))
   reconstruction = jax.nn.sigmoid(out["logits"][0])
   disc = Discriminator(config.discriminator)
 
@@ -131,7 +131,7 @@ def test_a_vae_refuses_a_network_without_decoder():
 def test_face_vae_heads_are_unconstrained_and_64x64():
   config = hparams(
     "vae_gan",
-    "seed003_conv",
+    "face_conv",
     data=dict(image_shape=(64, 64, 3), num_classes=1),
     latent_dim=512,
   )
@@ -194,7 +194,7 @@ def test_gan_on_four_devices_runs_the_same_math(gan_run, tiny_config, tmp_path):
 
 
 @pytest.mark.parametrize("variant", ["smoke", "l2,smoke", "fashion,smoke"])
-def test_seed003_mnist_experiments_validate(variant):
+def test_learnable_loss_mnist_experiments_validate(variant):
   from dvae_jax import configs
 
   for name in ("mnist_vae_gan", "mnist_dense_vae"):

@@ -79,12 +79,12 @@ def download_idx(name: str, directory: pathlib.Path, mirrors: Sequence[str] | No
         _fetch(url, dest, expected)
         break
       except (OSError, http.client.HTTPException, DataError) as e:  # URLError is an OSError
-        failures.append(f"  {url}: {e}")
+        failures.append(f"{url}: {e}")
     else:
       raise DataError(
-        f"Could not download {filename} for {name} into {directory}; every mirror failed:\n"
-        + "\n".join(failures)
-        + f"\nCheck your network, set $DVAE_{name.upper()}_MIRRORS to a working mirror, or "
+        f"Could not download {filename} for {name} into {directory}; every mirror failed ("
+        + "; ".join(failures)
+        + f"). Check your network, set $DVAE_{name.upper()}_MIRRORS to a working mirror, or "
         f"copy the official files into {directory} by hand."
       )
   return paths

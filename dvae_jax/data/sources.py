@@ -123,7 +123,14 @@ def _ensure_idx_files(name: str, splits: Sequence[str], root: pathlib.Path, allo
     directory,
     name,
   )
-  download_idx(name, directory, mirrors)
+  try:
+    download_idx(name, directory, mirrors)
+  except DataError as e:
+    raise DataError(
+      f"{_DISPLAY[name]} files not found in {directory} ({', '.join(missing)}), and downloading them failed. "
+      f"If you have them, point $DVAE_DATA_DIR or --config.data.dir at the folder that holds {name}/ (now: "
+      f"{root}). {e}"
+    ) from None
 
 
 def load_split(

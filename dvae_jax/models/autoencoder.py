@@ -18,8 +18,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from dvae_jax.corruption import corruption_field
 from dvae_jax.models import hparams
+from dvae_jax.models.corruption import corruption_field
 from dvae_jax.models.family import FAMILIES, Family, Generator, LikelihoodConfig, ModelConfig, Terms
 
 # A code unit counts as active above this value (for sigmoid codes: a sparse AE's target activation

@@ -1,4 +1,4 @@
-"""The denoising VAE of Im et al. (AAAI 2017, arXiv 1511.06406; REFERENCE.md section 2).
+"""The denoising VAE of Im et al. (AAAI 2017, arXiv 1511.06406).
 
 The input is corrupted, x~ ~ p(x~|x) (`corruption`); the encoder sees x~, and the decoder must
 reconstruct the CLEAN x. The objective is the denoising variational bound, averaged over M =
@@ -19,8 +19,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from dvae_jax.corruption import GaussianCorruption, corruption_field
 from dvae_jax.models import hparams
+from dvae_jax.models.corruption import GaussianCorruption, corruption_field
 from dvae_jax.models.family import FAMILIES, Family, Generator, Terms
 from dvae_jax.models.vae import VAE, UnsupervisedVAEConfig, kl_terms, reparameterize
 

@@ -32,7 +32,7 @@ Terms = tuple[dict[str, jax.Array], jax.Array]  # (per-example metrics [B], per-
 CONTEXT_FIELDS = ("image_shape", "num_classes")
 LIKELIHOODS = ("bernoulli", "gaussian")
 # How weight_decay enters the loss. "single": weight_decay * sum(w^2) / 2, added once to the batch
-# objective. "reference": dojoteef/dvae's accounting (REFERENCE.md section 1, "HOW MUCH L2"): every
+# objective. "reference": dojoteef/dvae's accounting (docs/reference.md, "HOW MUCH L2"): every
 # image's loss carries the L2 term of each variable scope its loss terms belong to, so a parameter
 # counts once per image per scope (the family's `l2_multiplicity`), and the penalty is reduced over
 # the batch like the data term (x B for the reference's batch sum).
@@ -111,7 +111,7 @@ class Family:
   # that parameter's L2 (l2_scheme "reference"); None: the family has no reference accounting.
   l2_multiplicity: Callable[[tuple[str, ...], Any], int] | None = None
   # The top-level params subtree of a second player (a discriminator), which gets its own
-  # optimizer (train.make_optimizer); None for a family with one.
+  # optimizer (experiment.make_optimizer); None for a family with one.
   discriminator_params: str | None = None
 
   def check(self, config: ModelConfig, name: str) -> None:

@@ -11,6 +11,7 @@ Modules and losses see only these dataclasses, never a ConfigDict.
 import dataclasses
 import types
 import typing
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -28,13 +29,35 @@ class FieldError(ValueError):
 
 
 class Registry(dict):
-  """Named choices of one kind (networks, families, priors, ...), with an error listing them."""
+  """Named choices of one kind (networks, families, priors, ...), with an error listing them.
+
+  An entry renamed in a later version keeps its old name as a deprecated alias (`rename`):
+  `canonical` and `get_named` accept it, with a warning.
+  """
 
   def __init__(self, kind: str):
     super().__init__()
     self.kind = kind
+    self.renamed: dict[str, str] = {}  # old name -> current name
+
+  def rename(self, old: str, new: str) -> None:
+    if new not in self:
+      raise ValueError(f"{self.kind} {new!r} is not registered")
+    self.renamed[old] = new
+
+  def canonical(self, name: str) -> str:
+    """`name`, or the current name of a renamed entry (with a FutureWarning)."""
+    if name in self.renamed:
+      warnings.warn(
+        f"{self.kind} {name!r} is now called {self.renamed[name]!r}; the old name will be removed.",
+        FutureWarning,
+        stacklevel=3,
+      )
+      return self.renamed[name]
+    return name
 
   def get_named(self, name: str):
+    name = self.canonical(name)
     if name not in self:
       raise ConfigError(f"unknown {self.kind} {name!r}; expected one of {sorted(self)}.")
     return self[name]
@@ -135,6 +158,7 @@ def build(cls: type[T], values: Mapping[str, Any], *, path: str, **context: Any)
         entry = registry.get_named(value["name"])
       except ConfigError as e:
         raise ConfigError(f"config.{sub_path}.name: {e}") from None
+      value = {**value, "name": registry.canonical(value["name"])}
       kwargs[name] = build(field.metadata["config_of"](entry), value, path=sub_path, **context)
     elif (nested := _nested_type(hints[name])) is not None and isinstance(value, Mapping):
       kwargs[name] = build(nested, value, path=sub_path, **context)

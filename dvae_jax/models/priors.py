@@ -46,7 +46,7 @@ class MixturePrior:
   its decoded posterior draws, E_q[log q(z|x) - log p(z)] (vae.kl_terms), and its components
   cluster the data: `cluster(x)` assigns x to the most responsible component at its posterior mean.
 
-  Why not the GMVAE of Dilokthanakul et al. (2016), which the seed names: the GMVAE adds a
+  Why not the GMVAE of Dilokthanakul et al. (2016), which the original names: the GMVAE adds a
   discrete latent y with an inference network q(y|x), a second Gaussian latent w from which networks
   make each component's mean and variance, and an ELBO with a KL term for each of the three latents.
   This prior needs no extra inference network, and the VAE's ELBO, its importance-weighted NLL (which

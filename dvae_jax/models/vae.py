@@ -4,7 +4,7 @@ VAE: a diagonal Gaussian posterior q(z|x) from the network's encoder features, a
 default, see priors.py), and the network's decoder as p(x|z). The reference also trains a label
 head on the encoder features (`label_head`).
 DVAE: the VAE's sigmoid output is the corrupted input of a DAE trained jointly to reconstruct the
-clean x; the DAE's loss flows back into the VAE (REFERENCE.md section 1).
+clean x; the DAE's loss flows back into the VAE (docs/reference.md).
 """
 
 import dataclasses
@@ -26,7 +26,7 @@ POSTERIOR_SCALES = ("logvar", "softplus")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class VAEConfig(ModelConfig, LikelihoodConfig):
-  """Defaults: the reference MNIST VAE (REFERENCE.md section 1)."""
+  """Defaults: the reference MNIST VAE (docs/reference.md)."""
 
   family: str = "vae"
   weight_decay: float = 5e-4
@@ -43,7 +43,7 @@ class VAEConfig(ModelConfig, LikelihoodConfig):
   # logits are normalized, so the label cross-entropy cannot reach 0. False: a plain FC head.
   label_batch_norm: bool = True
   # What the posterior's scale head outputs: "logvar", log sigma^2 (the reference's); "softplus",
-  # h with sigma = softplus(h) (seed 001's MLP VAE, REFERENCE.md section 3).
+  # h with sigma = softplus(h) (arunarn2/AutoEncoder's MLP VAE, docs/reference.md).
   posterior_scale: str = "logvar"
 
   def __post_init__(self):
@@ -95,7 +95,7 @@ def softplus_logvar(h: jax.Array) -> jax.Array:
 
   For h << 0, softplus(h) = exp(h) (1 - exp(h) / 2 + ...) underflows to 0 in float32 (below
   h = -103, giving -inf) while log softplus(h) tends to h; below -20 the two agree to float32
-  precision, so h itself is used there. (Seed 001 adds 1e-6 to sigma instead.)
+  precision, so h itself is used there. (arunarn2/AutoEncoder adds 1e-6 to sigma instead.)
   """
   threshold = -20.0
   below = h < threshold

@@ -1,4 +1,4 @@
-"""The VAE with a learnable loss (seed 003; REFERENCE.md section 5): a discriminator trained to tell
+"""The VAE with a learnable loss (xuganyu96/VAE-GAN-learnable-loss): a discriminator trained to tell
 real images from the VAE's reconstructions supplies a loss that supplements the pixel-by-pixel one.
 
   VAE loss            KL + w_pbp * PBP + w_disc * BCE(D(reconstruction), real)
@@ -41,15 +41,15 @@ def discriminator_field(default: str):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class VAEGANConfig(UnsupervisedVAEConfig):
-  """Defaults: seed 003's MNIST run with the dense logistic-regressor discriminator."""
+  """Defaults: the learnable-loss VAE's MNIST run with the dense logistic-regressor discriminator."""
 
   family: str = "vae_gan"
   weight_decay: float = 0.0
   l2_scheme: str = "single"
   discriminator: NetworkConfig = discriminator_field("dense_discriminator")
-  disc_weight: float = 10.0  # w_disc (seed 003 also tried 1, 20 and 50)
-  pbp_weight: float = 1.0  # w_pbp (0.5, 0.8, 1, 1.2 in the seed)
-  pbp_decay: float = 1.0  # x this every pbp_decay_epochs combo epochs (0.95 or 0.9 in the seed; 1: none)
+  disc_weight: float = 10.0  # w_disc (xuganyu96/VAE-GAN-learnable-loss also tried 1, 20 and 50)
+  pbp_weight: float = 1.0  # w_pbp (0.5, 0.8, 1, 1.2 in the original)
+  pbp_decay: float = 1.0  # x this every pbp_decay_epochs combo epochs (0.95 or 0.9 in the original; 1: none)
   pbp_decay_epochs: int = 25
   solo_epochs: int = 0  # VAE-only epochs before the discriminator joins
 

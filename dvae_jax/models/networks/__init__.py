@@ -5,13 +5,21 @@ modules, and one `ARCHITECTURES.register(...)` line; then import it below.
 """
 
 from dvae_jax.models.networks import (  # noqa: F401  (registration)
+  arunarn2_conv,
+  arunarn2_mlp,
+  discriminators,
+  face_conv,
+  handson_conv,
   mlp,
   reference_conv,
-  seed001_conv,
-  seed001_mlp,
-  seed003,
-  seed004_conv,
 )
 from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkConfig, network_field
 
 __all__ = ["ARCHITECTURES", "Architecture", "NetworkConfig", "network_field"]
+
+# Names that earlier versions gave these networks: still accepted (with a deprecation warning), so
+# that configs and runs written with them keep working.
+ARCHITECTURES.rename("seed001_conv", "arunarn2_conv")
+ARCHITECTURES.rename("seed001_mlp", "arunarn2_mlp")
+ARCHITECTURES.rename("seed003_conv", "face_conv")
+ARCHITECTURES.rename("seed004_conv", "handson_conv")

@@ -4,7 +4,7 @@ every pixel.
 
 In an autoencoder the encoder's last layer is the code: `code_activation` sets its activation
 (e.g. a sigmoid code for a sparse AE), and `decoder_fc_sizes` drops the mirror's first layer, which
-would repeat the code's width (seed 004's 784-100-30 encoder has a 30-100-784 decoder:
+would repeat the code's width (Hands-On ML's 784-100-30 encoder has a 30-100-784 decoder:
 `fc_sizes=(100, 30), decoder_fc_sizes=(100,)`).
 """
 

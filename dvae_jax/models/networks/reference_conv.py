@@ -1,4 +1,4 @@
-"""The reference's conv network (dojoteef/dvae; REFERENCE.md section 1).
+"""The conv network of dojoteef/dvae ("the reference": docs/reference.md).
 
 Encoder: per conv layer, a 5x5 stride-1 SAME conv, batch norm, ReLU and a 3x3 stride-2 SAME max-pool;
 then a fully connected stack (batch norm + ReLU). Decoder: the mirror, FC stack, a last FC with batch

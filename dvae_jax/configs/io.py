@@ -1,0 +1,92 @@
+"""Config I/O: the `config.json` a run writes into its workdir and reads back, and the entries of a
+config that define what a checkpoint is (its identity, checked before a resume or an evaluation)."""
+
+import json
+import pathlib
+from typing import Any
+
+import ml_collections
+
+from dvae_jax import parallel
+from dvae_jax.configs.base import base_config
+from dvae_jax.errors import ConfigError, WorkdirError
+
+# Config entries that define what a checkpoint *is*; anything else (epochs, logging) may change.
+IDENTITY_KEYS = (
+  "seed",
+  "model",
+  "data.name",
+  "data.path",
+  "data.source",
+  "data.grayscale",
+  "data.invert",
+  "data.binarize",
+  "data.validation_split",
+  "data.validation_fraction",
+  "data.train_limit",
+  "data.image_size",
+  "data.image_channels",
+  "data.center_crop",
+  "data.resize_filter",
+  "data.test_fraction",
+  "data.split_seed",
+  "train.batch_size",
+)
+
+
+def identity(config_dict: dict[str, Any]) -> dict[str, Any]:
+  """The identity-defining entries of a config (as a plain dict) under dotted names."""
+  out = {}
+  for key in IDENTITY_KEYS:
+    value = config_dict
+    for part in key.split("."):
+      value = value[part]
+    out.update(_flatten(key, value))
+  return out
+
+
+def _flatten(prefix: str, value: Any) -> dict[str, Any]:
+  if isinstance(value, dict):
+    return {k: v for name, item in sorted(value.items()) for k, v in _flatten(f"{prefix}.{name}", item).items()}
+  return {prefix: _plain(value)}
+
+
+def _plain(value: Any) -> Any:
+  return [_plain(v) for v in value] if isinstance(value, tuple | list) else value
+
+
+def write_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+  """workdir/config.json, which `load_config` reads back (process 0 of a multi-process run writes it)."""
+  if parallel.is_primary():
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+
+
+def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
+  """The locked config a run wrote to workdir/config.json, on today's defaults for any key it lacks."""
+  path = pathlib.Path(workdir) / "config.json"
+  if not path.exists():
+    raise FileNotFoundError(f"{path} not found: is {workdir} a workdir written by `dvae train`?")
+  try:
+    saved = json.loads(path.read_text())
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise WorkdirError(f"{path} is not valid JSON ({e}); expected the config `dvae train` wrote there.") from e
+  if not isinstance(saved, dict):
+    raise WorkdirError(f"{path} holds a {type(saved).__name__}; expected the config object `dvae train` wrote there.")
+  model = saved.get("model", {})
+  if not isinstance(model.get("network"), dict):
+    raise ConfigError(
+      f"{path} was written by an older dvae-jax whose config.model had no 'network' section; "
+      "retrain with this version, or evaluate with the version that trained it."
+    )
+  config = base_config(model.get("family", "vae"), model["network"].get("name"))
+  config.unlock()
+  # A registry choice saved with another name than the default (e.g. model.discriminator.name) has
+  # its own keys: the saved section replaces the default's instead of being merged into it.
+  for key, value in model.items():
+    default = config.model.get(key)
+    if isinstance(value, dict) and "name" in value and isinstance(default, ml_collections.ConfigDict):
+      if default.get("name") != value["name"]:
+        del config.model[key]
+  config.update(saved)
+  config.lock()
+  return config

@@ -1,0 +1,64 @@
+"""`load_experiment(path or name, variant)`: the one way to get an experiment's config, for the
+command line, scripts, tests and notebooks alike.
+
+An experiment is a Python file whose `get_config(variant)` returns a ConfigDict. It is named by a
+path (`experiments/mnist_vae.py`), or by its name (`mnist_vae`), which is looked up in the
+`experiments/` folder of the current directory and then in that of this checkout; a trailing
+`:variant` selects a variant (`mnist_vae:smoke`).
+"""
+
+import hashlib
+import importlib.util
+import pathlib
+
+import ml_collections
+
+from dvae_jax.errors import ConfigError
+
+# The experiments folder of a source checkout (beside the package).
+REPOSITORY_EXPERIMENTS = pathlib.Path(__file__).resolve().parents[2] / "experiments"
+
+
+def candidate_paths(name: str) -> list[pathlib.Path]:
+  """Where experiment `name` (a path, or a bare name such as "mnist_vae") is looked for, in order."""
+  path = pathlib.Path(name)
+  if path.suffix == ".py" or len(path.parts) > 1:
+    return [path]
+  return [pathlib.Path("experiments") / f"{name}.py", REPOSITORY_EXPERIMENTS / f"{name}.py"]
+
+
+def resolve_experiment(name: str) -> pathlib.Path:
+  """The file of experiment `name`; a ConfigError naming every path tried if there is none."""
+  tried = candidate_paths(name)
+  for path in tried:
+    if path.is_file():
+      return path
+  raise ConfigError(
+    f"no experiment config {name!r}: tried {', '.join(str(p) for p in dict.fromkeys(tried))}. Expected a path to an "
+    "experiment file (experiments/mnist_vae.py) or the name of one in experiments/ (mnist_vae)."
+  )
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+  """ "path[:variant]" -> (path, variant or None)."""
+  path, sep, variant = spec.partition(":")
+  return path, (variant if sep else None)
+
+
+def load_experiment(spec: str | pathlib.Path, variant: str | None = None) -> ml_collections.ConfigDict:
+  """The config of an experiment file, with `variant` (or the `:variant` of `spec`) applied, unlocked.
+
+  Args:
+    spec: a path to an experiment file or an experiment's name, optionally with ":variant".
+    variant: the variant (e.g. "smoke", or "l2,smoke"); overrides one given in `spec`.
+  """
+  name, spec_variant = split_spec(str(spec))
+  path = resolve_experiment(name)
+  module_name = f"dvae_experiment_{path.stem}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+  module_spec = importlib.util.spec_from_file_location(module_name, path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  if not hasattr(module, "get_config"):
+    raise ConfigError(f"{path} has no get_config(variant) function; expected an experiment config file.")
+  chosen = variant if variant is not None else spec_variant
+  return module.get_config(chosen) if chosen is not None else module.get_config()

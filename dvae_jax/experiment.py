@@ -1,0 +1,358 @@
+"""An experiment built from a config: data, model, objective, optimizer and the compiled steps.
+
+`build_experiment(config)` validates the config, loads the data and returns an `Experiment`: the
+typed model hyperparameters, the Flax module of the chosen family, a pure objective, the learning
+rate schedule and optimizer, and the jitted step functions on a device mesh (`train_step`,
+`eval_step`, `reconstruct`). The training loop (train.py), evaluation (evaluate.py) and the
+figures use it; none of them builds a model on its own.
+"""
+
+import dataclasses
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from jax.sharding import Mesh
+
+from dvae_jax import configs, console, losses, parallel, plots
+from dvae_jax.data import (
+  PreprocessSpec,
+  Split,
+  Splits,
+  eval_batches,
+  load_splits,
+  preprocess,
+  preprocess_spec_from_config,
+)
+from dvae_jax.models import Family, ModelConfig, get_family, model_config
+
+Objective = Callable[..., tuple[jax.Array, tuple[dict[str, jax.Array], Any]]]
+
+# Each random stream has a fixed tag, so adding a stream never changes the draws of another.
+KEY_TAGS = {"init": 0, "data": 1, "train": 2, "eval": 3, "sample": 4, "binarize": 5, "likelihood": 6}
+RNG_STREAMS = {"params": 0, "reparam": 1, "noise": 2, "dropout": 3}
+
+
+class TrainState(flax.struct.PyTreeNode):
+  step: jax.Array  # int32 []
+  params: Any
+  model_state: Any  # {"batch_stats": ...}, or {} for models without batch norm
+  opt_state: Any
+
+
+def named_keys(seed: int) -> dict[str, jax.Array]:
+  """One seed, split once into named keys."""
+  root = jax.random.key(seed)
+  return {name: jax.random.fold_in(root, tag) for name, tag in KEY_TAGS.items()}
+
+
+def module_rngs(key: jax.Array) -> dict[str, jax.Array]:
+  return {name: jax.random.fold_in(key, tag) for name, tag in RNG_STREAMS.items() if name != "params"}
+
+
+def make_objective(family: Family, model, hparams: ModelConfig, *, batch_reduction: str) -> Objective:
+  """objective(params, model_state, batch, key, *, train) -> (loss, (metrics, new_model_state)).
+
+    `loss` is what is optimized: the per-image objective reduced over the batch ("sum", as the
+    reference does, or "mean"), plus the L2 penalty of `hparams.l2_scheme`. `metrics` holds
+    per-example terms [B] in nats per image and scalars: `l2`, the penalty's share per image (what
+  is added to `loss`, divided by B when the batch is summed), so that `objective_nats + l2` is the
+  optimized loss per image whatever the batch size; for each
+    of the family's generators the reference's "test loss" `reference_loss_<label>` (its
+    reconstruction BCE plus its own L2 term, counted once, as the reference computes it) and that L2
+    term `reference_l2_<label>`; `reference_loss`, the first (output) generator's.
+  """
+  include = losses.reference_l2_include
+
+  def l2_penalty(params, batch_size: int) -> jax.Array:
+    if hparams.l2_scheme == "single":
+      return losses.l2_penalty(params, hparams.weight_decay, include=include)
+    # "reference": every image's loss carries each scope's term; reduced like the data term.
+    per_image = losses.l2_penalty(
+      params, hparams.weight_decay, include=include, multiplicity=lambda path: family.l2_multiplicity(path, hparams)
+    )
+    return per_image * (batch_size if batch_reduction == "sum" else 1)
+
+  def objective(params, model_state, batch, key, *, train: bool):
+    variables = {"params": params, **model_state}
+    rngs = module_rngs(key)
+    if train:
+      outputs, new_state = model.apply(variables, batch["image"], train=True, rngs=rngs, mutable=list(model_state))
+    else:
+      outputs, new_state = model.apply(variables, batch["image"], train=False, rngs=rngs), model_state
+    terms, per_example = family.terms(outputs, batch, hparams)
+    batch_size = per_example.shape[0]
+    l2 = l2_penalty(params, batch_size)
+    reduced = jnp.sum(per_example) if batch_reduction == "sum" else jnp.mean(per_example)
+    metrics = {**terms, "objective_nats": per_example, "l2": l2 / batch_size if batch_reduction == "sum" else l2}
+    for i, generator in enumerate(family.generators):
+      generator_params = params
+      for name in generator.path:
+        generator_params = generator_params[name]
+      generator_l2 = losses.l2_penalty(generator_params, hparams.weight_decay, include=include)
+      metrics[f"reference_l2_{generator.label}"] = generator_l2
+      metrics[f"reference_loss_{generator.label}"] = terms[generator.recon_term] + generator_l2
+      if i == 0:
+        metrics["reference_loss"] = metrics[f"reference_loss_{generator.label}"]
+    return reduced + l2, (metrics, new_state)
+
+  return objective
+
+
+def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.Schedule:
+  """The learning rate at each step: constant, or decayed x decay_rate every decay_epochs epochs
+  (in steps, or smoothly), never below min_learning_rate (`configs.validate` keeps it a floor)."""
+  if optim.schedule == "constant":
+    return optax.constant_schedule(optim.learning_rate)
+  return optax.exponential_decay(
+    optim.learning_rate,
+    transition_steps=optim.decay_epochs * steps_per_epoch,
+    decay_rate=optim.decay_rate,
+    staircase=optim.schedule == "staircase",
+    end_value=optim.min_learning_rate,  # with decay_rate < 1, optax clips from below
+  )
+
+
+def make_optimizer(
+  optim: ml_collections.ConfigDict, steps_per_epoch: int, *, discriminator_params: str | None = None
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  """Adam on the schedule of `make_schedule`, after clipping each gradient entry (if enabled).
+
+  With `discriminator_params` (a family with a second player), that top-level params subtree gets
+  its own Adam, on the same schedule from `optim.discriminator_learning_rate` (None: the same
+  learning rate), and its own moments: one optax.multi_transform, one optimizer state.
+  """
+
+  def chain(schedule: optax.Schedule) -> optax.GradientTransformation:
+    adam = optax.adam(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps)
+    return optax.chain(optax.clip(optim.clip_value), adam) if optim.clip_value else adam
+
+  schedule = make_schedule(optim, steps_per_epoch)
+  if discriminator_params is None:
+    return chain(schedule), schedule
+  disc_optim = ml_collections.ConfigDict(optim.to_dict())
+  if optim.discriminator_learning_rate is not None:
+    disc_optim.learning_rate = optim.discriminator_learning_rate
+    disc_optim.min_learning_rate = min(optim.min_learning_rate, optim.discriminator_learning_rate)
+  disc_schedule = make_schedule(disc_optim, steps_per_epoch)
+
+  def labels(params):
+    return {name: ("discriminator" if name == discriminator_params else "model") for name in params}
+
+  transform = optax.multi_transform({"model": chain(schedule), "discriminator": chain(disc_schedule)}, labels)
+  return transform, schedule
+
+
+@dataclasses.dataclass
+class Experiment:
+  """Everything built from a config: data, model, objective and the compiled step functions."""
+
+  config: ml_collections.ConfigDict
+  mesh: Mesh
+  splits: Splits
+  preprocess_spec: PreprocessSpec
+  hparams: ModelConfig  # the typed config.model, with the data's image shape and classes
+  family: Family
+  model: Any
+  optimizer: optax.GradientTransformation
+  schedule: optax.Schedule
+  keys: dict[str, jax.Array]
+  steps_per_epoch: int
+  prepare: Callable  # (uint8 batch, step=None) -> {"image": floats in [0, 1], "label"}; traceable
+  train_step: Callable  # (state, batches [k, B, ...]) -> (state, metrics [k])
+  eval_step: Callable  # (state, batch [B, ...], key) -> metric sums
+  reconstruct: Callable  # (state, batch [B, ...], key) -> (inputs, reconstructions)
+  traces: dict[str, int]
+
+  @property
+  def identity(self) -> dict[str, Any]:
+    return configs.identity(self.config.to_dict())
+
+  @staticmethod
+  def variables(state: TrainState) -> dict[str, Any]:
+    """The Flax variables of a train state."""
+    return {"params": state.params, **state.model_state}
+
+  def init_state(self) -> TrainState:
+    sample = jnp.zeros((1, *self.hparams.image_shape), jnp.float32)
+
+    def init() -> TrainState:
+      key = self.keys["init"]
+      rngs = {name: jax.random.fold_in(key, tag) for name, tag in RNG_STREAMS.items()}
+      variables = self.model.init(rngs, sample, train=False)
+      params = variables.pop("params")
+      return TrainState(
+        step=jnp.zeros((), jnp.int32), params=params, model_state=dict(variables), opt_state=self.optimizer.init(params)
+      )
+
+    return jax.jit(init, out_shardings=parallel.replicated(self.mesh))()
+
+  def epoch_of(self, step: int) -> tuple[int, int]:
+    """(epoch, position in the epoch) of a global step."""
+    return divmod(step, self.steps_per_epoch)
+
+
+def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
+  """Validates `config`, loads its data and builds the model and the compiled step functions."""
+  configs.validate(config)
+  # Random draws must not depend on how arrays are sharded (1 device vs a pod).
+  jax.config.update("jax_threefry_partitionable", True)
+  if config.num_devices is not None and config.num_devices > len(jax.devices()):
+    raise configs.ConfigError(
+      f"config.num_devices={config.num_devices} but only {len(jax.devices())} devices are visible: {jax.devices()}."
+    )
+  mesh = parallel.make_mesh(config.num_devices)
+  num_devices = mesh.devices.size
+  for name in ("batch_size", "eval_batch_size"):
+    check_divisible(f"train.{name}", config.train[name], num_devices)
+  splits = load_splits(config.data, seed=config.seed)
+  steps_per_epoch = len(splits.train) // config.train.batch_size
+  if steps_per_epoch == 0:
+    raise configs.ConfigError(
+      f"the training split has {len(splits.train)} examples, fewer than one batch of "
+      f"config.train.batch_size={config.train.batch_size}."
+    )
+  preprocess_spec = preprocess_spec_from_config(config.data)
+  hparams = model_config(
+    config.model, image_shape=preprocess_spec.image_shape(splits.raw_image_shape), num_classes=splits.num_classes
+  )
+  family = get_family(hparams.family)
+  model = family.module(hparams)
+  optimizer, schedule = make_optimizer(config.optim, steps_per_epoch, discriminator_params=family.discriminator_params)
+  keys = named_keys(config.seed)
+  objective = make_objective(family, model, hparams, batch_reduction=config.optim.batch_reduction)
+  traces = {"train": 0, "eval": 0}
+
+  def prepare(batch, step=None):
+    image = preprocess(batch["image"], batch["id"], spec=preprocess_spec, key=keys["binarize"], step=step)
+    return {"image": image, "label": batch["label"]}
+
+  def epoch_of(state: TrainState) -> jax.Array:
+    """Epochs of training so far (float), for families whose loss follows a schedule in epochs."""
+    return state.step.astype(jnp.float32) / steps_per_epoch
+
+  def one_step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:
+    inputs = {**prepare(batch, state.step), "epoch": epoch_of(state)}
+    step_key = jax.random.fold_in(keys["train"], state.step)
+    grad_fn = jax.value_and_grad(objective, has_aux=True)
+    (loss, (metrics, model_state)), grads = grad_fn(state.params, state.model_state, inputs, step_key, train=True)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    metrics = {name: jnp.mean(value) for name, value in metrics.items()}
+    metrics.update(loss=loss, grad_norm=optax.tree.norm(grads), learning_rate=jnp.asarray(schedule(state.step)))
+    new_state = TrainState(
+      step=state.step + 1,
+      params=optax.apply_updates(state.params, updates),
+      model_state=model_state,
+      opt_state=opt_state,
+    )
+    return new_state, metrics
+
+  def multi_step(state: TrainState, batches):
+    traces["train"] += 1  # runs at trace time only
+    # Straight-line code only: XLA:CPU compiles a while-loop body apart and gives its convolutions
+    # non-canonical layouts and the generic loop emitter (a rolled lax.scan of 5 reference-VAE steps
+    # measured 10 img/s against 137 for one step per dispatch). So one step runs as is, and several
+    # run as a fully unrolled scan: k copies of the step in one program (220 img/s for k = 5 in the
+    # same interleaved run; compilation grows with k). One compilation per chunk length (the last
+    # chunk of an epoch may be shorter); XLA fuses across the copies, so results equal k = 1 only
+    # up to float32 rounding.
+    if batches["label"].shape[0] == 1:
+      state, metrics = one_step(state, jax.tree.map(lambda x: x[0], batches))
+      return state, jax.tree.map(lambda m: m[None], metrics)
+    return jax.lax.scan(one_step, state, batches, unroll=True)
+
+  def eval_step(state: TrainState, batch, key):
+    traces["eval"] += 1
+    inputs = {**prepare(batch), "epoch": epoch_of(state)}
+    _, (metrics, _) = objective(state.params, state.model_state, inputs, key, train=False)
+    mask = batch["mask"]
+    sums = {name: (jnp.sum(value * mask) if value.ndim else value * jnp.sum(mask)) for name, value in metrics.items()}
+    return sums, jnp.sum(mask)
+
+  def reconstruct(state: TrainState, batch, key):
+    inputs = prepare(batch)
+    recon = model.apply(Experiment.variables(state), inputs["image"], rngs=module_rngs(key), method="reconstruct")
+    return inputs["image"], recon
+
+  replicated = parallel.replicated(mesh)
+  return Experiment(
+    config=config,
+    mesh=mesh,
+    splits=splits,
+    preprocess_spec=preprocess_spec,
+    hparams=hparams,
+    family=family,
+    model=model,
+    optimizer=optimizer,
+    schedule=schedule,
+    keys=keys,
+    steps_per_epoch=steps_per_epoch,
+    prepare=prepare,
+    train_step=jax.jit(
+      multi_step,
+      in_shardings=(replicated, parallel.batch_sharding(mesh, leading_axes=1)),
+      out_shardings=(replicated, replicated),
+      donate_argnums=0,
+    ),
+    eval_step=jax.jit(
+      eval_step, in_shardings=(replicated, parallel.batch_sharding(mesh), replicated), out_shardings=replicated
+    ),
+    reconstruct=jax.jit(reconstruct, out_shardings=replicated),
+    traces=traces,
+  )
+
+
+def check_divisible(path: str, batch_size: int, num_devices: int) -> None:
+  if batch_size % num_devices:
+    raise configs.ConfigError(f"config.{path}={batch_size} must be divisible by the {num_devices} devices of the mesh.")
+
+
+def evaluate_split(
+  experiment: Experiment, state: TrainState, split: Split, *, desc: str = "metrics"
+) -> dict[str, float]:
+  """Means of every metric over `split` (each example counted once; z sampled, BN in eval mode).
+
+  An empty split (e.g. data.validation_fraction=0) has no metrics: {}.
+  """
+  if not len(split):
+    return {}
+  batch_size = experiment.config.train.eval_batch_size
+  sharding = parallel.batch_sharding(experiment.mesh)
+  totals, count = None, 0.0
+  batches = console.progress(
+    eval_batches(split, batch_size), total=console.batches_of(len(split), batch_size), desc=desc
+  )
+  for index, batch in enumerate(batches):
+    key = jax.random.fold_in(experiment.keys["eval"], index)
+    sums, n = experiment.eval_step(state, parallel.global_batch(batch, sharding), key)
+    totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+    count += float(n)
+  return {name: float(value) / count for name, value in jax.device_get(totals).items()}
+
+
+def reconstructions(experiment: Experiment, state: TrainState, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
+  """(inputs, one stochastic reconstruction each) for the first `num` images of `split`."""
+  inputs, recon = experiment.reconstruct(state, split.take(np.arange(num)), experiment.keys["sample"])
+  return np.asarray(inputs), np.asarray(recon)
+
+
+def save_reconstructions(
+  experiment: Experiment, state: TrainState, split: Split, path: pathlib.Path, *, split_name: str = "validation"
+) -> pathlib.Path | None:
+  """Labelled rows of inputs and their reconstructions (none when config.train.grid_images is 0)."""
+  n = min(experiment.config.train.grid_images, len(split))
+  if not n:
+    return None
+  inputs, recon = reconstructions(experiment, state, split, n)
+  if not parallel.is_primary():
+    return None
+  generators = experiment.family.generators
+  output = generators[0].label.replace("_", " ") + " output" if len(generators) > 1 else "reconstruction"
+  title = f"{split_name} images and one stochastic reconstruction each (step {int(state.step)})"
+  return plots.plot_reconstructions(inputs, recon, path, output_label=output, title=title)

@@ -1,0 +1,167 @@
+"""A run's working directory: preparing it, and restoring a run from it.
+
+`prepare_workdir` checks that a workdir can be written before any work; `restore_or_init` resumes
+the latest checkpoint of the experiment (after checking it belongs to it) or starts fresh;
+`restore_run(workdir)` rebuilds a trained run from its `config.json` and latest checkpoint, for
+evaluation, figures and notebooks: a `Run` encodes, decodes, reconstructs and samples images.
+"""
+
+import contextlib
+import dataclasses
+import logging
+import pathlib
+import tempfile
+from collections.abc import Iterator
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from dvae_jax import batch_norm, configs, parallel, preemption, workdir_lock
+from dvae_jax.checkpoint import Checkpointer, CheckpointError
+from dvae_jax.data import Split
+from dvae_jax.errors import WorkdirError
+from dvae_jax.experiment import Experiment, TrainState, build_experiment, module_rngs
+from dvae_jax.models import ARCHITECTURES
+
+
+def prepare_workdir(workdir: pathlib.Path) -> None:
+  """Creates `workdir` if needed and checks that files can be written in it, before any work."""
+  if workdir.exists() and not workdir.is_dir():
+    raise WorkdirError(
+      f"--workdir {workdir} is a file; expected a directory for the run's checkpoints and metrics (an existing "
+      "run's, to resume it, or a new path, which is created). The file was not changed."
+    )
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=workdir):
+      pass
+  except OSError as e:
+    raise WorkdirError(
+      f"--workdir {workdir} cannot be written ({e.strerror or e}); expected a directory this user can create files "
+      "in. Nothing in it was changed."
+    ) from e
+
+
+@contextlib.contextmanager
+def locked(workdir: pathlib.Path, purpose: str) -> Iterator[None]:
+  """Holds the workdir's lock (workdir_lock.py) inside the block; in a multi-process run process 0
+  holds it for all, and every process stops if it could not."""
+  lock = workdir_lock.WorkdirLock(workdir, purpose)
+  refused: WorkdirError | None = None
+  if parallel.is_primary():
+    try:
+      lock.acquire()
+    except WorkdirError as e:
+      refused = e
+  if jax.process_count() > 1 and preemption.any_process(refused is not None) and refused is None:
+    refused = WorkdirError(f"--workdir {workdir} is in use; process 0's message says by whom. Nothing was changed.")
+  if refused is not None:
+    raise refused
+  try:
+    yield
+  finally:
+    lock.release()
+
+
+def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple[TrainState, int]:
+  """The latest checkpoint's state (after checking it belongs to this experiment), else a fresh one."""
+  state = experiment.init_state()
+  latest = checkpointer.latest_step()
+  if latest is None:
+    return state, 0
+  meta = checkpointer.check_compatible(latest, experiment.identity, renamed=ARCHITECTURES.renamed)
+  optim = experiment.config.optim.to_dict()
+  changed = sorted(k for k in optim if meta.get("optim", {}).get(k, optim[k]) != optim[k])
+  if changed:
+    logging.warning(
+      "Resuming step %d with changed optimizer settings: %s.",
+      latest,
+      ", ".join(f"optim.{k} {meta['optim'][k]!r} -> {optim[k]!r}" for k in changed),
+    )
+  return checkpointer.restore(latest, state), latest
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """A trained run restored from its workdir."""
+
+  workdir: pathlib.Path
+  experiment: Experiment
+  state: TrainState
+  step: int
+  recomputed_batch_norm: int = 0  # training batches batch norm's statistics were recomputed on (0: not)
+
+  def split(self, name: str) -> Split:
+    """The run's "train", "valid" or "test" split (uint8 images as stored, labels, ids)."""
+    return getattr(self.experiment.splits, name)
+
+  # The model from Python. Images go in as the dataset stores them (uint8 [N, H, W, C], e.g.
+  # `run.split("test").take(np.arange(8))["image"]`) and are preprocessed as in training
+  # (inverted, binarized: see `inputs`); outputs are probabilities in [0, 1] [N, H, W, C].
+
+  def inputs(self, images: np.ndarray, ids: np.ndarray | None = None) -> jax.Array:
+    """The model's inputs (floats in [0, 1]) for `images` as the dataset stores them. A binarized
+    run binarizes each image with the draw of its example id (`ids`, default 0 .. N-1)."""
+    images = np.asarray(images)
+    expected = self.experiment.splits.raw_image_shape
+    if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != tuple(expected):
+      raise ValueError(
+        f"expected images as the dataset stores them: uint8 [N, {', '.join(map(str, expected))}] in 0-255; got "
+        f"{images.dtype} {list(images.shape)}. Use run.split('test').take(index)['image'], or convert floats in "
+        "[0, 1] with (255 * x).round().astype(np.uint8)."
+      )
+    ids = np.arange(len(images)) if ids is None else np.asarray(ids)
+    return self.experiment.prepare({"image": images, "id": ids, "label": np.zeros(len(images), np.int32)})["image"]
+
+  def encode(self, images: np.ndarray) -> tuple[jax.Array, jax.Array]:
+    """Posterior mean and log-variance [N, z] of a latent-variable model."""
+    return self._apply("encode", self.inputs(images))
+
+  def decode(self, z: jax.Array) -> jax.Array:
+    """Codes [N, z] -> the model's output probabilities [N, H, W, C]."""
+    return jax.nn.sigmoid(self._apply("output_logits", jnp.asarray(z)))
+
+  def reconstruct(self, images: np.ndarray, *, key: jax.Array | None = None) -> jax.Array:
+    """One stochastic reconstruction of each image (eval mode), from `key` (default: the run's sample key)."""
+    return self._apply("reconstruct", self.inputs(images), key=key)
+
+  def sample(self, num: int, *, key: jax.Array | None = None) -> jax.Array:
+    """`num` images decoded from draws of the prior."""
+    key = self.experiment.keys["sample"] if key is None else key
+    return self.decode(self._apply("sample_prior", key, num))
+
+  def _apply(self, method: str, *args, key: jax.Array | None = None):
+    if not hasattr(self.experiment.model, method):
+      raise AttributeError(f"the {self.experiment.hparams.family!r} family's model has no {method!r}.")
+    rngs = module_rngs(self.experiment.keys["sample"] if key is None else key)
+    return self.experiment.model.apply(Experiment.variables(self.state), *args, method=method, rngs=rngs)
+
+
+def restore_run(
+  workdir: str | pathlib.Path,
+  config: ml_collections.ConfigDict | None = None,
+  *,
+  recompute_batch_norm: int | None = None,
+) -> Run:
+  """Rebuilds the experiment of `workdir` (from its config.json unless given) and its latest state.
+
+  With `recompute_batch_norm` (else `config.eval.recompute_batch_norm`) N > 0, batch norm's running
+  statistics are recomputed with the final parameters on N training batches first
+  (batch_norm.recompute_batch_norm_statistics); the checkpoint itself is not changed.
+  """
+  workdir = pathlib.Path(workdir)
+  config = config or configs.load_config(workdir)
+  experiment = build_experiment(config)
+  checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=config.train.max_checkpoints)
+  try:
+    if checkpointer.latest_step() is None:
+      raise CheckpointError(f"no checkpoint found in {workdir / 'checkpoints'}; train first with `dvae train`.")
+    state, step = restore_or_init(experiment, checkpointer)
+  finally:
+    checkpointer.close()
+  batches = config.eval.recompute_batch_norm if recompute_batch_norm is None else recompute_batch_norm
+  if batches:
+    state = batch_norm.recompute_batch_norm_statistics(experiment, state, batches)
+  return Run(workdir, experiment, state, step, recomputed_batch_norm=batches)
