@@ -281,9 +281,12 @@ def _evaluate_checkpoint(workdir, split, config, classifier_workdir, iw_samples,
     "step": run.step,
     "epoch": run.step / experiment.steps_per_epoch,
     "split": split,
+    "family": experiment.hparams.family,
     "num_examples": len(data),
     **evaluate_split(experiment, run.state, data, desc=f"{split} metrics"),
   }
+  if isinstance(getattr(experiment.hparams, "likelihood", None), str):
+    result["likelihood"] = experiment.hparams.likelihood  # names the reference's "test loss" in the headline
   if run.recomputed_batch_norm:
     result["recomputed_batch_norm_batches"] = run.recomputed_batch_norm
   classifier = (

@@ -1,15 +1,8 @@
 """The `dvae` command line. It parses flags and calls one library function per command.
 
-dvae train    --config experiments/mnist_dvae.py[:smoke] --workdir runs/x [--config.train.num_epochs=2]
-              (SIGTERM / Ctrl-C: checkpoint the current step, exit 75; rerun the same command to resume)
-dvae check-repro --config experiments/mnist_vae.py:smoke [--workdir W] [--steps 24] [--processes 2]
-dvae evaluate --workdir runs/x [--split test]
-dvae figures  --workdir runs/x [--out DIR] [--which scatter,manifold,denoising,interpolation,samples] [--split test]
-dvae data download mnist [--data_dir DIR] [--mirror URL]
-
-Multi-process (one process per host): add --distributed [--coordinator_address HOST:PORT
---num_processes N --process_id I] to `dvae train` (README: "Several processes").
-Errors are one paragraph, exit status 1; --verbose adds the traceback.
+`dvae --help` lists the commands, `dvae COMMAND --help` one command's flags. Errors are one
+paragraph on stderr, exit status 1 (--verbose adds the traceback); Ctrl-C exits 130, and a
+training stopped by SIGTERM or Ctrl-C exits 75 after checkpointing its step (rerun to resume).
 """
 
 import functools
@@ -23,8 +16,62 @@ import traceback
 from absl import app, flags
 from ml_collections import config_flags
 
-COMMANDS = ("train", "evaluate", "plot", "figures", "data", "check-repro")
-USAGE = __doc__
+# Each command: what it does, its arguments, and the flags it reads (any other flag is refused).
+COMMANDS = {
+  "train": (
+    "train an experiment, or resume the run in its workdir",
+    "--config C --workdir W [--config.KEY=VALUE ...] [--distributed ...]",
+    ("config", "workdir", "distributed", "coordinator_address", "num_processes", "process_id"),
+  ),
+  "evaluate": (
+    "test metrics of a run's latest checkpoint, written to W/eval_<split>.json",
+    "--workdir W [--iw_samples K] [--iw_limit N] [--recompute_batch_norm N] [--classifier_workdir C]",
+    ("workdir", "config", "split", "classifier_workdir", "iw_samples", "iw_limit", "recompute_batch_norm"),
+  ),
+  "figures": (
+    "what a run's model can draw: latent scatter and manifold, denoising, interpolation, samples",
+    "--workdir W [--out DIR] [--which scatter,manifold,denoising,interpolation,samples] [--split test]",
+    ("workdir", "out", "which", "split"),
+  ),
+  "plot": (
+    "several runs side by side: validation curves, outputs, prior samples",
+    "--run LABEL=W [--run LABEL=W ...] --out DIR",
+    ("run", "out"),
+  ),
+  "check-repro": (
+    "same seed, resume, devices, steps per dispatch (and processes): bitwise or within tolerance",
+    "--config C [--workdir W] [--steps 24] [--processes 2] [--cpu_devices 2]",
+    ("config", "workdir", "steps", "processes", "cpu_devices"),
+  ),
+  "data": (
+    "download and verify a dataset's official files",
+    "download NAME [--data_dir DIR] [--mirror URL]",
+    ("data_dir", "mirror"),
+  ),
+}
+COMMON_FLAGS = ("verbose",)
+INTERRUPTED_EXIT_STATUS = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+
+
+def usage() -> str:
+  """`dvae --help`: every command with its arguments."""
+  lines = ["usage: dvae COMMAND [flags]    (dvae COMMAND --help: its flags)", "", "commands:"]
+  for name, (purpose, arguments, _) in COMMANDS.items():
+    lines += [f"  {name:<12} {purpose}", f"  {'':<12}   dvae {name} {arguments}"]
+  lines += ["", "Experiments: experiments/*.py, by path or name (mnist_dvae:smoke). Docs: README.md, docs/."]
+  return "\n".join(lines)
+
+
+def command_help(command: str) -> str:
+  """`dvae COMMAND --help`: what it does and each of its flags with its meaning and default."""
+  purpose, arguments, names = COMMANDS[command]
+  lines = [f"usage: dvae {command} {arguments}", "", purpose, "", "flags:"]
+  for name in (*names, *COMMON_FLAGS):
+    flag = flags.FLAGS[name]
+    default = "" if flag.default in (None, [], False) else f" (default: {flag.default_as_str or flag.default})"
+    lines.append(f"  --{name}: {flag.help}{default}")
+  return "\n".join(lines)
+
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config",
@@ -41,13 +88,17 @@ _CLASSIFIER = flags.DEFINE_string(
   "classifier_workdir", None, "`evaluate`: a trained classifier's workdir, to score reconstructions."
 )
 _IW_SAMPLES = flags.DEFINE_integer(
-  "iw_samples", None, "`evaluate`: importance samples for the NLL (default config.eval.iw_samples; 0 skips)."
+  "iw_samples", None, "importance samples for the NLL (default config.eval.iw_samples; 0 skips it).", lower_bound=0
+)
+_IW_LIMIT = flags.DEFINE_integer(
+  "iw_limit", None, "estimate the NLL on the first N test images only (default config.eval.iw_limit).", lower_bound=1
 )
 _RECOMPUTE_BN = flags.DEFINE_integer(
   "recompute_batch_norm",
   None,
-  "`evaluate`: recompute batch norm's running statistics with the final parameters on this many training batches "
+  "recompute batch norm's running statistics with the final parameters on this many training batches "
   "first (default: config.eval.recompute_batch_norm; 0: the running averages as trained).",
+  lower_bound=0,
 )
 _RUNS = flags.DEFINE_multi_string("run", None, "`plot`: LABEL=WORKDIR of a run to draw (repeat the flag).")
 _OUT = flags.DEFINE_string("out", None, "`plot`, `figures`: directory for the figures (`figures`: WORKDIR/figures).")
@@ -66,17 +117,25 @@ _DISTRIBUTED = flags.DEFINE_bool(
 _COORDINATOR = flags.DEFINE_string(
   "coordinator_address", None, "--distributed: HOST:PORT of process 0's coordinator service."
 )
-_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "--distributed: how many processes take part.")
-_PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this process's index, 0 .. num_processes-1.")
-_STEPS = flags.DEFINE_integer("steps", None, "`check-repro`: training steps of each run (default 24).")
+_NUM_PROCESSES = flags.DEFINE_integer(
+  "num_processes", None, "--distributed: how many processes take part.", lower_bound=1
+)
+_PROCESS_ID = flags.DEFINE_integer(
+  "process_id", None, "--distributed: this process's index, 0 .. num_processes-1.", lower_bound=0
+)
+_STEPS = flags.DEFINE_integer("steps", None, "training steps of each run (default 24).", lower_bound=1)
 _PROCESSES = flags.DEFINE_integer(
   "processes",
   0,
   "`check-repro` on CPU: also train the config as this many local processes (jax.distributed on 127.0.0.1) and "
   "compare with one process (0: not).",
+  lower_bound=0,
 )
 _CPU_DEVICES = flags.DEFINE_integer(
-  "cpu_devices", None, "`check-repro` on CPU: virtual devices to split the host into for the device check (default 2)."
+  "cpu_devices",
+  None,
+  "`check-repro` on CPU: virtual devices to split the host into for the device check (default 2).",
+  lower_bound=1,
 )
 _MIRRORS = flags.DEFINE_multi_string("mirror", None, "Base URL to download from instead of the official mirrors.")
 _VERBOSE = flags.DEFINE_bool("verbose", False, "On an error, print its traceback too (by default: one paragraph).")
@@ -105,7 +164,7 @@ def _main(command: str, argv: list[str]) -> None:
 
     repro.set_xla_flags(cpu_devices=_CPU_DEVICES.value)
   # Imported here so that `dvae --help` and flag errors stay fast.
-  from dvae_jax import evaluate, figures, reports, train
+  from dvae_jax import console, evaluate, figures, reports, train
   from dvae_jax.checkpoint import CheckpointError
   from dvae_jax.configs import ConfigError
   from dvae_jax.data import DataError, download
@@ -116,6 +175,7 @@ def _main(command: str, argv: list[str]) -> None:
   # news to a user; this package's own messages (e.g. "Resuming from ...") stay.
   logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
   logging.getLogger("absl").setLevel(logging.WARNING)
+  _refuse_other_commands_flags(command)
   if _DISTRIBUTED.value:
     _initialize_distributed()
   try:
@@ -126,10 +186,10 @@ def _main(command: str, argv: list[str]) -> None:
         print(path)
       return
     if len(argv) > 1:
-      _fail(f"unexpected arguments {argv[1:]}.\n{USAGE}")
+      _fail(f"unexpected arguments {argv[1:]}; usage: dvae {command} {COMMANDS[command][1]}")
     if command == "plot":
       if not _RUNS.value or not _OUT.value or not all("=" in run for run in _RUNS.value):
-        _fail(f"`dvae plot` needs --out and one or more --run LABEL=WORKDIR.\n{USAGE}")
+        _fail(f"`dvae plot` needs --out and one or more --run LABEL=WORKDIR; usage: dvae plot {COMMANDS['plot'][1]}")
       for path in figures.make_comparison_figures(dict(run.split("=", 1) for run in _RUNS.value), _OUT.value):
         print(path)
       return
@@ -137,24 +197,26 @@ def _main(command: str, argv: list[str]) -> None:
       _check_repro()
       return
     if not _WORKDIR.value:
-      _fail(f"--workdir is required.\n{USAGE}")
+      _fail(f"--workdir is required; usage: dvae {command} {COMMANDS[command][1]}")
     if command == "figures":
       _figures(_WORKDIR.value)
       return
     if command == "train":
       if _CONFIG.value is None:
-        _fail(f"--config is required for `dvae train`.\n{USAGE}")
+        _fail(f"--config is required for `dvae train`; usage: dvae train {COMMANDS['train'][1]}")
       valid = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-      print(reports.format_metrics(f"validation metrics after training ({_WORKDIR.value}):", valid))
+      print(reports.format_training_end(valid, _CONFIG.value, _WORKDIR.value))
       return
-    result = evaluate.evaluate_checkpoint(
-      _WORKDIR.value,
-      split=_SPLIT.value,
-      config=_CONFIG.value,
-      classifier_workdir=_CLASSIFIER.value,
-      iw_samples=_IW_SAMPLES.value,
-      recompute_batch_norm=_RECOMPUTE_BN.value,
-    )
+    with console.reporting():  # a bar per phase on stderr, and the NLL's time estimate
+      result = evaluate.evaluate_checkpoint(
+        _WORKDIR.value,
+        split=_SPLIT.value,
+        config=_CONFIG.value,
+        classifier_workdir=_CLASSIFIER.value,
+        iw_samples=_IW_SAMPLES.value,
+        iw_limit=_IW_LIMIT.value,
+        recompute_batch_norm=_RECOMPUTE_BN.value,
+      )
     print(reports.format_evaluation(result))  # every metric, then the headline table
   except Preempted as e:
     print(f"dvae: {e}", file=sys.stderr)
@@ -165,6 +227,27 @@ def _main(command: str, argv: list[str]) -> None:
   except OSError as e:
     _print_traceback_if_verbose()
     _fail(_os_error_message(e))
+  except KeyboardInterrupt:
+    _print_traceback_if_verbose()
+    print(
+      f"dvae {command}: interrupted (Ctrl-C). Files already complete are kept; nothing was left half-written "
+      "(eval_test.json, config.json and checkpoints are written whole or not at all).",
+      file=sys.stderr,
+    )
+    sys.exit(INTERRUPTED_EXIT_STATUS)
+
+
+def _refuse_other_commands_flags(command: str) -> None:
+  """A flag of another command would be silently ignored: refuse it, naming this command's flags."""
+  allowed = {*COMMANDS[command][2], *COMMON_FLAGS}
+  ours = {name for entry in COMMANDS.values() for name in entry[2]}
+  given = {name.split(".")[0] for name in flags.FLAGS if flags.FLAGS[name].present}
+  foreign = sorted((given & ours) - allowed)
+  if foreign:
+    _fail(
+      f"{', '.join('--' + name for name in foreign)}: not a flag of `dvae {command}`, which reads "
+      f"{', '.join('--' + name for name in sorted(allowed))} (dvae {command} --help)."
+    )
 
 
 def _print_traceback_if_verbose() -> None:
@@ -204,7 +287,7 @@ def _check_repro() -> None:
   from dvae_jax import repro
 
   if _CONFIG.value is None:
-    _fail(f"--config is required for `dvae check-repro`.\n{USAGE}")
+    _fail(f"--config is required for `dvae check-repro`; usage: dvae check-repro {COMMANDS['check-repro'][1]}")
   workdir = pathlib.Path(_WORKDIR.value or tempfile.mkdtemp(prefix="dvae-check-repro-"))
   repro.use_compilation_cache(workdir / "xla_cache")
   report = repro.check_repro(
@@ -293,12 +376,28 @@ def _resolve_config(args: list[str]) -> list[str]:
   return resolved
 
 
+def _command_or_exit(args: list[str]) -> str | int:
+  """The command of `dvae ARGS`, or the exit status after printing help or an error."""
+  if not args or args[0] in ("-h", "--help", "help"):
+    print(usage(), file=sys.stdout if args else sys.stderr)
+    return 0 if args else 2
+  if args[0] not in COMMANDS:
+    print(
+      f"dvae: error: unknown command {args[0]!r}; expected one of {', '.join(COMMANDS)}.\n\n{usage()}", file=sys.stderr
+    )
+    return 2
+  if any(arg in ("-h", "--help", "-help", "--helpfull") for arg in args[1:]):
+    print(command_help(args[0]))
+    return 0
+  return args[0]
+
+
 def run() -> None:
   """Console entry point: `dvae COMMAND [flags]`."""
-  if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-    print(USAGE, file=sys.stderr)
-    sys.exit(2)
-  command = sys.argv.pop(1)
+  command = _command_or_exit(sys.argv[1:])
+  if isinstance(command, int):
+    sys.exit(command)
+  sys.argv.pop(1)
   sys.argv = _resolve_config([_underscore_flag(arg) for arg in sys.argv])
   app.run(functools.partial(_main, command), flags_parser=_parse_flags)
 
@@ -306,15 +405,14 @@ def run() -> None:
 def invoke(*args: str) -> int:
   """Runs `dvae ARGS...` in this process and returns its exit status, as the console command would
   (tests and notebooks; the flags of a previous call are forgotten first)."""
-  command, *rest = args
-  if command not in COMMANDS:
-    print(USAGE, file=sys.stderr)
-    return 2
+  command = _command_or_exit(list(args))
+  if isinstance(command, int):
+    return command
   # The config flag reads its --config.* overrides from sys.argv, and defines one flag per override.
   for name in [name for name in flags.FLAGS if name.startswith(f"{_CONFIG.name}.")]:
     delattr(flags.FLAGS, name)
   flags.FLAGS.unparse_flags()
-  saved_argv, sys.argv = sys.argv, ["dvae", *(_underscore_flag(arg) for arg in rest)]
+  saved_argv, sys.argv = sys.argv, ["dvae", *(_underscore_flag(arg) for arg in args[1:])]
   try:
     sys.argv = _resolve_config(sys.argv)
     _main(command, _parse_flags(sys.argv))

@@ -262,7 +262,7 @@ class _StepProfiler:
 
 def _epoch_line(epoch: int, num_epochs: int, valid: dict[str, float], seconds: float, *, rows: int = 3) -> str:
   """One console line per epoch: the first `rows` headline metrics (reports.HEADLINE) of validation."""
-  shown = [f"{label.strip()} {valid[key]:.4f}" for label, key in reports.HEADLINE if key in valid][:rows]
+  shown = [f"{label.strip()} {valid[key]:.4f}" for label, key in reports.headline_rows(valid)][:rows]
   return f"epoch {epoch}/{num_epochs} ({seconds:.0f} s), validation: " + "; ".join(shown)
 
 

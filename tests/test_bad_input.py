@@ -225,6 +225,10 @@ def _classifier_not_a_classifier(case):
   return ("evaluate", "--workdir", str(case.workdir), "--classifier_workdir", str(case.workdir), "--iw_samples=0")
 
 
+def _plot_missing_workdir(case):
+  return ("plot", "--run", f"A={case.tmp / 'nowhere'}", "--out", str(case.tmp / "plots"))
+
+
 def _non_finite_loss(case):
   return _train(case, "--config.train.num_epochs=2", "--config.optim.learning_rate=1e30")
 
@@ -262,6 +266,20 @@ ROWS = (
   Row("damaged-metrics-file", _damaged_metrics, r"metrics.jsonl, line 1, is not a metrics record"),
   Row("evaluate-empty-workdir", _evaluate_empty_workdir, r"config.json not found: is .* a workdir written by"),
   Row("classifier-not-a-classifier", _classifier_not_a_classifier, r"holds a 'vae' run, not a classifier; expected"),
+  Row(
+    "negative-importance-samples",
+    lambda case: ("evaluate", "--workdir", str(case.workdir), "--iw_samples=-1"),
+    r"flag --iw_samples=-1: -1 is not a non-negative integer",
+  ),
+  Row(
+    "negative-recompute-batches",
+    lambda case: ("evaluate", "--workdir", str(case.workdir), "--recompute_batch_norm=-5"),
+    r"--recompute_batch_norm=-5: -5 is not a non-negative integer",
+  ),
+  Row(
+    "flag-of-another-command", _with("--which=scatter"), r"--which: not a flag of `dvae train`, which reads --config"
+  ),
+  Row("plot-missing-workdir", _plot_missing_workdir, r"nowhere is not a workdir written by `dvae train`"),
   Row("non-finite-loss", _non_finite_loss, r"'loss' is not finite at step \d+ .*checkpoint \(step 8\).* is kept"),
 )
 

@@ -13,7 +13,7 @@ import pytest
 
 from dvae_jax import reports
 from dvae_jax.errors import WorkdirError
-from dvae_jax.run_files import read_json
+from dvae_jax.reports.files import read_json
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "reports"
@@ -55,7 +55,8 @@ def cli(*args: str, capsys) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("expected", sorted(EXPECTED.glob("evaluate_*.txt")), ids=lambda path: path.stem)
-def test_evaluation_text_is_byte_identical_to_what_main_printed(expected):
+def test_evaluation_text_is_the_expected_one(expected):
+  """The whole of `dvae evaluate`'s output for fixture results (labels specific to family and likelihood)."""
   workdir = next(
     path.parent
     for path in FIXTURES.rglob("eval_test.json")

@@ -1,4 +1,4 @@
-"""A finished run's files as plain data, without jax, for dvae_jax.reports' tables: the eval_SPLIT.json that
+"""A finished run's files as plain data, without jax, for the reports' tables: the eval_SPLIT.json that
 `dvae evaluate` writes, the config.json and metrics.jsonl of `dvae train`, and the *_wall_seconds files the
 reproduce scripts write. A missing or corrupt file is a WorkdirError naming it and what was expected."""
 

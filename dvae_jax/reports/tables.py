@@ -1,11 +1,12 @@
-"""Every table of finished runs, in one place: what `dvae evaluate` prints (format_metrics, format_headline) and
-the markdown tables of scripts/*.sh (TABLES), from the runs' eval_test.json (and config.json, *_wall_seconds and
-metrics.jsonl where a table shows schedules or wall times; read by dvae_jax.run_files). No jax here.
+"""The markdown tables of the studies (scripts/*.sh), from the runs' eval_test.json (and config.json,
+*_wall_seconds and metrics.jsonl where a table shows schedules or wall times; read by
+reports.files), and the command that writes them:
 
   python -m dvae_jax.reports --help                                  # the tables
   python -m dvae_jax.reports vae-gan --runs runs/vae_gan --out /tmp/table.md
 
 A missing or corrupt file is a WorkdirError naming it; the command prints it as one line and exits 1.
+No jax here (except dvae-table's hardware line).
 """
 
 import argparse
@@ -16,75 +17,11 @@ import sys
 
 from dvae_jax import published
 from dvae_jax.errors import WorkdirError
-from dvae_jax.run_files import Cells, load_run
-
-# The headline numbers of `dvae evaluate` and where they come from: the bounds first, then the
-# reference's own figures, named as such (its "test loss" is not an ELBO).
-HEADLINE = (
-  ("-ELBO (output likelihood), nats", "output_neg_elbo_nats"),
-  ("NLL, importance-weighted, nats", "iw_nll_nats"),
-  ("NLL, bits/dim", "iw_bits_per_dim"),
-  ("reconstruction -log p(x|z) of the output, nats", "output_recon_nats"),
-  ("reference 'test loss' (output BCE + its L2; not an ELBO), nats", "reference_loss"),
-  ("  ... of the DVAE's DAE decoder (its output), nats", "reference_loss_dae_decoder"),
-  ("  ... of the DVAE's VAE decoder, nats", "reference_loss_vae_decoder"),
-  ("reference 'KLD' (KL charged in training), nats", "kl_nats"),
-  ("classifier error on reconstructions", "classifier_error_on_reconstructions"),
-  ("reconstructions: PSNR, dB", "recon_psnr_db"),
-  ("reconstructions: SSIM", "recon_ssim"),
-  ("reconstructions: sharpness (mean gradient magnitude)", "recon_sharpness"),
-  ("test images: sharpness", "test_sharpness"),
-  ("classifier-feature Frechet distance: reconstructions", "frechet_reconstructions"),
-  ("classifier-feature Frechet distance: prior samples", "frechet_prior_samples"),
-  ("label error (the label head, or the classifier)", "label_error"),
-  ("autoencoder output vs the clean image: sum of squared errors", "recon_mse"),
-  ("autoencoder output vs the clean image: PSNR, dB", "psnr_db"),
-  ("corrupted input vs the clean image: PSNR, dB", "noisy_psnr_db"),
-)
+from dvae_jax.reports.files import Cells, load_run
 
 # Display names of data sets, model families and pixel losses in the tables.
 NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10", "fashion": "Fashion-MNIST", "bce": "BCE", "l2": "L2"}
 NAMES.update(vae="VAE", dvae="DVAE", dense_vae="VAE", vae_gan="VAE + D")
-
-
-def format_metrics(title: str, metrics: dict) -> str:
-  """`title`, then one `name value` line per metric, sorted by name (floats to 4 decimals)."""
-  lines = [title]
-  for name in sorted(metrics):
-    value = metrics[name]
-    lines.append(f"  {name:<36} {value:.4f}" if isinstance(value, float) else f"  {name:<36} {value}")
-  return "\n".join(lines)
-
-
-def format_headline(result: dict) -> str:
-  """The headline rows of an evaluation result; beside them the published values when the
-  experiment names its source (`config.published`), with the number of epochs each was trained for."""
-  published_values = result.get("published") or {}
-  rows = [
-    (f"{result['split']} {label}", result[key], published_values.get(key)) for label, key in HEADLINE if key in result
-  ]
-  if "iw_samples" in result:
-    rows.append(("importance samples (k) / images", f"{result['iw_samples']} / {result['iw_num_examples']}", None))
-  if published_values:
-    rows.append(("epochs", f"{result['epoch']:.3g}", published_values["epochs"]))
-  width = max(len(label) for label, _, _ in rows)
-
-  def cell(value) -> str:
-    return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
-
-  lines = [f"{'metric':<{width}}  {'this run':>10}" + (f"  {'published':>10}" if published_values else "")]
-  for label, value, reference in rows:
-    lines.append(f"{label:<{width}}  {cell(value):>10}" + (f"  {cell(reference):>10}" if published_values else ""))
-  if published_values:
-    lines.append(f"(published: {result['published_source']}, docs/reference.md; errors are fractions)")
-  return "\n".join(lines)
-
-
-def format_evaluation(result: dict) -> str:
-  """All that `dvae evaluate` prints of its result: every metric, a blank line, the headline."""
-  title = f"all {result['split']} metrics at step {result['step']} (also in eval_{result['split']}.json):"
-  listing = format_metrics(title, {name: value for name, value in result.items() if name != "published"})
-  return f"{listing}\n\n{format_headline(result)}"
 
 
 def _wall(minutes: float | None) -> str:
@@ -417,7 +354,3 @@ def main(argv: list[str] | None = None) -> int:
   else:
     sys.stdout.write(text)
   return 0
-
-
-if __name__ == "__main__":
-  sys.exit(main())
