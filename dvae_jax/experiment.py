@@ -22,6 +22,7 @@ from jax.sharding import Mesh
 
 from dvae_jax import configs, console, losses, parallel, plots
 from dvae_jax.data import (
+  Batch,
   PreprocessSpec,
   Split,
   Splits,
@@ -197,6 +198,20 @@ class Experiment:
     """(epoch, position in the epoch) of a global step."""
     return divmod(step, self.steps_per_epoch)
 
+  def device_batch(self, split: str | Split, index: np.ndarray) -> dict[str, jax.Array]:
+    """Examples `index` of a split ("train", "valid", "test" or a Split) as the global arrays the
+    compiled steps take: index [k, B] for `train_step` (k steps of B images), [B] for `eval_step`
+    (every row counted). E.g. one training step on the first 64 training images:
+
+      state, metrics = experiment.train_step(state, experiment.device_batch("train", np.arange(64)[None]))
+    """
+    split = getattr(self.splits, split) if isinstance(split, str) else split
+    index = np.asarray(index)
+    mask = None if index.ndim > 1 else np.ones(index.shape, np.float32)
+    return parallel.global_batch(
+      Batch(split, index, mask=mask), parallel.batch_sharding(self.mesh, leading_axes=index.ndim - 1)
+    )
+
 
 def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   """Validates `config`, loads its data and builds the model and the compiled step functions."""
@@ -230,6 +245,11 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   traces = {"train": 0, "eval": 0}
 
   def prepare(batch, step=None):
+    if "id" not in batch:  # the example ids key static and evaluation binarization
+      raise KeyError(
+        f"prepare(batch) needs the keys 'image', 'label' and 'id' (example ids), got {sorted(batch)}; "
+        "Experiment.device_batch(split, index) builds such batches."
+      )
     image = preprocess(batch["image"], batch["id"], spec=preprocess_spec, key=keys["binarize"], step=step)
     return {"image": image, "label": batch["label"]}
 

@@ -158,3 +158,10 @@ def test_every_script_takes_help(script):
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stderr
   assert len(result.stdout.strip().splitlines()) >= 2  # what it does and how to call it
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (REPO / "scripts").glob("*.sh") if p.name != "launch_local.sh"))
+def test_study_scripts_write_into_their_runs_folder_unless_told(script):
+  """Without --out a study writes beside its runs (RUNS/results), never into the committed results/."""
+  defaults = [line for line in (REPO / "scripts" / script).read_text().splitlines() if line.startswith("out=${out:-")]
+  assert len(defaults) == 1 and defaults[0].startswith("out=${out:-$runs"), defaults

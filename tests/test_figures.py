@@ -215,3 +215,12 @@ def test_figures_command_fails_when_it_draws_nothing(workdirs, shared_data, tmp_
   error = capsys.readouterr().err
   assert status == 1 and "no figure drawn" in error and "latent has 3 dimensions" in error
   assert not list(tmp_path.iterdir())
+
+
+def test_plot_draws_autoencoder_runs(workdirs, shared_data, tmp_path, monkeypatch, capsys):
+  """An autoencoder has no KLD: `dvae plot` draws its own metrics' curves and its outputs."""
+  from dvae_jax import main
+
+  monkeypatch.setenv("DVAE_DATA_DIR", str(shared_data))
+  assert main.invoke("plot", "--run", f"AE={workdirs['ae']}", "--out", str(tmp_path)) == 0, capsys.readouterr().err
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["test_reconstructions.png", "validation_curves.png"]
