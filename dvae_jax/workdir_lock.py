@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dvae_jax.errors import WorkdirError
 
 LOCK_NAME = ".lock"
+# The command line the lock records (the CLI sets it before it parses its arguments away).
+command_line: str | None = None
 
 
 def describe(holder: dict) -> str:
@@ -69,7 +71,7 @@ class WorkdirLock:
       "pid": os.getpid(),
       "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
       "purpose": self.purpose,
-      "command": " ".join(sys.argv),
+      "command": command_line or " ".join(sys.argv),
     }
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
