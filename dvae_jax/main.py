@@ -397,6 +397,9 @@ def run() -> None:
   command = _command_or_exit(sys.argv[1:])
   if isinstance(command, int):
     sys.exit(command)
+  from dvae_jax import workdir_lock  # the standard library only: --help stays fast
+
+  workdir_lock.command_line = " ".join(["dvae", *sys.argv[1:]])
   sys.argv.pop(1)
   sys.argv = _resolve_config([_underscore_flag(arg) for arg in sys.argv])
   app.run(functools.partial(_main, command), flags_parser=_parse_flags)
