@@ -188,7 +188,12 @@ def _train_loop(
           epoch_seconds, epoch_start = time.perf_counter() - epoch_start, time.perf_counter()
           writer.write(step, "valid", {**valid, "epoch": epoch + 1, "epoch_seconds": epoch_seconds})
           if cfg.progress_bar and parallel.is_primary():
-            progress.write(_epoch_line(epoch + 1, cfg.num_epochs, valid, epoch_seconds))
+            named = {
+              **valid,
+              "family": experiment.hparams.family,
+              "likelihood": experiment.config.model.get("likelihood"),
+            }
+            progress.write(_epoch_line(epoch + 1, cfg.num_epochs, named, epoch_seconds))
         if checkpoint_due:
           timed("checkpoint_seconds", save, step)
         reason = stop_request.reason(previous, step)
