@@ -278,3 +278,17 @@ def test_python_scripts_import_no_other_script():
   for script in (REPO / "scripts").glob("*.py"):
     text = script.read_text()
     assert "sys.path" not in text and "from scripts" not in text and "import scripts" not in text, script
+
+
+def test_headline_labels_follow_the_run():
+  """A Gaussian-likelihood run's "test loss" is not a BCE; two PSNRs of an autoencoder are explained;
+  the real images' sharpness row does not read "test test images"."""
+  result = {"split": "test", "family": "ae", "likelihood": "gaussian", "reference_loss": 40.0, "psnr_db": 12.95}
+  result.update(recon_psnr_db=12.9532, test_sharpness=0.11, label_error=0.1)
+  text = reports.format_headline(result)
+  assert "test reference 'test loss' (output Gaussian -log p(x|z) + its L2; not an ELBO), nats" in text
+  assert "BCE" not in text and "test test" not in text
+  assert "test label-head error on the real images" in text
+  assert text.splitlines()[-1].startswith("(the two PSNRs of the autoencoder score two independent draws")
+  classifier = reports.format_headline({"split": "test", "family": "classifier", "label_error": 0.02})
+  assert "test classifier error on the real images" in classifier
