@@ -16,6 +16,8 @@ import traceback
 from absl import app, flags
 from ml_collections import config_flags
 
+from dvae_jax.study import cli as study_cli  # the `study` command's flags
+
 # Each command: what it does, its arguments, and the flags it reads (any other flag is refused).
 COMMANDS = {
   "train": (
@@ -48,6 +50,7 @@ COMMANDS = {
     "download NAME [--data_dir DIR] [--mirror URL]",
     ("data_dir", "mirror"),
   ),
+  "study": ("train and evaluate a study's runs over seeds, or report them", study_cli.USAGE, study_cli.FLAGS),
 }
 COMMON_FLAGS = ("verbose",)
 INTERRUPTED_EXIT_STATUS = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
@@ -101,7 +104,11 @@ _RECOMPUTE_BN = flags.DEFINE_integer(
   lower_bound=0,
 )
 _RUNS = flags.DEFINE_multi_string("run", None, "`plot`: LABEL=WORKDIR of a run to draw (repeat the flag).")
-_OUT = flags.DEFINE_string("out", None, "`plot`, `figures`: directory for the figures (`figures`: WORKDIR/figures).")
+_OUT = flags.DEFINE_string(
+  "out",
+  None,
+  "`plot`, `figures`: directory for the figures (`figures`: WORKDIR/figures); `study report`: RUNS/STUDY/report.",
+)
 _WHICH = flags.DEFINE_list(
   "which",
   None,
@@ -158,6 +165,9 @@ def _os_error_message(e: OSError) -> str:
 
 
 def _main(command: str, argv: list[str]) -> None:
+  if command == "study":  # a launcher: its runs are processes of their own
+    _refuse_other_commands_flags(command)
+    sys.exit(study_cli.main(argv[1:], out=_OUT.value))
   if command == "check-repro":
     # XLA reads its flags when jax first initializes a backend, i.e. after this and before anything else.
     from dvae_jax import repro

@@ -1,0 +1,17 @@
+"""Studies: many runs of several experiments over seeds, launched and compared as one (docs/studies.md).
+
+  spec.py     Study, Group, Evaluate, Table, Metric: what a study file's get_study(variant) returns
+  loader.py   load_study("smoke:quick" or a path): experiments/studies/<name>.py
+  runner.py   `dvae study run`: train and evaluate every unfinished run, resumably, as local processes
+              or one Slurm job per run (submitit)
+  stats.py    mean ± sd over seeds, paired differences with their t interval
+  report.py   `dvae study report`: README.md and runs.csv of the finished runs
+  cli.py      the command's flags
+
+Importing this package is light (no jax): the launcher's runs are processes of their own.
+"""
+
+from dvae_jax.study.loader import load_study, resolve_study
+from dvae_jax.study.spec import Evaluate, Group, Metric, Run, Study, Table, check_variant
+
+__all__ = ["Evaluate", "Group", "Metric", "Run", "Study", "Table", "check_variant", "load_study", "resolve_study"]

@@ -1,0 +1,236 @@
+"""`dvae study report`: a study's tables from its finished runs, as OUT/README.md and OUT/runs.csv.
+
+Per cell (group x metric): the mean ± sample standard deviation (ddof = 1) over the seeds whose run
+finished, with n; per declared comparison "A - B": the paired difference over the seeds both groups
+have (stats.paired_difference), its mean, sd, 95% t interval and whether the interval excludes 0;
+published values under their group where the study gives them. Wall time: a run's training minutes
+are the sum of `epoch_seconds` over its metrics.jsonl validation records (each epoch's wall time:
+training, validation, checkpoints and the first epoch's compilation; of a resumed run, the epochs as
+resumed, so the part of an epoch lost to a stop is not counted); evaluation is not included.
+No jax here: reading and formatting numbers only.
+"""
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import pathlib
+
+from dvae_jax.errors import WorkdirError
+from dvae_jax.reports.files import read_json
+from dvae_jax.reports.headline import HEADLINE
+from dvae_jax.study import spec, stats
+from dvae_jax.study.spec import Run, Study
+
+# reports.HEADLINE's labels, with the generic words of a table that may mix families and likelihoods.
+LABELS = {key: label.format(loss="reconstruction loss", label_error="label error").strip() for label, key in HEADLINE}
+WALL_COLUMN = "train_minutes"
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+  """A run and, once finished, its eval_test.json numbers and training minutes."""
+
+  run: Run
+  metrics: dict[str, float] | None  # None: not finished
+  train_minutes: float | None = None
+
+
+def _number(value) -> int | float | None:
+  """A finite number of eval_test.json as it is (ints stay ints in the CSV), else None."""
+  if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    return None
+  return value
+
+
+def train_minutes(workdir: pathlib.Path) -> float | None:
+  """The sum of epoch_seconds of a run's metrics.jsonl validation records, in minutes (None: no record)."""
+  path = workdir / "metrics.jsonl"
+  try:
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+  except OSError:
+    return None
+  except json.JSONDecodeError as e:
+    raise WorkdirError(f"{path}: not JSON lines ({e.msg}); expected the metrics `dvae train` writes.") from None
+  seconds = [r["epoch_seconds"] for r in records if r.get("split") == "valid" and _number(r.get("epoch_seconds"))]
+  return sum(seconds) / 60 if seconds else None
+
+
+def collect(study: Study, runs_root: str | pathlib.Path) -> list[Result]:
+  """Every run of the study, with the numbers of those that finished (eval_test.json exists)."""
+  results = []
+  for run in spec.runs(study, runs_root):
+    path = run.workdir / "eval_test.json"
+    if not path.exists():
+      results.append(Result(run, None))
+      continue
+    found = read_json(path, f"the test metrics of `dvae evaluate --workdir {run.workdir}`")
+    numbers = {key: number for key, value in found.items() if (number := _number(value)) is not None}
+    results.append(Result(run, numbers, train_minutes(run.workdir)))
+  return results
+
+
+def _decimals(values: list[float]) -> int:
+  """Decimals that show about 4 significant digits of the largest magnitude: 123.45, 1.2345, 0.012345."""
+  largest = max((abs(v) for v in values if v), default=1.0)
+  return min(6, max(2, 4 - math.floor(math.log10(largest))))
+
+
+def _cell(summary: stats.Summary, decimals: int, group_n: int) -> str:
+  if summary.n == 0:
+    return "-"
+  if summary.n == 1:
+    return f"{summary.mean:.{decimals}f} (n = 1, no spread)"
+  suffix = "" if summary.n == group_n else f" (n = {summary.n})"
+  return f"{summary.mean:.{decimals}f} ± {summary.sd:.{decimals}f}{suffix}"
+
+
+def _row(cells: list) -> str:
+  return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+  return "\n".join([_row(header), _row(["---"] * len(header)), *(_row(row) for row in rows)])
+
+
+def _by_seed(results: list[Result], group: str, key: str) -> dict[int, float]:
+  return {
+    r.run.seed: r.metrics[key] for r in results if r.run.group == group and r.metrics is not None and key in r.metrics
+  }
+
+
+def _group_table(study: Study, table: spec.Table, results: list[Result]) -> str:
+  groups, columns = spec.table_groups(study, table), table.columns()
+  expanded = spec.expand_groups(study)
+  header = ["group", "seeds", "n", *(metric.label or LABELS.get(metric.key, metric.key) for metric in columns)]
+  rows = []
+  for name in groups:
+    finished = [r for r in results if r.run.group == name and r.metrics is not None]
+    cells = [name, ", ".join(str(r.run.seed) for r in finished) or "-", len(finished)]
+    for metric in columns:
+      values = list(_by_seed(results, name, metric.key).values())
+      every = [v for g in groups for v in _by_seed(results, g, metric.key).values()]
+      cells.append(_cell(stats.summarize(values), _decimals(every), len(finished)))
+    rows.append(cells)
+    if published := expanded[name].published:
+      rows.append([f"{name}: published", "", "", *(_published(published.get(m.key)) for m in columns)])
+  return _table(header, rows)
+
+
+def _published(value) -> str:
+  return "-" if value is None else f"{value:g}"
+
+
+def _comparison_table(table: spec.Table, results: list[Result]) -> str:
+  header = ["comparison", "metric", "n", "mean", "sd", "95% interval", "excludes 0"]
+  rows = []
+  for first, second in table.pairs():
+    for metric in table.columns():
+      difference = stats.paired_difference(_by_seed(results, first, metric.key), _by_seed(results, second, metric.key))
+      label = metric.label or LABELS.get(metric.key, metric.key)
+      if difference.n == 0:
+        rows.append([f"{first} - {second}", label, 0, "-", "-", "no seed in common", "-"])
+        continue
+      values = [v for r in results if r.metrics and metric.key in r.metrics for v in [r.metrics[metric.key]]]
+      decimals = _decimals(values)
+      if difference.n == 1:
+        interval, sd, excludes = "n = 1, no interval", "-", "-"
+      else:
+        low, high = difference.interval
+        interval, sd = f"[{low:.{decimals}f}, {high:.{decimals}f}]", f"{difference.sd:.{decimals}f}"
+        excludes = "yes" if difference.excludes_zero else "no"
+      rows.append(
+        [f"{first} - {second}", label, difference.n, f"{difference.mean:+.{decimals}f}", sd, interval, excludes]
+      )
+  return _table(header, rows)
+
+
+def _runs_table(study: Study) -> str:
+  """What each group's runs are: experiment, overrides, seeds and evaluation options."""
+  rows = []
+  for name, group in spec.expand_groups(study).items():
+    overrides = ", ".join(f"{key}={value!r}" for key, value in group.overrides.items()) or "-"
+    seeds = ", ".join(str(seed) for seed in (study.seeds if group.seeds is None else group.seeds))
+    evaluate = group.evaluate or study.evaluate
+    options = " ".join(evaluate.arguments()) + (f" classifier: {evaluate.classifier}" if evaluate.classifier else "")
+    rows.append([name, f"`{group.experiment}`", overrides, seeds, options.strip() or "-"])
+  return _table(["group", "experiment", "overrides", "seeds", "evaluate"], rows)
+
+
+def _default_table(results: list[Result]) -> spec.Table:
+  present = {key for r in results if r.metrics for key in r.metrics}
+  return spec.Table(metrics=[key for _, key in HEADLINE if key in present])
+
+
+def format_readme(study: Study, results: list[Result], *, runs_root, command: str) -> str:
+  """The report's markdown: the study, its tables and comparisons, wall times, the missing runs."""
+  finished = [r for r in results if r.metrics is not None]
+  blocks = [f"# Study: {study.name}"]
+  if study.description:
+    blocks.append(study.description.strip())
+  blocks.append(
+    f"Made by `{command}` from the runs in `{spec.study_dir(study, runs_root)}`: {len(finished)} of {len(results)} "
+    "runs finished. Each cell is the mean ± the sample standard deviation (ddof = 1) over the seeds of its group, "
+    "n the number of seeds; a published value stands under its group where the study gives one."
+  )
+  blocks += ["## Runs", _runs_table(study)]
+  missing = [r.run.name for r in results if r.metrics is None]
+  if missing:
+    blocks.append(f"Not finished (no eval_test.json; `dvae study run` trains them): {', '.join(missing)}.")
+  for table in study.tables or [_default_table(results)]:
+    blocks += [f"## {table.title}", _group_table(study, table, results)]
+    if table.comparisons:
+      blocks.append(
+        "Paired differences A - B over the seeds both groups have (A's run with seed s minus B's run with seed s): "
+        "mean, sample standard deviation and the 95% t interval mean ± t(0.975, n - 1) · sd / √n; "
+        '"excludes 0": the interval lies on one side of 0, a difference seed noise is unlikely to explain.'
+      )
+      blocks.append(_comparison_table(table, results))
+  walls = [
+    [name, stats.summarize(m for r in results if r.run.group == name and (m := r.train_minutes) is not None)]
+    for name in spec.expand_groups(study)
+  ]
+  blocks += [
+    "## Wall time",
+    "Training minutes per run: the sum of the `epoch_seconds` of its metrics.jsonl validation records (training, "
+    "validation, checkpoints and compilation; of a resumed run, the epochs as resumed). Evaluation is not included.",
+    _table(["group", "n", "training, min"], [[name, s.n, _cell(s, 1, s.n)] for name, s in walls]),
+  ]
+  return "\n\n".join(blocks) + "\n"
+
+
+def format_csv(results: list[Result]) -> str:
+  """One row per finished run: group, seed, every number of its eval_test.json, training minutes, workdir."""
+  keys = sorted({key for r in results if r.metrics for key in r.metrics})
+  buffer = io.StringIO()
+  writer = csv.writer(buffer, lineterminator="\n")
+  writer.writerow(["group", "seed", *keys, WALL_COLUMN, "workdir"])
+  for r in results:
+    if r.metrics is not None:
+      minutes = "" if r.train_minutes is None else repr(r.train_minutes)
+      writer.writerow(
+        [r.run.group, r.run.seed, *(repr(r.metrics[k]) if k in r.metrics else "" for k in keys), minutes, r.run.workdir]
+      )
+  return buffer.getvalue()
+
+
+def write_report(
+  study: Study, runs_root: str | pathlib.Path = "runs", out: str | pathlib.Path | None = None, *, command: str
+) -> list[pathlib.Path]:
+  """Writes OUT/README.md and OUT/runs.csv (OUT default: RUNS/STUDY/report); returns their paths.
+
+  Raises WorkdirError when no run of the study has finished, naming where they were looked for.
+  """
+  results = collect(study, runs_root)
+  if not any(r.metrics is not None for r in results):
+    raise WorkdirError(
+      f"no finished run of study {study.name} in {spec.study_dir(study, runs_root)} (no */seed*/eval_test.json); "
+      f"train them first: dvae study run FILE --runs {runs_root}"
+    )
+  out = pathlib.Path(out) if out is not None else spec.study_dir(study, runs_root) / "report"
+  out.mkdir(parents=True, exist_ok=True)
+  readme, table = out / "README.md", out / "runs.csv"
+  readme.write_text(format_readme(study, results, runs_root=runs_root, command=command))
+  table.write_text(format_csv(results))
+  return [readme, table]

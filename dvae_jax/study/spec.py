@@ -1,0 +1,247 @@
+"""What a study file declares: named run groups (an experiment, overrides, seeds, a grid), how the runs
+are evaluated, and the tables to make. Plain frozen dataclasses, checked when built; no jax here.
+
+A group with a `grid` stands for one group per combination of its values, named
+`<group>-<key>=<value>[-...]` (`expand_groups`); `runs` lists every (group, seed) with its workdir.
+"""
+
+import dataclasses
+import itertools
+import pathlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dvae_jax.errors import ConfigError
+
+# Group names become directory names and command-line words.
+_NAME = re.compile(r"[A-Za-z0-9_.=,+-]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluate:
+  """`dvae evaluate`'s options for a study's runs; None leaves the experiment's own setting.
+
+  Attributes:
+    iw_samples: importance samples for the NLL (--iw_samples; 0 skips it).
+    iw_limit: the NLL on the first N test images only (--iw_limit).
+    recompute_batch_norm: training batches to recompute batch norm's statistics on first (--recompute_batch_norm).
+    classifier: a group of the study whose first seed's run scores the reconstructions (--classifier_workdir);
+      its runs are trained and evaluated before the runs that use it.
+  """
+
+  iw_samples: int | None = None
+  iw_limit: int | None = None
+  recompute_batch_norm: int | None = None
+  classifier: str | None = None
+
+  def arguments(self) -> list[str]:
+    """The `dvae evaluate` flags of the numeric options (the classifier's workdir is the run's to add)."""
+    options = {"iw_samples": self.iw_samples, "iw_limit": self.iw_limit}
+    options["recompute_batch_norm"] = self.recompute_batch_norm
+    return [f"--{name}={value}" for name, value in options.items() if value is not None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+  """One arm of a study: an experiment with config overrides, run once per seed.
+
+  Attributes:
+    experiment: an experiment file or name with its variant ("mnist_vae:cpu", "experiments/mnist_vae.py").
+    overrides: dotted config keys -> values (`--config.KEY=VALUE`), e.g. {"train.num_epochs": 5}.
+    seeds: the values of config.seed, one run each (None: the study's seeds).
+    grid: dotted keys -> lists of values; the group stands for one group per combination.
+    published: metric -> a published value, shown beside the group's mean in the tables.
+    evaluate: this group's evaluation options instead of the study's (None: the study's).
+  """
+
+  experiment: str
+  overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  seeds: Sequence[int] | None = None
+  grid: Mapping[str, Sequence[Any]] = dataclasses.field(default_factory=dict)
+  published: Mapping[str, float] = dataclasses.field(default_factory=dict)
+  evaluate: Evaluate | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+  """A column of a table: a key of eval_test.json and its label (None: reports.HEADLINE's, else the key)."""
+
+  key: str
+  label: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+  """A table of the report: per group mean ± sd over seeds of each metric, then the paired comparisons.
+
+  Attributes:
+    metrics: keys of eval_test.json (or Metric(key, label)), one column each.
+    comparisons: "A - B" of two groups: A's value minus B's, paired by seed.
+    title: the table's heading.
+    groups: its rows (a grid group's name stands for all its combinations); None: every group.
+  """
+
+  metrics: Sequence[str | Metric]
+  comparisons: Sequence[str] = ()
+  title: str = "Results"
+  groups: Sequence[str] | None = None
+
+  def columns(self) -> list[Metric]:
+    return [metric if isinstance(metric, Metric) else Metric(metric) for metric in self.metrics]
+
+  def pairs(self) -> list[tuple[str, str]]:
+    """(A, B) of each comparison "A - B"."""
+    pairs = []
+    for comparison in self.comparisons:
+      first, sep, second = comparison.partition(" - ")
+      if not sep or not first.strip() or not second.strip():
+        raise ConfigError(f"comparison {comparison!r}: expected 'A - B' with A and B names of the study's groups.")
+      pairs.append((first.strip(), second.strip()))
+    return pairs
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+  """A set of runs compared over seeds: what `dvae study run` trains and `dvae study report` tabulates.
+
+  Attributes:
+    name: the study's name: its runs live in RUNS/<name>/<group>/seed<N>.
+    groups: group name -> Group.
+    seeds: the seeds of every group that names none.
+    evaluate: how every run is evaluated (a group's own `evaluate` replaces it).
+    tables: the report's tables (none: one table of every group with reports.HEADLINE's metrics that the runs have).
+    description: a paragraph for the report.
+  """
+
+  name: str
+  groups: Mapping[str, Group]
+  seeds: Sequence[int] = (0, 1, 2)
+  evaluate: Evaluate = Evaluate()
+  tables: Sequence[Table] = ()
+  description: str = ""
+
+  def __post_init__(self):
+    if not _NAME.fullmatch(self.name):
+      raise ConfigError(f"study name {self.name!r}: expected letters, digits and _ . = , + - (it names a folder).")
+    groups = expand_groups(self)
+    if not groups:
+      raise ConfigError(f"study {self.name}: no groups; expected groups={{name: Group(experiment, ...)}}.")
+    for name, group in groups.items():
+      if not _NAME.fullmatch(name):
+        raise ConfigError(f"study {self.name}: group name {name!r}: expected letters, digits and _ . = , + - only.")
+      seeds = list(self.seeds if group.seeds is None else group.seeds)
+      if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ConfigError(f"study {self.name}, group {name}: seeds {seeds}: expected distinct integers >= 0.")
+      if "seed" in group.overrides:
+        raise ConfigError(f"study {self.name}, group {name}: config.seed is set by the seeds, not an override.")
+      if unset := [key for key, value in group.overrides.items() if value is None]:
+        raise ConfigError(
+          f"study {self.name}, group {name}: {', '.join(unset)} = None: a command-line override cannot unset a key; "
+          "leave it out to keep the experiment's value."
+        )
+      classifier = (group.evaluate or self.evaluate).classifier
+      if classifier is not None and classifier not in groups:
+        raise ConfigError(f"study {self.name}, group {name}: classifier {classifier!r} is not {_one_of(groups)}.")
+      chained = (groups[classifier].evaluate or self.evaluate).classifier if classifier not in (None, name) else None
+      if chained not in (None, classifier):
+        raise ConfigError(
+          f"study {self.name}, group {name}: its classifier group {classifier!r} names a classifier of its own; a "
+          "classifier's runs are evaluated without one (they go first)."
+        )
+    for table in self.tables:
+      for first, second in table.pairs():
+        for name in (first, second):
+          if name not in groups:
+            raise ConfigError(f"study {self.name}: comparison '{first} - {second}': {name!r} is not {_one_of(groups)}.")
+      table_groups(self, table)
+
+
+def _one_of(groups: Mapping[str, Any]) -> str:
+  return f"a group of the study ({', '.join(groups)})"
+
+
+def expand_groups(study: Study) -> dict[str, Group]:
+  """The study's groups with each grid expanded into one group per combination of its values."""
+  expanded = {}
+  for name, group in study.groups.items():
+    if not group.grid:
+      expanded[name] = group
+      continue
+    keys = list(group.grid)
+    leaves = [key.rpartition(".")[2] for key in keys]
+    labels = leaves if len(set(leaves)) == len(leaves) else keys
+    for values in itertools.product(*(group.grid[key] for key in keys)):
+      suffix = "-".join(f"{label}={_text(value)}" for label, value in zip(labels, values, strict=True))
+      overrides = {**group.overrides, **dict(zip(keys, values, strict=True))}
+      expanded[f"{name}-{suffix}"] = dataclasses.replace(group, overrides=overrides, grid={})
+  return expanded
+
+
+def _text(value: Any) -> str:
+  """A grid value as a name's part: (8, 16) -> 8x16."""
+  return "x".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
+
+
+def table_groups(study: Study, table: Table) -> list[str]:
+  """The groups (rows) of `table`, a grid group's name standing for all its combinations."""
+  groups = expand_groups(study)
+  if table.groups is None:
+    return list(groups)
+  rows = []
+  for name in table.groups:
+    found = [name] if name in groups else [g for g in groups if g.startswith(f"{name}-") and name in study.groups]
+    if not found:
+      raise ConfigError(f"study {study.name}, table {table.title!r}: {name!r} is not {_one_of(groups)}.")
+    rows += found
+  return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One (group, seed) of a study: what to train and evaluate, and where."""
+
+  group: str
+  seed: int
+  experiment: str
+  overrides: Mapping[str, Any]  # the group's, without the seed
+  evaluate: Evaluate
+  workdir: pathlib.Path
+  classifier_workdir: pathlib.Path | None = None
+
+  @property
+  def name(self) -> str:
+    return f"{self.group} seed {self.seed}"
+
+
+def study_dir(study: Study, runs_root: str | pathlib.Path) -> pathlib.Path:
+  return pathlib.Path(runs_root) / study.name
+
+
+def runs(study: Study, runs_root: str | pathlib.Path) -> list[Run]:
+  """Every run of the study: the classifier groups' first, then seed by seed (each seed of every group
+  before the next seed, so that a study stopped halfway already has complete pairs)."""
+  groups = expand_groups(study)
+  classifiers = {(group.evaluate or study.evaluate).classifier for group in groups.values()} - {None}
+  found = []
+  for name, group in groups.items():
+    evaluate = group.evaluate or study.evaluate
+    classifier = evaluate.classifier if evaluate.classifier != name else None
+    first_seed = None
+    if classifier is not None:
+      classifier_group = groups[classifier]
+      first_seed = list(study.seeds if classifier_group.seeds is None else classifier_group.seeds)[0]
+    for position, seed in enumerate(study.seeds if group.seeds is None else group.seeds):
+      workdir = study_dir(study, runs_root) / name / f"seed{seed}"
+      classifier_workdir = (
+        None if classifier is None else study_dir(study, runs_root) / classifier / f"seed{first_seed}"
+      )
+      run = Run(name, seed, group.experiment, dict(group.overrides), evaluate, workdir, classifier_workdir)
+      found.append((name not in classifiers, position, run))
+  return [run for *_, run in sorted(found, key=lambda item: item[:2])]
+
+
+def check_variant(variant: str | None, own: Sequence[str]) -> None:
+  """For a study's get_study(variant): a ConfigError unless `variant` is None or one of `own`."""
+  if variant is not None and variant not in own:
+    raise ConfigError(f"unknown study variant {variant!r}; valid variants: {list(own)} (or none).")

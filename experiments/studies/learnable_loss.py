@@ -1,0 +1,143 @@
+"""The VAE with a learnable loss (xuganyu96/VAE-GAN-learnable-loss) over seeds: its dense VAE without and
+with its dense discriminator (experiments/mnist_dense_vae.py and mnist_vae_gan.py), BCE and L2 pixel
+losses, on MNIST and Fashion-MNIST, every run judged by a small MLP classifier trained on the same data
+(experiments/mnist_feature_classifier.py: classifier error of the reconstructions, classifier-feature
+Frechet distances); optionally the 64 x 64 face configs (experiments/faces_vae.py, faces_vae_gan.py:resnet).
+
+The runs of scripts/reproduce_vae_gan.sh, its knobs as the variants:
+
+  dvae study run experiments/studies/learnable_loss.py:cpu_3epochs   # 2 classifiers + 30 runs (faces included)
+  dvae study report experiments/studies/learnable_loss.py:cpu_3epochs --out results/learnable_loss_cpu_3epochs
+  dvae study run experiments/studies/learnable_loss.py               # 50 epochs a run, no faces
+  dvae study report experiments/studies/learnable_loss.py --out results/learnable_loss
+
+The face runs read a folder of 64 x 64 RGB images at runs/fashion64_png (relative to the directory the
+study is run from), a stand-in for a face dataset: the Fashion-MNIST test images, written once by
+
+  python3 scripts/make_image_folder.py --dataset fashion_mnist --split test --size 64 --rgb --out runs/fashion64_png
+
+Variants (times per run on 2 CPU cores are estimates, from results/learnable_loss' 10-14 s (MNIST) and
+28-40 s (Fashion-MNIST) per epoch on shared cores):
+  (none)       the original's length: 50 epochs per VAE run, the classifiers 5 epochs; no face runs (the
+               script's default). About 10-12 min a MNIST run, 25-35 min a Fashion-MNIST run.
+  cpu_3epochs  results/learnable_loss' setting (`--epochs 3 --classifier-epochs 3 --face-epochs 1`): 3
+               epochs per VAE run (~1-2.5 min), the classifiers 3, and the face VAE and VAE + ResNet
+               discriminator 1 epoch each on the stand-in folder (~5 and ~28 min).
+"""
+
+from dvae_jax.study import Evaluate, Group, Metric, Study, Table, check_variant
+
+VARIANTS = ("cpu_3epochs",)
+SEEDS = (0, 1, 2)
+DATASETS = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
+FACE_FOLDER = "runs/fashion64_png"  # scripts/make_image_folder.py's output (see above)
+FACE_CACHE = "runs/image_folder_cache"
+
+# variant -> (VAE epochs, classifier epochs, face epochs; 0: no face runs): the script's flags.
+SETTINGS = {None: (50, 5, 0), "cpu_3epochs": (3, 3, 1)}
+
+QUALITY = [
+  Metric("recon_nats", "pixel loss -log p(x|z), nats"),
+  Metric("kl_nats", "KLD, nats"),
+  Metric("recon_psnr_db", "PSNR, dB"),
+  Metric("recon_ssim", "SSIM"),
+  Metric("recon_sharpness", "sharpness, reconstructions"),
+]
+# The test images' own sharpness is the same for every run of a data set: beside the reconstructions', not compared.
+SHARPNESS = [
+  Metric("recon_sharpness", "sharpness, reconstructions"),
+  Metric("test_sharpness", "sharpness, test images"),
+]
+JUDGED = [
+  Metric("frechet_reconstructions", "Frechet distance, reconstructions"),
+  Metric("frechet_prior_samples", "Frechet distance, prior samples"),
+  "classifier_error_on_reconstructions",
+]
+
+
+def get_study(variant: str | None = None) -> Study:
+  check_variant(variant, VARIANTS)
+  epochs, classifier_epochs, face_epochs = SETTINGS[variant]
+  groups, tables = {}, []
+  for data, label in DATASETS.items():
+    suffix = ",fashion" if data == "fashion" else ""
+    classifier = f"{data}_classifier"
+    groups[classifier] = Group(
+      f"mnist_feature_classifier{':fashion' if suffix else ''}",
+      {"train.num_epochs": classifier_epochs, "train.progress_bar": False},
+      seeds=(0,),  # one judge for every run and seed, as the script trains one
+    )
+    names = []
+    for pbp in ("bce", "l2"):
+      for model in ("dense_vae", "vae_gan"):
+        name = f"{data}_{model}_{pbp}"
+        names.append(name)
+        groups[name] = Group(
+          f"mnist_{model}:{pbp}{suffix}",
+          {"train.num_epochs": epochs, "train.progress_bar": False},
+          evaluate=Evaluate(iw_samples=0, classifier=classifier),
+        )
+    tables.append(
+      Table(
+        metrics=QUALITY + JUDGED,
+        comparisons=[f"{data}_vae_gan_{pbp} - {data}_dense_vae_{pbp}" for pbp in ("bce", "l2")],
+        title=f"{label}: the VAE (dense_vae) vs the VAE + D (vae_gan), per pixel loss",
+        groups=names,
+      )
+    )
+    tables.append(Table(metrics=SHARPNESS, title=f"{label}: sharpness, reconstructions vs test images", groups=names))
+  if face_epochs:
+    face = {
+      "train.num_epochs": face_epochs,
+      "train.progress_bar": False,
+      "data.path": FACE_FOLDER,
+      "data.cache_dir": FACE_CACHE,
+    }
+    groups["faces_vae"] = Group("faces_vae", face, evaluate=Evaluate())
+    groups["faces_vae_gan_resnet"] = Group("faces_vae_gan:resnet", face, evaluate=Evaluate())
+    tables.append(
+      Table(
+        metrics=QUALITY,
+        comparisons=["faces_vae_gan_resnet - faces_vae"],
+        title="64 x 64 face configs on the stand-in folder: VAE vs VAE + ResNet D",
+        groups=["faces_vae", "faces_vae_gan_resnet"],
+      )
+    )
+    tables.append(
+      Table(
+        metrics=SHARPNESS,
+        title="Face configs: sharpness, reconstructions vs test images",
+        groups=["faces_vae", "faces_vae_gan_resnet"],
+      )
+    )
+  tables.append(
+    Table(
+      metrics=["label_error"],
+      title="Classifier error on real test images",
+      groups=[f"{data}_classifier" for data in DATASETS],
+    )
+  )
+  budget = (
+    f"{epochs} epochs per VAE run"
+    + (" (the original's length)" if epochs == 50 else " (**shortened schedule**: the original trains 50)")
+    + f", on all training images; the judging classifiers {classifier_epochs} epochs; tested on all 10,000 test images."
+  )
+  if face_epochs:
+    budget += (
+      f" The face configs (512 latents, 32 base channels) {face_epochs} epoch(s) of their 200 on a stand-in folder, "
+      "since no face dataset is on these machines: the 10,000 Fashion-MNIST test images as 64 x 64 RGB PNGs, split "
+      "80/20 by the loader's seeded shuffle; no classifier judges them."
+    )
+  return Study(
+    name="learnable_loss" if variant is None else f"learnable_loss_{variant}",
+    groups=groups,
+    seeds=SEEDS,
+    evaluate=Evaluate(iw_samples=0),
+    tables=tables,
+    description="The learnable-loss VAE's dense VAE (z = 5, 3 x 400) without (dense_vae) and with (vae_gan) its dense "
+    "discriminator, BCE or L2 pixel loss. Test split, means per image: pixel loss -log p(x|z) (BCE, or the sum of "
+    "squared errors + 448.7 nats for L2); KLD; PSNR and SSIM of one reconstruction per test image; sharpness (mean "
+    "gradient magnitude) of the reconstructions and of the test images; Frechet distance between the test images "
+    "and the reconstructions or prior samples in the feature space of the project's MLP classifier (not the "
+    "Inception FID); that classifier's error on the reconstructions. " + budget,
+  )
