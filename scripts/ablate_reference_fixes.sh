@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The same runs as a study, over seeds and with paired comparisons: experiments/studies/ablation.py
+# (`dvae study run experiments/studies/ablation.py:VARIANT`, docs/studies.md). This script makes the
+# single-run tables committed before the study tool.
 # Which of the reference-fidelity fixes (docs/reference.md section 1) moved the reference VAE's
 # numbers: the VAE at samples 1, trained as in the CPU table of reproduce_dvae_table.sh (2 epochs on
 # the first 27,000 training images, batch-norm momentum 0.9), with each fix undone in turn:

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The same runs as a study, over seeds and with paired comparisons: experiments/studies/autoencoders.py
+# (`dvae study run experiments/studies/autoencoders.py:VARIANT`, docs/studies.md). This script makes the
+# single-run tables committed before the study tool.
 # The autoencoders of arunarn2/AutoEncoder and Hands-On ML (Geron's autoencoder chapter;
 # docs/reference.md sections 3 and 4) on real MNIST: trains and evaluates
 # experiments/mnist_{conv_dae,mlp_dae_gaussian,mlp_dae_dropout,conv_ae,sparse_ae_l1,sparse_ae_kl}.py

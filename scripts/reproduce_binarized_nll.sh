@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The same runs as a study, over seeds and with paired comparisons: experiments/studies/binarized_nll.py
+# (`dvae study run experiments/studies/binarized_nll.py:VARIANT`, docs/studies.md). This script makes the
+# single-run tables committed before the study tool.
 # VAE vs DVAE in nats of test NLL: trains the reference architectures on dynamically binarized
 # MNIST (experiments/mnist_binarized_{vae,dvae}.py), estimates -log p(x) on the test set with k
 # importance samples, and writes OUT/binarized_nll.md beside the IWAE-paper anchors (docs/reference.md

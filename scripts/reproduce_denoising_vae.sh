@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The same runs as a study, over seeds and with paired comparisons: experiments/studies/denoising_vae_nll.py
+# (`dvae study run experiments/studies/denoising_vae_nll.py:VARIANT`, docs/studies.md). This script makes the
+# single-run tables committed before the study tool.
 # Im et al. 2017's denoising VAE vs the plain VAE with the same network, data and budget, in nats of
 # test NLL (docs/reference.md section 2): trains experiments/mnist_binarized_{denoising_vae,mlp_vae}.py
 # on dynamically binarized MNIST, estimates -log p(x) on the test set with k importance samples from

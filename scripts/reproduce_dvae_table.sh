@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The same runs as a study, over seeds and with paired comparisons: experiments/studies/dvae_table.py
+# (`dvae study run experiments/studies/dvae_table.py:VARIANT`, docs/studies.md). This script makes the
+# single-run tables committed before the study tool.
 # Reproduces the denoising-VAE results table of dojoteef/dvae (docs/reference.md section 1): trains
 # the evaluation classifier, then the VAE and the DVAE for samples 1 and 5, on MNIST (and CIFAR-10
 # when its files are in the data directory), evaluates them, and writes OUT/dvae_table.md and

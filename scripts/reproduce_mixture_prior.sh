@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The same runs as a study, over seeds and with paired comparisons: experiments/studies/mixture_prior.py
+# (`dvae study run experiments/studies/mixture_prior.py:VARIANT`, docs/studies.md). This script makes the
+# single-run tables committed before the study tool.
 # A learned Gaussian-mixture prior against N(0, I) (GMVAE, docs/reference.md section 7): trains the
 # flax-example MLP VAE on dynamically binarized MNIST with each prior (experiments/mnist_mixture_vae.py
 # and its twin experiments/mnist_mixture_vae_standard_prior.py: same network, data and budget),

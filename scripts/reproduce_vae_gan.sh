@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The same runs as a study, over seeds and with paired comparisons: experiments/studies/learnable_loss.py
+# (`dvae study run experiments/studies/learnable_loss.py:VARIANT`, docs/studies.md). This script makes the
+# single-run tables committed before the study tool.
 # The learnable-loss comparison (xuganyu96/VAE-GAN-learnable-loss, docs/reference.md section 6): the
 # learnable-loss VAE's dense VAE with and without its dense discriminator, BCE and L2 pixel losses, on
 # MNIST and Fashion-MNIST, each for the same number of epochs; every run judged by a small MLP
