@@ -245,12 +245,14 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   traces = {"train": 0, "eval": 0}
 
   def prepare(batch, step=None):
-    if "id" not in batch:  # the example ids key static and evaluation binarization
+    try:
+      ids = batch["id"]  # the example ids key static and evaluation binarization
+    except KeyError:
       raise KeyError(
-        f"prepare(batch) needs the keys 'image', 'label' and 'id' (example ids), got {sorted(batch)}; "
+        "prepare(batch) needs the keys 'image', 'label' and 'id' (example ids); "
         "Experiment.device_batch(split, index) builds such batches."
-      )
-    image = preprocess(batch["image"], batch["id"], spec=preprocess_spec, key=keys["binarize"], step=step)
+      ) from None
+    image = preprocess(batch["image"], ids, spec=preprocess_spec, key=keys["binarize"], step=step)
     return {"image": image, "label": batch["label"]}
 
   def epoch_of(state: TrainState) -> jax.Array:
