@@ -52,17 +52,6 @@ def latent_dim(run: Run) -> int:
   return mean.shape[-1]
 
 
-def decode(run: Run, z: np.ndarray | jax.Array) -> np.ndarray:
-  """Codes [..., z] -> the model's output probabilities [..., H, W, C]."""
-  model = run.experiment.model
-
-  @jax.jit
-  def probabilities(state, z):
-    return jax.nn.sigmoid(model.apply(Experiment.variables(state), z, method="output_logits"))
-
-  return np.asarray(probabilities(run.state, jnp.asarray(z, jnp.float32)))
-
-
 def posterior_means(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
   """(posterior means [N, z], labels [N]) of the first `num` images of `split` (all if fewer)."""
   experiment = run.experiment
@@ -88,7 +77,7 @@ def manifold_images(run: Run, *, size: int = 20, extent: float = 2.0) -> np.ndar
   is z2 = extent), as in the original's figure."""
   values = np.linspace(-extent, extent, size)
   z1, z2 = np.meshgrid(values, values[::-1])  # [size, size] each, indexed [row, column]
-  return decode(run, np.stack([z1, z2], axis=-1))
+  return run.decode(np.stack([z1, z2], axis=-1))
 
 
 def denoising_examples(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -122,7 +111,7 @@ def interpolations(run: Run, split: Split, *, pairs: int = 8, steps: int = 10) -
   start, end = means[:pairs, None], means[pairs:, None]  # [P, 1, z]
   weight = np.linspace(0.0, 1.0, steps)[None, :, None]  # [1, steps, 1]
   labels = [f"{p} \N{RIGHTWARDS ARROW} {p + pairs}" for p in range(pairs)]
-  return decode(run, (1.0 - weight) * start + weight * end), labels
+  return run.decode((1.0 - weight) * start + weight * end), labels
 
 
 def prior_component_samples(run: Run, num: int) -> np.ndarray:
@@ -133,7 +122,7 @@ def prior_component_samples(run: Run, num: int) -> np.ndarray:
   def sample(state, key):
     return model.apply(Experiment.variables(state), key, num, method="sample_prior_components")  # [K, num, z]
 
-  return decode(run, sample(run.state, run.experiment.keys["sample"]))
+  return run.decode(sample(run.state, run.experiment.keys["sample"]))
 
 
 def latent_scatter(run: Run, path: pathlib.Path, *, split: str = "test", num_images: int = 5000) -> pathlib.Path:
@@ -197,7 +186,7 @@ def samples(run: Run, path: pathlib.Path, *, num_images: int = 10) -> pathlib.Pa
     components = prior_component_samples(run, num_images)
     blocks = {f"component {k}": images for k, images in enumerate(components)}
     return plots.plot_samples(blocks, path, columns=num_images, title="samples from each prior component")
-  images = prior_samples(run, num_images * num_images)
+  images = run.sample(num_images * num_images)
   return plots.plot_samples(images, path, columns=num_images, title="samples from the prior")
 
 
@@ -249,20 +238,6 @@ def _check_names(which: Sequence[str]) -> None:
     raise ValueError(f"unknown figure(s) {', '.join(unknown)}; expected some of {', '.join(FIGURES)}.")
 
 
-def prior_samples(run: Run, num: int) -> np.ndarray:
-  """Images decoded from z ~ p(z) (the model's prior), as probabilities [num, H, W, C]."""
-  model = run.experiment.model
-
-  @jax.jit
-  def sample(state, key):
-    variables = Experiment.variables(state)
-    z = model.apply(variables, key, num, method="sample_prior")
-    return model.apply(variables, z, method="output_logits")
-
-  logits = sample(run.state, run.experiment.keys["sample"])
-  return np.asarray(jax.nn.sigmoid(logits))
-
-
 def make_comparison_figures(
   runs: dict[str, str | pathlib.Path], out_dir: str | pathlib.Path, *, num_images: int = 10, split: str = "test"
 ) -> list[pathlib.Path]:
@@ -287,9 +262,7 @@ def make_comparison_figures(
     inputs_of = {label: run_inputs for label, (run_inputs, _) in pairs.items()}
     path = out_dir / f"{split}_reconstructions.png"
     written.append(plots.plot_image_comparison(inputs, outputs, path, inputs_of=inputs_of))
-  samples = {
-    label: prior_samples(run, 2 * num_images) for label, run in restored.items() if run.experiment.family.latent
-  }
+  samples = {label: run.sample(2 * num_images) for label, run in restored.items() if run.experiment.family.latent}
   if samples:
     written.append(plots.plot_samples(samples, out_dir / "prior_samples.png"))
   return written

@@ -330,8 +330,7 @@ def _plot_blocks(
     if label:
       ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
   if title:
-    # Wrapped to the figure's width (about 11 characters of 10-point text per inch), so no word is cut.
-    fig.suptitle(textwrap.fill(title, max(24, int(fig.get_figwidth() * 11))), fontsize=10)
+    fig.suptitle("\n".join(_title_lines(title, fig.get_figwidth())), fontsize=10)
   return _save(fig, path)
 
 
@@ -343,9 +342,11 @@ def _save(fig: Figure, path: str | pathlib.Path) -> pathlib.Path:
   return path
 
 
+def _title_lines(title: str, width_inches: float) -> list[str]:
+  """A title wrapped to a figure's width (about 11 characters of 10-point text per inch), so no word is cut."""
+  return textwrap.wrap(title, max(24, int(width_inches * 11)))
+
+
 def _title_inches(title: str | None, width_inches: float) -> float:
   """Room above a grid for its title, wrapped as `_plot_blocks` wraps it."""
-  if not title:
-    return 0.2
-  lines = len(textwrap.wrap(title, max(24, int(width_inches * 11))))
-  return 0.2 + 0.22 * lines
+  return 0.2 + 0.22 * len(_title_lines(title, width_inches)) if title else 0.2

@@ -22,7 +22,7 @@ from dvae_jax import batch_norm, configs, parallel, preemption, workdir_lock
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
 from dvae_jax.data import Split
 from dvae_jax.errors import WorkdirError
-from dvae_jax.experiment import Experiment, TrainState, build_experiment, module_rngs
+from dvae_jax.experiment import Experiment, TrainState, build_experiment
 from dvae_jax.models import ARCHITECTURES
 
 
@@ -92,6 +92,7 @@ class Run:
   state: TrainState
   step: int
   recomputed_batch_norm: int = 0  # training batches batch norm's statistics were recomputed on (0: not)
+  _jitted: dict = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
 
   def split(self, name: str) -> Split:
     """The run's "train", "valid" or "test" split (uint8 images as stored, labels, ids)."""
@@ -104,6 +105,29 @@ class Run:
   def inputs(self, images: np.ndarray, ids: np.ndarray | None = None) -> jax.Array:
     """The model's inputs (floats in [0, 1]) for `images` as the dataset stores them. A binarized
     run binarizes each image with the draw of its example id (`ids`, default 0 .. N-1)."""
+    return self.experiment.prepare(self._host_batch(images, ids))["image"]
+
+  def encode(self, images: np.ndarray) -> tuple[jax.Array, jax.Array]:
+    """Posterior mean and log-variance [N, z] of a latent-variable model."""
+    return self._compiled("encode")(self.state, self.inputs(images))
+
+  def decode(self, z: np.ndarray | jax.Array) -> np.ndarray:
+    """Codes [..., z] -> the model's output probabilities [..., H, W, C]."""
+    return np.asarray(self._compiled("decode")(self.state, jnp.asarray(z, jnp.float32)))
+
+  def reconstruct(self, images: np.ndarray, *, key: jax.Array | None = None) -> np.ndarray:
+    """One stochastic reconstruction of each image (eval mode), from `key` (default: the run's sample key)."""
+    self._check_methods("reconstruct")
+    key = self.experiment.keys["sample"] if key is None else key
+    return np.asarray(self.experiment.reconstruct(self.state, self._host_batch(images), key)[1])
+
+  def sample(self, num: int, *, key: jax.Array | None = None) -> np.ndarray:
+    """`num` images decoded from draws of the prior (default key: the run's sample key)."""
+    key = self.experiment.keys["sample"] if key is None else key
+    return np.asarray(jax.nn.sigmoid(self._compiled("sample")(self.state, key, num)))
+
+  def _host_batch(self, images: np.ndarray, ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """`images` checked to be as the dataset stores them, as a batch `Experiment.prepare` takes."""
     images = np.asarray(images)
     expected = self.experiment.splits.raw_image_shape
     if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != tuple(expected):
@@ -113,30 +137,35 @@ class Run:
         "[0, 1] with (255 * x).round().astype(np.uint8)."
       )
     ids = np.arange(len(images)) if ids is None else np.asarray(ids)
-    return self.experiment.prepare({"image": images, "id": ids, "label": np.zeros(len(images), np.int32)})["image"]
+    return {"image": images, "id": ids, "label": np.zeros(len(images), np.int32)}
 
-  def encode(self, images: np.ndarray) -> tuple[jax.Array, jax.Array]:
-    """Posterior mean and log-variance [N, z] of a latent-variable model."""
-    return self._apply("encode", self.inputs(images))
+  def _check_methods(self, *methods: str) -> None:
+    missing = [method for method in methods if not hasattr(self.experiment.model, method)]
+    if missing:
+      raise AttributeError(f"the {self.experiment.hparams.family!r} family's model has no {' or '.join(missing)}.")
 
-  def decode(self, z: jax.Array) -> jax.Array:
-    """Codes [N, z] -> the model's output probabilities [N, H, W, C]."""
-    return jax.nn.sigmoid(self._apply("output_logits", jnp.asarray(z)))
+  def _compiled(self, name: str):
+    """The jitted `encode` (state, x) -> (mean, logvar), `decode` (state, z) -> probabilities or
+    `sample` (state, key, num) -> logits of num prior draws, compiled once per run."""
+    if name not in self._jitted:
+      model = self.experiment.model
 
-  def reconstruct(self, images: np.ndarray, *, key: jax.Array | None = None) -> jax.Array:
-    """One stochastic reconstruction of each image (eval mode), from `key` (default: the run's sample key)."""
-    return self._apply("reconstruct", self.inputs(images), key=key)
+      def encode(state, x):
+        return model.apply(Experiment.variables(state), x, method="encode")
 
-  def sample(self, num: int, *, key: jax.Array | None = None) -> jax.Array:
-    """`num` images decoded from draws of the prior."""
-    key = self.experiment.keys["sample"] if key is None else key
-    return self.decode(self._apply("sample_prior", key, num))
+      def decode(state, z):
+        return jax.nn.sigmoid(model.apply(Experiment.variables(state), z, method="output_logits"))
 
-  def _apply(self, method: str, *args, key: jax.Array | None = None):
-    if not hasattr(self.experiment.model, method):
-      raise AttributeError(f"the {self.experiment.hparams.family!r} family's model has no {method!r}.")
-    rngs = module_rngs(self.experiment.keys["sample"] if key is None else key)
-    return self.experiment.model.apply(Experiment.variables(self.state), *args, method=method, rngs=rngs)
+      def sample(state, key, num):
+        variables = Experiment.variables(state)
+        z = model.apply(variables, key, num, method="sample_prior")
+        return model.apply(variables, z, method="output_logits")
+
+      methods = {"encode": ("encode",), "decode": ("output_logits",), "sample": ("sample_prior", "output_logits")}
+      self._check_methods(*methods[name])
+      fn = {"encode": encode, "decode": decode, "sample": sample}[name]
+      self._jitted[name] = jax.jit(fn, static_argnums=2 if name == "sample" else ())
+    return self._jitted[name]
 
 
 def restore_run(

@@ -93,6 +93,25 @@ class WorkdirLock:
     self.release()
 
 
+def is_held(workdir: str | pathlib.Path) -> bool:
+  """Whether another process holds the workdir's lock now (False without a lock file, or without
+  flock support, where runs go on unlocked)."""
+  path = pathlib.Path(workdir) / LOCK_NAME
+  try:
+    fd = os.open(path, os.O_RDONLY)
+  except FileNotFoundError:
+    return False
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return False  # free (closing the descriptor releases the probe)
+  except BlockingIOError:
+    return True
+  except OSError:
+    return False
+  finally:
+    os.close(fd)
+
+
 def _read(fd: int) -> dict:
   try:
     holder = json.loads(os.pread(fd, 1 << 16, 0) or b"{}")

@@ -32,6 +32,7 @@ from dvae_jax.configs import load_config, load_experiment
 from dvae_jax.experiment import Experiment, build_experiment
 from dvae_jax.workdir import Run, restore_run
 
+# The prefix of jax.monitoring's duration events for tracing, lowering and compiling (an event name, not a path).
 _COMPILE_EVENTS = "/jax/core/compile/"
 
 

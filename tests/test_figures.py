@@ -67,7 +67,7 @@ def test_scatter_and_manifold_of_a_2d_latent(runs, tmp_path):
   # Row i, column j decodes (z1, z2) = (-2 + 4j/19, 2 - 4i/19): z2 decreases down the rows, as in the original.
   manifold = figures.manifold_images(run)
   assert manifold.shape == (20, 20, 28, 28, 1)
-  corners = figures.decode(run, np.array([[-2.0, 2.0], [2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]]))
+  corners = run.decode(np.array([[-2.0, 2.0], [2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]]))
   for (i, j), expected in zip([(0, 0), (0, 19), (19, 0), (19, 19)], corners, strict=True):
     np.testing.assert_allclose(manifold[i, j], expected, atol=1e-6)
   assert not np.allclose(manifold[0, 0], manifold[19, 19])
@@ -126,9 +126,9 @@ def test_interpolation_runs_between_posterior_means(runs):
   assert images.shape == (8, 5, 28, 28, 1) and labels[0] == "0 \N{RIGHTWARDS ARROW} 8"
   means, _ = figures.posterior_means(run, run.split("test"), 16)
   # Pair p runs from test image p to test image p + 8, in steps of a quarter.
-  np.testing.assert_allclose(images[:, 0], figures.decode(run, means[:8]), atol=1e-6)
-  np.testing.assert_allclose(images[:, 2], figures.decode(run, (means[:8] + means[8:]) / 2), atol=1e-6)
-  np.testing.assert_allclose(images[:, 4], figures.decode(run, means[8:]), atol=1e-6)
+  np.testing.assert_allclose(images[:, 0], run.decode(means[:8]), atol=1e-6)
+  np.testing.assert_allclose(images[:, 2], run.decode((means[:8] + means[8:]) / 2), atol=1e-6)
+  np.testing.assert_allclose(images[:, 4], run.decode(means[8:]), atol=1e-6)
 
 
 class _TwoComponentVAE(VAE):
@@ -153,7 +153,7 @@ def test_prior_samples_plain_grid_or_one_row_per_component(runs, tmp_path):
   components = figures.prior_component_samples(mixture, 4)
   assert components.shape == (2, 4, 28, 28, 1)
   noise = jax.random.normal(run.experiment.keys["sample"], (4, 2))
-  np.testing.assert_allclose(components[1], figures.decode(run, noise + 3.0), atol=1e-6)
+  np.testing.assert_allclose(components[1], run.decode(noise + 3.0), atol=1e-6)
   one_row_each = figures.samples(mixture, tmp_path / "mixture.png", num_images=4)
   plain_width, plain_height = _png_size(tmp_path / "plain.png")  # 4 x 4 grid
   width, height = _png_size(one_row_each)  # 2 labelled rows of 4

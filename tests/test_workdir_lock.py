@@ -56,8 +56,10 @@ def test_a_killed_holders_lock_is_taken_over(holder):
   workdir, proc = holder
   with pytest.raises(WorkdirError, match=f"pid {proc.pid}"):
     workdir_lock.WorkdirLock(workdir, "training").acquire()
+  assert workdir_lock.is_held(workdir)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
+  assert not workdir_lock.is_held(workdir)
   lock = workdir_lock.WorkdirLock(workdir, "evaluation")
   lock.acquire()  # the kernel dropped the dead process's flock
   record = json.loads((workdir / ".lock").read_text())

@@ -23,7 +23,6 @@ in local processes.
 """
 
 import dataclasses
-import fcntl
 import functools
 import os
 import pathlib
@@ -36,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from dvae_jax import configs
+from dvae_jax import configs, workdir_lock
 from dvae_jax.errors import WorkdirError
 from dvae_jax.study import spec
 from dvae_jax.study.spec import Run, Study
@@ -181,18 +180,9 @@ def _stop_with_parent(prctl: Callable | None, parent: int) -> Callable[[], None]
 
 def wait_for_lock(workdir: pathlib.Path, seconds: float = LOCK_WAIT_SECONDS) -> None:
   """Waits up to `seconds` while another process holds the workdir's lock (workdir_lock.py)."""
-  path, deadline = workdir / ".lock", time.monotonic() + seconds
-  while path.exists() and time.monotonic() < deadline:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-      return  # free (closing the descriptor releases it)
-    except BlockingIOError:
-      time.sleep(0.5)
-    except OSError:
-      return  # no locks on this file system: `dvae train` goes on unlocked too
-    finally:
-      os.close(fd)
+  deadline = time.monotonic() + seconds
+  while workdir_lock.is_held(workdir) and time.monotonic() < deadline:
+    time.sleep(0.5)
 
 
 def start_step(step: str, step_arguments: list[str], workdir: pathlib.Path, cwd: str) -> subprocess.Popen:

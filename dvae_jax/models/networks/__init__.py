@@ -17,8 +17,9 @@ from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkCo
 
 __all__ = ["ARCHITECTURES", "Architecture", "NetworkConfig", "network_field"]
 
-# Names that earlier versions gave these networks: still accepted (with a deprecation warning), so
-# that configs and runs written with them keep working.
+# The names dvae-jax 0.1 gave these networks, which its runs' config.json files and checkpoints
+# record: still accepted, with a FutureWarning naming the current one, so that those runs still load,
+# resume and evaluate. New configs use the names above.
 ARCHITECTURES.rename("seed001_conv", "arunarn2_conv")
 ARCHITECTURES.rename("seed001_mlp", "arunarn2_mlp")
 ARCHITECTURES.rename("seed003_conv", "face_conv")
