@@ -31,7 +31,8 @@ from dvae_jax.workdir import Run, locked, restore_run
 def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split) -> float:
   """Error of `classifier` on one stochastic reconstruction of each image of `split`.
 
-  The reference averages per batch of 256; this is the exact mean over images.
+  The reference averages per batch of 256; this is the exact mean over images. The classifier sees
+  the reconstructions as images in [0, 1] (a linear output clipped: LikelihoodConfig.image).
   """
   if not hasattr(classifier.experiment.model, "classify"):
     raise CheckpointError(
@@ -44,12 +45,13 @@ def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split)
       f"the classifier in {classifier.workdir} was trained on differently preprocessed images "
       f"({classifier.experiment.preprocess_spec}) than the model in {run.workdir} ({run.experiment.preprocess_spec})."
     )
-  model, classifier_model = run.experiment.model, classifier.experiment.model
+  model, classifier_model, hparams = run.experiment.model, classifier.experiment.model, run.experiment.hparams
 
   @jax.jit
   def errors(state, classifier_state, batch, key):
     inputs = run.experiment.prepare(batch)
     recon = model.apply(Experiment.variables(state), inputs["image"], rngs=module_rngs(key), method="reconstruct")
+    recon = hparams.image(recon)
     logits = classifier_model.apply(Experiment.variables(classifier_state), recon, method="classify")
     return jnp.sum((jnp.argmax(logits, axis=-1) != inputs["label"]) * batch["mask"])
 
@@ -77,6 +79,10 @@ def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False)
   image; the same reconstructions `classifier_error_on_reconstructions` scores), with the test
   images' own sharpness for comparison (image_metrics.py).
 
+  The reconstructions are scored as images in [0, 1]: a linear output (a Gaussian likelihood with
+  gaussian_mean "identity") clipped to [0, 1], as a user measures a saved image
+  (LikelihoodConfig.image); a sigmoid output as it is.
+
   With `keep_images`, also returns the inputs and reconstructions as arrays [N, H, W, C] (for the
   classifier-feature Frechet distance), else an empty dict.
   """
@@ -86,6 +92,7 @@ def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False)
   def quality(state, batch, key):
     inputs = experiment.prepare(batch)
     recon = model.apply(Experiment.variables(state), inputs["image"], rngs=module_rngs(key), method="reconstruct")
+    recon = experiment.hparams.image(recon)
     metrics = image_metrics.image_quality(inputs["image"], recon)
     return {name: jnp.sum(value * batch["mask"]) for name, value in metrics.items()}, inputs["image"], recon
 
@@ -112,14 +119,14 @@ def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False)
 
 
 def prior_sample_images(run: Run, num: int) -> np.ndarray:
-  """`num` images [num, H, W, C] decoded from the prior, in batches of the eval batch size."""
-  model, batch_size = run.experiment.model, run.experiment.config.train.eval_batch_size
+  """`num` images [num, H, W, C] in [0, 1] decoded from the prior, in batches of the eval batch size."""
+  model, hparams, batch_size = run.experiment.model, run.experiment.hparams, run.experiment.config.train.eval_batch_size
 
   @jax.jit
   def sample(state, key):
     variables = Experiment.variables(state)
     z = model.apply(variables, key, batch_size, method="sample_prior")
-    return jax.nn.sigmoid(model.apply(variables, z, method="output_logits"))
+    return hparams.image(hparams.mean(model.apply(variables, z, method="output_logits")))
 
   key = run.experiment.keys["sample"]
   chunks = [np.asarray(sample(run.state, jax.random.fold_in(key, 1_000_000 + i))) for i in range(-(-num // batch_size))]

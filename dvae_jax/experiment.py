@@ -20,7 +20,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from dvae_jax import configs, console, losses, parallel, plots
+from dvae_jax import configs, console, losses, parallel, plots, two_player
 from dvae_jax.data import (
   Batch,
   PreprocessSpec,
@@ -32,6 +32,7 @@ from dvae_jax.data import (
   preprocess_spec_from_config,
 )
 from dvae_jax.models import Family, ModelConfig, get_family, model_config
+from dvae_jax.optimizers import Optimizer, make_optimizer
 
 Objective = Callable[..., tuple[jax.Array, tuple[dict[str, jax.Array], Any]]]
 
@@ -106,50 +107,6 @@ def make_objective(family: Family, model, hparams: ModelConfig, *, batch_reducti
   return objective
 
 
-def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.Schedule:
-  """The learning rate at each step: constant, or decayed x decay_rate every decay_epochs epochs
-  (in steps, or smoothly), never below min_learning_rate (`configs.validate` keeps it a floor)."""
-  if optim.schedule == "constant":
-    return optax.constant_schedule(optim.learning_rate)
-  return optax.exponential_decay(
-    optim.learning_rate,
-    transition_steps=optim.decay_epochs * steps_per_epoch,
-    decay_rate=optim.decay_rate,
-    staircase=optim.schedule == "staircase",
-    end_value=optim.min_learning_rate,  # with decay_rate < 1, optax clips from below
-  )
-
-
-def make_optimizer(
-  optim: ml_collections.ConfigDict, steps_per_epoch: int, *, discriminator_params: str | None = None
-) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """Adam on the schedule of `make_schedule`, after clipping each gradient entry (if enabled).
-
-  With `discriminator_params` (a family with a second player), that top-level params subtree gets
-  its own Adam, on the same schedule from `optim.discriminator_learning_rate` (None: the same
-  learning rate), and its own moments: one optax.multi_transform, one optimizer state.
-  """
-
-  def chain(schedule: optax.Schedule) -> optax.GradientTransformation:
-    adam = optax.adam(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps)
-    return optax.chain(optax.clip(optim.clip_value), adam) if optim.clip_value else adam
-
-  schedule = make_schedule(optim, steps_per_epoch)
-  if discriminator_params is None:
-    return chain(schedule), schedule
-  disc_optim = ml_collections.ConfigDict(optim.to_dict())
-  if optim.discriminator_learning_rate is not None:
-    disc_optim.learning_rate = optim.discriminator_learning_rate
-    disc_optim.min_learning_rate = min(optim.min_learning_rate, optim.discriminator_learning_rate)
-  disc_schedule = make_schedule(disc_optim, steps_per_epoch)
-
-  def labels(params):
-    return {name: ("discriminator" if name == discriminator_params else "model") for name in params}
-
-  transform = optax.multi_transform({"model": chain(schedule), "discriminator": chain(disc_schedule)}, labels)
-  return transform, schedule
-
-
 @dataclasses.dataclass
 class Experiment:
   """Everything built from a config: data, model, objective and the compiled step functions."""
@@ -161,8 +118,7 @@ class Experiment:
   hparams: ModelConfig  # the typed config.model, with the data's image shape and classes
   family: Family
   model: Any
-  optimizer: optax.GradientTransformation
-  schedule: optax.Schedule
+  optimizer: Optimizer  # .transform, .schedule; per player for a two-player family
   keys: dict[str, jax.Array]
   steps_per_epoch: int
   prepare: Callable  # (uint8 batch, step=None) -> {"image": floats in [0, 1], "label"}; traceable
@@ -188,8 +144,14 @@ class Experiment:
       rngs = {name: jax.random.fold_in(key, tag) for name, tag in RNG_STREAMS.items()}
       variables = self.model.init(rngs, sample, train=False)
       params = variables.pop("params")
+      model_state = dict(variables)
+      if getattr(self.hparams, "max_disc_loss", None) is not None:
+        model_state[two_player.GATE] = two_player.init_gate()
       return TrainState(
-        step=jnp.zeros((), jnp.int32), params=params, model_state=dict(variables), opt_state=self.optimizer.init(params)
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        model_state=model_state,
+        opt_state=self.optimizer.transform.init(params),
       )
 
     return jax.jit(init, out_shardings=parallel.replicated(self.mesh))()
@@ -239,7 +201,7 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   )
   family = get_family(hparams.family)
   model = family.module(hparams)
-  optimizer, schedule = make_optimizer(config.optim, steps_per_epoch, discriminator_params=family.discriminator_params)
+  optimizer = make_optimizer(config.optim, steps_per_epoch, discriminator_params=family.discriminator_params)
   keys = named_keys(config.seed)
   objective = make_objective(family, model, hparams, batch_reduction=config.optim.batch_reduction)
   traces = {"train": 0, "eval": 0}
@@ -262,17 +224,19 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   def one_step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:
     inputs = {**prepare(batch, state.step), "epoch": epoch_of(state)}
     step_key = jax.random.fold_in(keys["train"], state.step)
-    grad_fn = jax.value_and_grad(objective, has_aux=True)
-    (loss, (metrics, model_state)), grads = grad_fn(state.params, state.model_state, inputs, step_key, train=True)
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    if family.discriminator_params is not None:
+      params, model_state, opt_state, loss, metrics, grads = two_player.train_step(
+        objective, optimizer, hparams, state, inputs, step_key, epoch_index=state.step // steps_per_epoch
+      )
+    else:
+      grad_fn = jax.value_and_grad(objective, has_aux=True)
+      (loss, (metrics, model_state)), grads = grad_fn(state.params, state.model_state, inputs, step_key, train=True)
+      updates, opt_state = optimizer.transform.update(grads, state.opt_state, state.params)
+      params = optax.apply_updates(state.params, updates)
     metrics = {name: jnp.mean(value) for name, value in metrics.items()}
-    metrics.update(loss=loss, grad_norm=optax.tree.norm(grads), learning_rate=jnp.asarray(schedule(state.step)))
-    new_state = TrainState(
-      step=state.step + 1,
-      params=optax.apply_updates(state.params, updates),
-      model_state=model_state,
-      opt_state=opt_state,
-    )
+    learning_rate = jnp.asarray(optimizer.schedule(state.step))
+    metrics.update(loss=loss, grad_norm=optax.tree.norm(grads), learning_rate=learning_rate)
+    new_state = TrainState(step=state.step + 1, params=params, model_state=model_state, opt_state=opt_state)
     return new_state, metrics
 
   def multi_step(state: TrainState, batches):
@@ -312,7 +276,6 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     family=family,
     model=model,
     optimizer=optimizer,
-    schedule=schedule,
     keys=keys,
     steps_per_epoch=steps_per_epoch,
     prepare=prepare,

@@ -84,11 +84,12 @@ def denoising_examples(run: Run, split: Split, num: int) -> tuple[np.ndarray, np
   """(clean, corrupted, output) [N, H, W, C] for the first `num` images of `split`.
 
   The corruption and the output come from one forward pass (eval mode) with the "sample" key: the
-  output is the model's reconstruction of that very corrupted image. The family's outputs must hold
-  "noisy" (the corrupted input) and "logits" ([S, B, H, W, C], the first draw is shown).
+  output is the model's reconstruction of that very corrupted image, as an image in [0, 1]
+  (LikelihoodConfig.image: a linear output clipped). The family's outputs must hold "noisy" (the
+  corrupted input) and "logits" ([S, B, H, W, C], the first draw is shown).
   """
   experiment = run.experiment
-  model = experiment.model
+  model, hparams = experiment.model, experiment.hparams
 
   @jax.jit
   def forward(state, batch, key):
@@ -97,7 +98,7 @@ def denoising_examples(run: Run, split: Split, num: int) -> tuple[np.ndarray, np
     if "noisy" not in outputs:
       family = experiment.hparams.family
       raise FigureSkipped(f"the {family!r} family's outputs do not include the corrupted input 'noisy'.")
-    return clean, outputs["noisy"], jax.nn.sigmoid(outputs["logits"][0])
+    return clean, outputs["noisy"], hparams.image(hparams.mean(outputs["logits"][0]))
 
   batch = split.take(np.arange(min(num, len(split))))
   return tuple(np.asarray(images) for images in forward(run.state, batch, experiment.keys["sample"]))

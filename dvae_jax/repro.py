@@ -264,7 +264,7 @@ def _tolerance_check(name: str, expectation: str, a: Run, b: Run, *, param_toler
 
 
 def _param_tolerance(experiment: Experiment, steps: int) -> float:
-  return PARAM_TOLERANCE_FACTOR * sum(float(experiment.schedule(step)) for step in range(steps))
+  return PARAM_TOLERANCE_FACTOR * sum(float(experiment.optimizer.schedule(step)) for step in range(steps))
 
 
 def process_check(

@@ -194,6 +194,9 @@ def _train_loop(
               "likelihood": experiment.config.model.get("likelihood"),
             }
             progress.write(_epoch_line(epoch + 1, cfg.num_epochs, named, epoch_seconds))
+        elif at_epoch_end:  # no validation split: the epoch's wall time alone
+          epoch_seconds, epoch_start = time.perf_counter() - epoch_start, time.perf_counter()
+          writer.write(step, "epoch", {"epoch": epoch + 1, "epoch_seconds": epoch_seconds})
         if checkpoint_due:
           timed("checkpoint_seconds", save, step)
         reason = stop_request.reason(previous, step)

@@ -100,7 +100,8 @@ class Run:
 
   # The model from Python. Images go in as the dataset stores them (uint8 [N, H, W, C], e.g.
   # `run.split("test").take(np.arange(8))["image"]`) and are preprocessed as in training
-  # (inverted, binarized: see `inputs`); outputs are probabilities in [0, 1] [N, H, W, C].
+  # (inverted, binarized: see `inputs`); outputs are images in [0, 1] [N, H, W, C]: the likelihood's
+  # mean, i.e. probabilities, or a linear output (gaussian_mean "identity") clipped to [0, 1].
 
   def inputs(self, images: np.ndarray, ids: np.ndarray | None = None) -> jax.Array:
     """The model's inputs (floats in [0, 1]) for `images` as the dataset stores them. A binarized
@@ -112,19 +113,21 @@ class Run:
     return self._compiled("encode")(self.state, self.inputs(images))
 
   def decode(self, z: np.ndarray | jax.Array) -> np.ndarray:
-    """Codes [..., z] -> the model's output probabilities [..., H, W, C]."""
+    """Codes [..., z] -> the model's output images [..., H, W, C]."""
     return np.asarray(self._compiled("decode")(self.state, jnp.asarray(z, jnp.float32)))
 
   def reconstruct(self, images: np.ndarray, *, key: jax.Array | None = None) -> np.ndarray:
     """One stochastic reconstruction of each image (eval mode), from `key` (default: the run's sample key)."""
     self._check_methods("reconstruct")
     key = self.experiment.keys["sample"] if key is None else key
-    return np.asarray(self.experiment.reconstruct(self.state, self._host_batch(images), key)[1])
+    recon = self.experiment.reconstruct(self.state, self._host_batch(images), key)[1]
+    return np.asarray(self.experiment.hparams.image(recon))
 
   def sample(self, num: int, *, key: jax.Array | None = None) -> np.ndarray:
     """`num` images decoded from draws of the prior (default key: the run's sample key)."""
     key = self.experiment.keys["sample"] if key is None else key
-    return np.asarray(jax.nn.sigmoid(self._compiled("sample")(self.state, key, num)))
+    hparams = self.experiment.hparams
+    return np.asarray(hparams.image(hparams.mean(self._compiled("sample")(self.state, key, num))))
 
   def _host_batch(self, images: np.ndarray, ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """`images` checked to be as the dataset stores them, as a batch `Experiment.prepare` takes."""
@@ -145,16 +148,16 @@ class Run:
       raise AttributeError(f"the {self.experiment.hparams.family!r} family's model has no {' or '.join(missing)}.")
 
   def _compiled(self, name: str):
-    """The jitted `encode` (state, x) -> (mean, logvar), `decode` (state, z) -> probabilities or
+    """The jitted `encode` (state, x) -> (mean, logvar), `decode` (state, z) -> images in [0, 1] or
     `sample` (state, key, num) -> logits of num prior draws, compiled once per run."""
     if name not in self._jitted:
-      model = self.experiment.model
+      model, hparams = self.experiment.model, self.experiment.hparams
 
       def encode(state, x):
         return model.apply(Experiment.variables(state), x, method="encode")
 
       def decode(state, z):
-        return jax.nn.sigmoid(model.apply(Experiment.variables(state), z, method="output_logits"))
+        return hparams.image(hparams.mean(model.apply(Experiment.variables(state), z, method="output_logits")))
 
       def sample(state, key, num):
         variables = Experiment.variables(state)

@@ -1,10 +1,13 @@
 """The learnable-loss VAE's dense VAE on MNIST against its dense logistic-regressor discriminator (one hidden
-layer of 200): the VAE with a learnable loss (docs/reference.md).
+layer of 200): the VAE with a learnable loss as xuganyu96/VAE-GAN-learnable-loss's MNIST script runs it
+(docs/reference.md).
 
 The VAE, data and schedule of experiments/mnist_dense_vae.py (variants "bce" / "l2", "fashion",
 combinable with "smoke" or "cpu"); VAE loss KL + w_pbp PBP + w_disc BCE(D(reconstruction), real)
-with w_disc = 10 and w_pbp = 1, the discriminator trained on real vs reconstructed training images
-with its own Adam (1e-3, the original's MNIST rate), all 50 epochs "combo" (no solo epochs).
+with w_disc = 1 (the MNIST script's `gen_loss = vae + disc_loss`; the face runs use 10) and w_pbp = 1;
+the discriminator trained on real vs reconstructed training images with its own Adam (1e-3); the
+players update alternately, the discriminator first (model.update_order="alternating"); all 50 epochs
+"combo" (no solo epochs).
 
   dvae train --config experiments/mnist_vae_gan.py --workdir runs/mnist_vae_gan_bce
   dvae train --config experiments/mnist_vae_gan.py:l2 --workdir runs/mnist_vae_gan_l2
@@ -18,6 +21,8 @@ from dvae_jax.configs import presets
 def get_config(variant: str | None = None):
   config = presets.learnable_loss_dense_vae(variant, family="vae_gan")
   config.model.discriminator.hidden_sizes = (200,)
-  config.model.disc_weight = 10.0
+  config.model.discriminator.kernel_init = "xavier_uniform"
+  config.model.disc_weight = 1.0
   config.model.pbp_weight = 1.0
+  config.model.update_order = "alternating"
   return config

@@ -1,7 +1,8 @@
-"""The autoencoder family of arunarn2/AutoEncoder and Hands-On ML: networks, sparsity penalties, reconstruction metrics,
-input corruptions, and a smoke training of every experiment config."""
+"""The autoencoder family of arunarn2/AutoEncoder and Hands-On ML: networks, the linear output under MSE, sparsity
+penalties, reconstruction metrics, input corruptions, the experiments' settings and a smoke training of each."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from dvae_jax.models import ARCHITECTURES, default_model_config, get_family, model_config
 from dvae_jax.models.autoencoder import ACTIVE_THRESHOLD, KL_EPS, ae_terms
 from dvae_jax.models.corruption import CORRUPTIONS
+from dvae_jax.models.family import LikelihoodConfig
+from dvae_jax.workdir import restore_run
 from tests.conftest import REPO
 
 MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
@@ -191,6 +194,74 @@ def test_gaussian_likelihood_is_the_seed_mse_up_to_scale_and_constant():
   assert "noisy_mse" not in terms and "noisy_psnr_db" not in terms  # no corruption: nothing to compare
 
 
+def test_identity_mean_gaussian_log_likelihood_is_the_closed_form():
+  """A linear output is the mean itself, unbounded and unclipped:
+  log p = -sum((x - mu)^2) / (2 sigma^2) - n log(sigma) - n/2 log(2 pi)."""
+  sigma, n = 0.5, CLEAN[0].size
+  likelihood = LikelihoodConfig(likelihood="gaussian", gaussian_log_std=math.log(sigma), gaussian_mean="identity")
+  mu = LOGITS  # values in [-2, 3]: outside [0, 1] on purpose
+  expected = (
+    -0.5 * np.sum((CLEAN - mu) ** 2, axis=(1, 2, 3)) / sigma**2 - n * math.log(sigma) - n / 2 * math.log(2 * math.pi)
+  )
+  np.testing.assert_allclose(likelihood.log_likelihood(jnp.asarray(mu), jnp.asarray(CLEAN)), expected, rtol=1e-6)
+  np.testing.assert_array_equal(likelihood.mean(jnp.asarray(mu)), mu)
+  np.testing.assert_array_equal(likelihood.image(jnp.asarray(mu)), np.clip(mu, 0.0, 1.0))
+  # The default is the sigmoid mean, which is already an image: `image` leaves it untouched.
+  default = LikelihoodConfig(likelihood="gaussian")
+  probabilities = default.mean(jnp.asarray(mu))
+  np.testing.assert_array_equal(probabilities, jax.nn.sigmoid(jnp.asarray(mu)))
+  assert default.image(probabilities) is probabilities
+
+
+def test_identity_mean_needs_a_gaussian_likelihood():
+  with pytest.raises(ConfigError, match=r"gaussian_mean='identity' is not valid; expected 'sigmoid' with likelihood"):
+    ae_config(gaussian_mean="identity")
+  with pytest.raises(
+    ConfigError, match=r"gaussian_mean='tanh' is not valid; expected one of \['identity', 'sigmoid'\]"
+  ):
+    ae_config(likelihood="gaussian", gaussian_mean="tanh")
+
+
+def test_linear_output_terms_score_the_unclipped_mean_and_the_clipped_image():
+  """The loss is SSE / 2 of the linear output as it is; recon_mse and psnr_db score it clipped to [0, 1]."""
+  config = ae_config(data=TINY, likelihood="gaussian", gaussian_mean="identity")
+  terms, objective = ae_terms(fake_outputs(), {"image": jnp.asarray(CLEAN)}, config)
+  half_sse = 0.5 * np.sum((LOGITS - CLEAN) ** 2, axis=(1, 2, 3)) + 4 * 0.5 * np.log(2 * np.pi)
+  np.testing.assert_allclose(objective, half_sse, rtol=1e-6)
+  mse = np.sum((np.clip(LOGITS, 0.0, 1.0) - CLEAN) ** 2, axis=(1, 2, 3))
+  np.testing.assert_allclose(terms["recon_mse"], mse, rtol=1e-6)
+  np.testing.assert_allclose(terms["psnr_db"], 10 * np.log10(4 / mse), rtol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["ae", "vae", "denoising_vae", "dvae"])
+def test_reconstruct_returns_the_linear_output_with_an_identity_mean(family):
+  """The same parameters reconstruct sigmoid(output) by default and the output itself with gaussian_mean
+  "identity" (not clipped: drawing and scoring clip), in every family that composes the likelihood."""
+
+  def config(**likelihood):
+    section = default_model_config(family, "mlp")
+    section.update(likelihood="gaussian", **likelihood)
+    section["network"].update(fc_sizes=(3,), activation="relu")
+    return model_config(section, **TINY)
+
+  linear, sigmoid = config(gaussian_mean="identity"), config()
+  rngs = {**RNGS, "reparam": jax.random.key(4)}
+  x = jax.random.uniform(jax.random.key(3), (3, *TINY["image_shape"]))
+  variables = get_family(family).module(linear).init(rngs, x, train=False)
+
+  def reconstruct_and_output(config):
+    model = get_family(family).module(config)
+    outputs = model.apply(variables, x, train=False, rngs=rngs)
+    output = outputs["dae_logits" if family == "dvae" else "logits"][(0, 0) if family == "denoising_vae" else 0]
+    return model.apply(variables, x, rngs=rngs, method="reconstruct"), output
+
+  recon, output = reconstruct_and_output(linear)
+  np.testing.assert_array_equal(recon, output)
+  assert not np.allclose(output, jax.nn.sigmoid(output), atol=1e-3)
+  recon, output = reconstruct_and_output(sigmoid)  # the DVAE's DAE sees a different input: its own output
+  np.testing.assert_array_equal(recon, jax.nn.sigmoid(output))
+
+
 def test_code_activity_metrics():
   terms, _ = ae_terms(fake_outputs(), {"image": jnp.asarray(CLEAN)}, ae_config(data=TINY))
   np.testing.assert_allclose(terms["code_mean_activation"], [0.8 / 3, 1.25 / 3], rtol=1e-6)
@@ -298,6 +369,39 @@ EXPERIMENTS = {
   "mnist_sparse_ae_l1": ("mlp", None, "l1"),
   "mnist_sparse_ae_kl": ("mlp", None, "kl"),
 }
+# Hands-On ML's autoencoders end in a linear layer trained with MSE; arunarn2/AutoEncoder's in a sigmoid with BCE.
+HANDS_ON = {name for name in EXPERIMENTS if name != "mnist_conv_dae"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_hands_on_experiments_have_a_linear_output_under_mse(name):
+  model = load_experiment(name).model
+  if name in HANDS_ON:
+    assert (model.likelihood, model.gaussian_mean, model.gaussian_log_std) == ("gaussian", "identity", 0.0)
+  else:
+    assert (model.likelihood, model.gaussian_mean) == ("bernoulli", "sigmoid")
+
+
+def test_sparsity_weights_keep_the_original_balance_with_the_mse():
+  """SSE / 2 per image is 392 x Keras's per-pixel MSE, so the penalties scale by 392 (the KL's also by
+  tf.keras's 1 / batch size)."""
+  l1, kl = load_experiment("mnist_sparse_ae_l1"), load_experiment("mnist_sparse_ae_kl")
+  assert l1.model.sparsity.weight == pytest.approx(784 / 2 * 1e-4)
+  assert kl.model.sparsity.weight == pytest.approx(784 / 2 * 5e-3 / kl.train.batch_size)
+  assert kl.train.batch_size == 32 and kl.model.sparsity.target == 0.1
+
+
+def test_conv_dae_learning_rates():
+  """arunarn2/AutoEncoder's Adam 1e-5 by default, 1e-3 as `fast`; both combine with the generic variants."""
+  assert load_experiment("mnist_conv_dae").optim.learning_rate == 1e-5
+  assert load_experiment("mnist_conv_dae", "fast").optim.learning_rate == 1e-3
+  assert load_experiment("mnist_conv_dae", "cpu").optim.learning_rate == 1e-5
+  assert load_experiment("mnist_conv_dae", "fast,cpu").optim.learning_rate == 1e-3
+  smoke = load_experiment("mnist_conv_dae", "smoke")
+  assert smoke.optim.learning_rate == 1e-3 and smoke.data.train_limit == 512  # every smoke run trains at 1e-3
+  assert load_experiment("mnist_conv_dae", "fast,smoke").to_dict() == smoke.to_dict()
+  with pytest.raises(ConfigError, match=r"expected names from \['fast'\] and at most one of \['smoke', 'cpu'\]"):
+    load_experiment("mnist_conv_dae", "slow")
 
 
 @pytest.mark.slow
@@ -306,6 +410,7 @@ def test_experiment_smoke_trains(name, shared_data, tmp_path):
   network, corruption, sparsity = EXPERIMENTS[name]
   config = load_experiment(name, "smoke")
   assert config.model.network.name == network and config.model.sparsity.name == sparsity
+  assert config.model.gaussian_mean == ("identity" if name in HANDS_ON else "sigmoid")
   assert config.data.invert is False and config.data.binarize == "none" and config.optim.schedule == "constant"
   config.data.dir = str(shared_data)
   config.data.train_limit, config.data.eval_limit = 64, 32
@@ -323,5 +428,11 @@ def test_experiment_smoke_trains(name, shared_data, tmp_path):
     # A dropped pixel is off by -x, a kept (doubled) one by +x: whatever the draw, the input's squared
     # error is sum(x^2), 78.559 on average over the first 32 MNIST test images.
     assert result["noisy_mse"] == pytest.approx(78.559, rel=1e-4)
+    # The linear output is given out as images, clipped to [0, 1]; the model's own mean is not clipped.
+    run = restore_run(tmp_path)
+    batch = run.split("test").take(np.arange(8))
+    mean = run.experiment.reconstruct(run.state, batch, run.experiment.keys["sample"])[1]
+    np.testing.assert_array_equal(run.reconstruct(batch["image"]), np.clip(mean, 0.0, 1.0))
+    assert np.min(mean) < 0.0 or np.max(mean) > 1.0  # a linear output, not a sigmoid
     saved = json.loads((tmp_path / "eval_test.json").read_text())
     assert saved["psnr_db"] == result["psnr_db"] and saved["code_active_fraction"] == result["code_active_fraction"]

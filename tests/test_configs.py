@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from dvae_jax import configs
-from dvae_jax.experiment import build_experiment, make_schedule
+from dvae_jax.experiment import build_experiment
+from dvae_jax.optimizers import make_schedule
 
 
 @pytest.mark.parametrize(
@@ -25,7 +26,7 @@ from dvae_jax.experiment import build_experiment, make_schedule
     ("model.samples", 0, "expected a positive number"),
     ("data.path", "/tmp/x.npz", "expected a path to an .npz file exactly when data.name is 'npz'"),
     ("data.name", "npz", "expected a path to an .npz file exactly when data.name is 'npz'"),
-    ("data.validation_fraction", 0.0, r"expected a value in \(0.0, 1.0\)"),
+    ("data.validation_fraction", -0.1, r"expected a value in \[0.0, 1.0\)"),
     ("model.network.bn_momentum", 1.0, r"expected a value in \[0.0, 1.0\)"),
     ("data.train_limit", -5, "expected a positive number"),
     ("optim.min_learning_rate", -1e-5, "expected a non-negative number"),

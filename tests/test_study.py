@@ -355,3 +355,20 @@ def test_the_example_study_and_its_variant_load():
   assert (study.name, list(study.groups), tuple(study.seeds)) == ("smoke", ["vae", "dvae"], (0, 1))
   assert study.tables[0].pairs() == [("dvae", "vae")]
   assert (quick.name, tuple(quick.seeds)) == ("smoke_quick", (0,))
+
+
+def test_the_learnable_loss_sweeps_smoke_study_trains_and_reports(
+  study_environment, face_folder, tmp_path, monkeypatch
+):
+  """The face sweeps' smoke form, for real: every knob's run trains and evaluates on a generated folder at
+  runs/faces (the study's relative path), and the report compares each with the baseline."""
+  monkeypatch.chdir(tmp_path)
+  (tmp_path / "runs").mkdir()
+  (tmp_path / "runs" / "faces").symlink_to(face_folder)
+  study = load_study(str(REPO / "experiments" / "studies" / "learnable_loss_sweeps.py") + ":smoke")
+  out = io.StringIO()
+  assert runner.run_study(study, tmp_path / "runs", out=out) == 0, out.getvalue()
+  report.write_report(study, tmp_path / "runs", tmp_path / "results")
+  text = (tmp_path / "results" / "README.md").read_text()
+  for comparison in ("disc_weight_50 - baseline", "pbp_weight_0.8 - baseline", "solo_1 - baseline"):
+    assert comparison in text

@@ -1,5 +1,6 @@
-"""The VAE with a learnable loss: each player's gradient is its own loss's, the two optimizers, the
-solo / combo and w_pbp schedules, the discriminators and the 64 x 64 networks, and training,
+"""The VAE with a learnable loss: each player's gradient is its own loss's, the two optimizers and
+their update order (alternating = two sequential single-player Adam steps), the solo / combo and
+w_pbp schedules, the max_disc_loss gate, the discriminators and the 64 x 64 networks, and training,
 resuming and devices through the one training loop."""
 
 import dataclasses
@@ -8,14 +9,16 @@ import shutil
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from dvae_jax import evaluate, train
+from dvae_jax import evaluate, train, two_player
 from dvae_jax.configs import ConfigError, load_experiment
-from dvae_jax.experiment import make_objective, make_optimizer, module_rngs
+from dvae_jax.experiment import build_experiment, make_objective, module_rngs
 from dvae_jax.metric_writer import reproducible_records
 from dvae_jax.models import ARCHITECTURES, get_family, model_config
 from dvae_jax.models.vae_gan import Discriminator
+from dvae_jax.optimizers import make_optimizer
 from tests.conftest import point_at_folder
 from tests.test_models import RNGS, _init, hparams
 from tests.test_train import _assert_trees_equal, _final_state
@@ -59,8 +62,8 @@ def test_discriminator_gradient_is_that_of_its_own_loss_only():
   disc = Discriminator(config.discriminator)
 
   def disc_loss(disc_params):
-    real = disc.apply({"params": disc_params}, batch["image"])
-    fake = disc.apply({"params": disc_params}, reconstruction)
+    real = disc.apply({"params": disc_params}, batch["image"], train=True)
+    fake = disc.apply({"params": disc_params}, reconstruction, train=True)
     return jnp.sum(-jax.nn.log_sigmoid(real) - jax.nn.log_sigmoid(-fake))
 
   disc_params = variables["params"]["discriminator"]
@@ -90,8 +93,8 @@ def test_solo_epochs_leave_the_discriminator_alone_and_pbp_weight_decays():
   config, module, variables, batch = _setup(solo_epochs=5, pbp_weight=1.2, pbp_decay=0.9, pbp_decay_epochs=2)
   grads, metrics = _grads(config, module, variables, batch)  # epoch 3 < 5: solo
   assert all(float(jnp.max(jnp.abs(g))) == 0.0 for g in jax.tree.leaves(grads["discriminator"]))
-  np.testing.assert_allclose(metrics["pbp_weight"], 1.2)
-  for epoch, expected in ((5.0, 1.2), (6.9, 1.2), (7.0, 1.2 * 0.9), (11.5, 1.2 * 0.9**3)):
+  np.testing.assert_allclose(metrics["pbp_weight"], 1.0)  # forced to 1 in solo epochs, as the original does
+  for epoch, expected in ((4.9, 1.0), (5.0, 1.2), (6.9, 1.2), (7.0, 1.2 * 0.9), (11.5, 1.2 * 0.9**3)):
     np.testing.assert_allclose(config.pbp_weight_at(jnp.float32(epoch)), expected, rtol=1e-6)
 
 
@@ -101,7 +104,7 @@ def test_the_discriminator_has_its_own_adam():
   optim = load_experiment("mnist_vae_gan").optim
   optim.unlock()
   optim.learning_rate, optim.discriminator_learning_rate = 1e-3, 2e-4
-  optimizer, _ = make_optimizer(optim, 10, discriminator_params="discriminator")
+  optimizer = make_optimizer(optim, 10, discriminator_params="discriminator").transform
   params = variables["params"]
   updates, _ = optimizer.update(grads, optimizer.init(params), params)
   # Adam's first step is -lr * g / (|g| + eps): lr in size wherever the gradient is not tiny.
@@ -119,8 +122,8 @@ def test_discriminators_give_one_logit_per_image(name):
   config = ARCHITECTURES[name].config(**ARCHITECTURES[name].config.SMOKE)
   disc = Discriminator(config)
   x = jnp.zeros((3, 64, 64, 3))
-  variables = jax.eval_shape(lambda: disc.init(jax.random.key(0), x))
-  assert jax.eval_shape(lambda v: disc.apply(v, x), variables).shape == (3,)
+  variables = jax.eval_shape(lambda: disc.init(jax.random.key(0), x, train=False))
+  assert jax.eval_shape(lambda v: disc.apply(v, x, train=False), variables).shape == (3,)
 
 
 def test_a_vae_refuses_a_network_without_decoder():
@@ -221,10 +224,143 @@ def test_face_experiment_trains_on_an_image_folder(variant, face_folder, tmp_pat
   assert result["recon_ssim"] > 0 and np.isfinite(result["recon_psnr_db"])
 
 
-def test_face_variants_set_the_seed_runs():
-  gan = load_experiment("faces_vae_gan", "deep")
-  assert gan.model.discriminator.name == "deep_conv_discriminator" and gan.model.network.extra_convs == 1
-  assert (gan.model.latent_dim, gan.model.solo_epochs, gan.model.pbp_decay) == (1024, 100, 0.95)
-  assert gan.optim.learning_rate == gan.optim.discriminator_learning_rate == 2e-4
-  assert load_experiment("faces_vae_gan", "conv1024").model.discriminator.base_channels == 64
+def test_face_variants_set_the_original_runs():
+  """As the original's run records have them: w_disc 10 and w_pbp constant everywhere; the networks it built."""
+  runs = {
+    # variant: (VAE network, discriminator, its base channels, latents, solo epochs, learning rate)
+    "conv": ("face_dcgan", "conv_bn_discriminator", 32, 512, 0, 1e-3),
+    "conv1024": ("face_dcgan", "conv_bn_discriminator", 64, 1024, 100, 2e-4),
+    "resnet": ("face_dcgan", "resnet18_discriminator", 64, 512, 0, 1e-3),
+    "resnet_solo": ("face_dcgan", "resnet18_discriminator", 64, 1024, 100, 1e-3),
+    "resnet_2e-4": ("face_dcgan", "resnet18_discriminator", 64, 1024, 100, 2e-4),
+    "deep": ("face_dcgan", "deep_conv_bn_discriminator", 64, 1024, 100, 2e-4),
+  }
+  for variant, (network, disc, base, latents, solo, lr) in runs.items():
+    config = load_experiment("faces_vae_gan", variant)
+    model = config.model
+    assert (model.network.name, model.discriminator.name, model.discriminator.base_channels) == (network, disc, base)
+    assert (model.latent_dim, model.solo_epochs, model.pbp_decay, model.disc_weight) == (latents, solo, 1.0, 10.0)
+    assert config.optim.learning_rate == config.optim.discriminator_learning_rate == lr
+    assert model.update_order == "alternating" and model.network.kernel_init == "xavier_uniform"
+  assert load_experiment("faces_vae_gan", "deep").model.network.decoder_channels == (512, 256, 128, 64)
+  dense = load_experiment("faces_vae_gan", "dense").model
+  assert dense.network.fc_sizes == (1024,) * 5 and dense.discriminator.hidden_sizes == (1024,)
+  light = load_experiment("faces_vae_gan", "deep,light").model
+  assert (light.network.name, light.network.extra_convs, light.discriminator.name) == (
+    "face_conv",
+    1,
+    "deep_conv_discriminator",
+  )
   assert load_experiment("faces_vae", "deep").model.family == "vae"
+  mnist = load_experiment("mnist_vae_gan")
+  assert (mnist.model.disc_weight, mnist.model.update_order, mnist.data.validation_fraction) == (
+    1.0,
+    "alternating",
+    0.0,
+  )
+
+
+# The update order, the gate: on the MNIST experiment's smoke config (real MNIST, dense networks without batch norm).
+
+
+@pytest.fixture(scope="module")
+def mnist_gan():
+  def build(**model):
+    config = load_experiment("mnist_vae_gan", "smoke")
+    config.num_devices = 1
+    for name, value in model.items():
+      config.model[name] = value
+    experiment = build_experiment(config)
+    return experiment, experiment.init_state()
+
+  return build
+
+
+def _one_batch(experiment, step: int = 0):
+  size, position = experiment.config.train.batch_size, step % experiment.steps_per_epoch
+  return experiment.device_batch("train", np.arange(position * size, (position + 1) * size)[None])
+
+
+def test_alternating_step_equals_two_sequential_single_player_adam_steps(mnist_gan):
+  experiment, state = mnist_gan(update_order="alternating", disc_weight=3.0)
+  batch = _one_batch(experiment)
+  stepped, _ = experiment.train_step(jax.tree.map(jnp.copy, state), batch)
+
+  # Independently: one optax.adam per player, on its own subtree, stepped one after the other.
+  config, model = experiment.hparams, experiment.model
+  inputs = experiment.prepare(jax.tree.map(lambda x: x[0], batch), state.step)
+  step_key = jax.random.fold_in(experiment.keys["train"], 0)
+  lr = experiment.config.optim.learning_rate
+
+  def outputs(params, key):
+    return model.apply({"params": params}, inputs["image"], train=True, rngs=module_rngs(key))
+
+  def disc_loss(disc, params):
+    out = outputs({**params, "discriminator": disc}, jax.random.fold_in(step_key, 0))
+    return jnp.mean(-jax.nn.log_sigmoid(out["real_logits"]) - jax.nn.log_sigmoid(-out["fake_logits"]))
+
+  def vae_loss(vae, params):
+    out = outputs({**params, **vae}, jax.random.fold_in(step_key, 1))
+    terms, _ = get_family("vae_gan").terms(out, {**inputs, "epoch": jnp.float32(0.0)}, config)
+    adversarial = -jax.nn.log_sigmoid(out["adversarial_logits"])
+    return jnp.mean(terms["kl_nats"] + terms["recon_nats"] + config.disc_weight * adversarial)
+
+  params = state.params
+  disc_adam = optax.adam(lr)
+  disc_updates, _ = disc_adam.update(
+    jax.grad(disc_loss)(params["discriminator"], params), disc_adam.init(params["discriminator"])
+  )
+  params = {**params, "discriminator": optax.apply_updates(params["discriminator"], disc_updates)}
+  vae = {name: params[name] for name in ("inference", "generator")}
+  vae_adam = optax.adam(lr)
+  vae_updates, _ = vae_adam.update(jax.grad(vae_loss)(vae, params), vae_adam.init(vae))
+  expected = {**params, **optax.apply_updates(vae, vae_updates)}
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), stepped.params, expected)
+  # The order matters: the VAE's step saw the updated discriminator (the simultaneous step differs).
+  simultaneous, _ = mnist_gan(update_order="simultaneous", disc_weight=3.0)
+  together, _ = simultaneous.train_step(jax.tree.map(jnp.copy, state), batch)
+  differs = jax.tree.map(lambda a, b: not np.allclose(a, b), together.params["generator"], expected["generator"])
+  assert any(jax.tree.leaves(differs))
+
+
+def test_simultaneous_step_is_one_gradient_of_the_summed_objective(mnist_gan):
+  experiment, state = mnist_gan(update_order="simultaneous")
+  batch = _one_batch(experiment)
+  stepped, _ = experiment.train_step(jax.tree.map(jnp.copy, state), batch)
+  inputs = {**experiment.prepare(jax.tree.map(lambda x: x[0], batch), state.step), "epoch": jnp.float32(0.0)}
+  objective = make_objective(experiment.family, experiment.model, experiment.hparams, batch_reduction="mean")
+  key = jax.random.fold_in(experiment.keys["train"], 0)
+  grads = jax.grad(lambda p: objective(p, {}, inputs, key, train=True)[0])(state.params)
+  transform = experiment.optimizer.transform
+  updates, _ = transform.update(grads, transform.init(state.params), state.params)
+  expected = optax.apply_updates(state.params, updates)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), stepped.params, expected)
+
+
+def test_gate_opens_and_closes_on_the_last_epochs_mean_disc_loss():
+  gate = two_player.init_gate()
+  for loss in (0.5, 1.5):  # epoch 0: mean 1.0
+    gate = two_player.record_gate(two_player.roll_gate(gate, jnp.int32(0), 0.9), jnp.float32(loss), jnp.bool_(True))
+  assert float(gate["open"]) == 1.0 and float(gate["steps"]) == 2.0
+  gate = two_player.roll_gate(gate, jnp.int32(1), 0.9)  # 1.0 > 0.9: closed for epoch 1
+  assert float(gate["open"]) == 0.0 and float(gate["steps"]) == 0.0
+  gate = two_player.record_gate(gate, jnp.float32(0.2), jnp.bool_(True))
+  assert float(two_player.roll_gate(gate, jnp.int32(1), 0.9)["open"]) == 0.0  # still epoch 1
+  assert float(two_player.roll_gate(gate, jnp.int32(2), 0.9)["open"]) == 1.0  # 0.2 <= 0.9: open again
+  # Solo steps are not counted, and an epoch without combo steps leaves the gate as it was.
+  solo = two_player.record_gate(two_player.init_gate(), jnp.float32(9.0), jnp.bool_(False))
+  assert float(solo["steps"]) == 0.0 and float(two_player.roll_gate(solo, jnp.int32(1), 0.9)["open"]) == 1.0
+
+
+@pytest.mark.parametrize("limit, dropped", [(1e-6, True), (1e6, False)])
+def test_max_disc_loss_drops_the_adversarial_term_for_the_next_epoch(mnist_gan, limit, dropped):
+  experiment, state = mnist_gan(max_disc_loss=limit)
+  assert two_player.GATE in state.model_state
+  steps = experiment.steps_per_epoch
+  for step in range(steps + 1):  # the whole first epoch, then the first step of the second
+    state, metrics = experiment.train_step(state, _one_batch(experiment, step))
+    adversarial = float(metrics["vae_loss"][0] - metrics["kl_nats"][0] - metrics["recon_nats"][0])
+    if step < steps:
+      assert adversarial > 1e-3  # every first epoch uses the adversarial term
+  assert (abs(adversarial) < 1e-3) == dropped
+  assert float(state.model_state[two_player.GATE]["open"]) == (0.0 if dropped else 1.0)

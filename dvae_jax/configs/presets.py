@@ -128,8 +128,9 @@ def im_et_al_binarized_mnist(config: ml_collections.ConfigDict) -> ml_collection
 
 def learnable_loss_mnist(config: ml_collections.ConfigDict, *, pixel_loss: str) -> ml_collections.ConfigDict:
   """The MNIST setting of xuganyu96/VAE-GAN-learnable-loss: a dense VAE with 5 latents and 3 hidden
-  layers of 400 (ReLU, Xavier init) on MNIST in [0, 1] (not inverted), one posterior draw, no label
-  head and no L2, Adam 1e-3 at a constant rate on the per-image mean over batches of 64, 50 epochs.
+  layers of 400 (ReLU, Xavier-uniform init: mxnet's `mx.init.Xavier()`) trained on all 60,000 MNIST
+  training images in [0, 1] (not inverted; no validation split), one posterior draw, no label head
+  and no L2, Adam 1e-3 at a constant rate on the per-image mean over batches of 64, 50 epochs.
   `pixel_loss`: "bce" (a Bernoulli likelihood) or "l2" (the sum of squared errors: a Gaussian
   likelihood of variance 1/2, whose -log p is that sum plus a constant).
 
@@ -138,10 +139,11 @@ def learnable_loss_mnist(config: ml_collections.ConfigDict, *, pixel_loss: str) 
   if pixel_loss not in ("bce", "l2"):
     raise ConfigError(f"pixel loss {pixel_loss!r}: expected 'bce' or 'l2'.")
   textbook_vae(config, batch_size=64)
+  config.data.validation_fraction = 0.0
   network = config.model.network
   network.fc_sizes = (400, 400, 400)
   network.activation = "relu"
-  network.kernel_init = "xavier_normal"
+  network.kernel_init = "xavier_uniform"
   config.model.latent_dim = 5
   if pixel_loss == "l2":
     config.model.likelihood = "gaussian"
@@ -154,9 +156,9 @@ def learnable_loss_mnist(config: ml_collections.ConfigDict, *, pixel_loss: str) 
 def learnable_loss_faces(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The face setting of xuganyu96/VAE-GAN-learnable-loss: an image folder (`data.path`) resized to
   64 x 64 RGB and split 80/20 by a seeded shuffle, one posterior draw, no label head and no L2,
-  Xavier init, BCE pixel loss, Adam 1e-3 on the per-image mean over batches of 64, 200 epochs.
+  Xavier-uniform init, BCE pixel loss, Adam 1e-3 on the per-image mean over batches of 64, 200 epochs.
 
-  `config` must come from `base_config(family, "face_conv")` for the vae or vae_gan family.
+  `config` must come from `base_config(family, network)` for the vae or vae_gan family.
   """
   config.data.name = "image_folder"
   config.data.invert = False
@@ -164,7 +166,7 @@ def learnable_loss_faces(config: ml_collections.ConfigDict) -> ml_collections.Co
   config.data.test_fraction = 0.2
   textbook_vae(config, batch_size=64)
   config.model.latent_dim = 512
-  config.model.network.kernel_init = "xavier_normal"
+  config.model.network.kernel_init = "xavier_uniform"
   config.train.num_epochs = 200
   config.train.checkpoint_every_steps = 1000
   config.eval.iw_samples = 0  # a likelihood of continuous colour images in nats says little here
@@ -216,35 +218,63 @@ def learnable_loss_dense_vae(variant: str | None, *, family: str) -> ml_collecti
   return apply_variant(config, generic)
 
 
-FACE_VARIANTS = ("conv", "conv1024", "resnet", "resnet_solo", "resnet_2e-4", "deep")
-FACE_VAE_VARIANTS = ("conv", "conv1024", "deep")  # the runs without a discriminator
+# The face runs as the original's run records have them (w_disc 10, w_pbp 1 and constant in every one):
+# variant -> (VAE network, discriminator, latents, solo epochs, learning rate of both players).
+FACE_RUNS = {
+  "conv": ("face_dcgan", "conv_bn_discriminator", 512, 0, 1e-3),
+  "conv1024": ("face_dcgan", "conv_bn_discriminator", 1024, 100, 2e-4),  # its discriminator: 64 base channels
+  "resnet": ("face_dcgan", "resnet18_discriminator", 512, 0, 1e-3),
+  "resnet_solo": ("face_dcgan", "resnet18_discriminator", 1024, 100, 1e-3),
+  "resnet_2e-4": ("face_dcgan", "resnet18_discriminator", 1024, 100, 2e-4),
+  "deep": ("face_dcgan", "deep_conv_bn_discriminator", 1024, 100, 2e-4),  # the wider decoder
+  "dense": ("mlp", "dense_discriminator", 512, 0, 1e-3),  # 5 x 1024 dense layers; D: one hidden layer of 1024
+}
+FACE_VARIANTS = (*FACE_RUNS, "light")
+FACE_VAE_VARIANTS = ("conv", "conv1024", "deep", "dense", "light")  # the runs without a discriminator
+# "light": today's lighter CPU networks instead of the original's (docs/models.md): VAE network, discriminator.
+LIGHT_NETWORKS = {
+  "face_dcgan": "face_conv",
+  "conv_bn_discriminator": "conv_discriminator",
+  "resnet18_discriminator": "resnet_discriminator",
+  "deep_conv_bn_discriminator": "deep_conv_discriminator",
+}
 
 
 def learnable_loss_faces_run(variant: str | None, *, family: str) -> ml_collections.ConfigDict:
-  """One of the 64 x 64 face runs of xuganyu96/VAE-GAN-learnable-loss (FACE_VARIANTS; `family`
-  "vae_gan" against its discriminator, or "vae" for the VAE alone, FACE_VAE_VARIANTS), with at
-  most one generic variant ("smoke" or "cpu")."""
+  """One of the 64 x 64 face runs of xuganyu96/VAE-GAN-learnable-loss (FACE_RUNS; `family` "vae_gan"
+  against its discriminator, or "vae" for the VAE alone, FACE_VAE_VARIANTS), optionally "light" (the
+  lighter networks that train on a CPU), with at most one generic variant ("smoke" or "cpu")."""
   allowed = FACE_VARIANTS if family == "vae_gan" else FACE_VAE_VARIANTS
   own, generic = split_variants(variant, allowed)
-  if len(own) > 1:
-    raise ConfigError(f"config variant {variant!r}: expected at most one of {list(allowed)}.")
-  name = own[0] if own else "conv"
-  config = learnable_loss_faces(base_config(family, "face_conv"))
+  light = "light" in own
+  runs = [name for name in own if name != "light"]
+  if len(runs) > 1:
+    raise ConfigError(f"config variant {variant!r}: expected at most one of {list(FACE_RUNS)} (and 'light').")
+  name = runs[0] if runs else "conv"
+  network, discriminator, latents, solo_epochs, learning_rate = FACE_RUNS[name]
+  if light and name == "dense":
+    raise ConfigError(f"config variant {variant!r}: the dense run has no lighter network; drop 'light'.")
+  config = learnable_loss_faces(base_config(family, LIGHT_NETWORKS[network] if light else network))
   model = config.model
+  model.latent_dim = latents
+  if name == "dense":
+    model.network.fc_sizes = (1024,) * 5
+    model.network.activation = "relu"
+    model.network.batch_norm = False
+  if name == "deep":
+    if light:
+      model.network.extra_convs = 1
+    else:
+      model.network.decoder_channels = (512, 256, 128, 64)
   if family == "vae_gan":
-    discriminator = {"conv": "conv_discriminator", "conv1024": "conv_discriminator", "deep": "deep_conv_discriminator"}
-    model.discriminator = network_section(discriminator.get(name, "resnet_discriminator"))
+    model.discriminator = network_section(LIGHT_NETWORKS[discriminator] if light else discriminator)
+    model.discriminator.kernel_init = "xavier_uniform"
+    if name == "dense":
+      model.discriminator.hidden_sizes = (1024,)
     if name == "conv1024":
       model.discriminator.base_channels = 64
-    if name in ("resnet_solo", "resnet_2e-4", "deep"):
-      model.solo_epochs = 100
-      model.pbp_decay = 0.95
-      model.pbp_decay_epochs = 25
-  if name in ("conv1024", "resnet_solo", "resnet_2e-4", "deep"):
-    model.latent_dim = 1024
-  if name == "deep":
-    model.network.extra_convs = 1
-  if name in ("resnet_2e-4", "deep"):
-    config.optim.learning_rate = 2e-4
-    config.optim.discriminator_learning_rate = 2e-4
+    model.disc_weight = 10.0
+    model.solo_epochs = solo_epochs
+    config.optim.discriminator_learning_rate = learning_rate
+  config.optim.learning_rate = learning_rate
   return apply_variant(config, generic)

@@ -74,7 +74,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _check(config, "data.source", check_choice, ("raw", "tfds"))
   _check(config, "data.binarize", check_choice, BINARIZE)
   _check(config, "data.validation_split", check_choice, VALIDATION_SPLITS)
-  _check(config, "data.validation_fraction", check_range, 0.0, 1.0, low_open=True)
+  _check(config, "data.validation_fraction", check_range, 0.0, 1.0, low_open=False)
   _check(config, "optim.learning_rate", check_positive)
   _check(config, "train.num_epochs", check_positive)
   _check_schedule(config)

@@ -5,10 +5,14 @@ from it. With a corruption (`corruption.name` other than "none") the encoder see
 image and the target stays the clean one: a denoising autoencoder. With a sparsity penalty
 (`sparsity.name`, below) the code is pushed towards few active units: a sparse autoencoder.
 
-Every "ae" model also reports, per image, how close its output sigmoid(logits) is to the clean
-image (`recon_mse`, the sum of squared errors, and `psnr_db`), the same for its corrupted input
-(`noisy_mse`, `noisy_psnr_db`, with a corruption), and its code's activity (`code_mean_activation`,
-`code_active_fraction`, `sparsity_penalty`).
+The decoder's output is logits whose sigmoid is the image, or with a Gaussian likelihood and
+`gaussian_mean="identity"` the image itself (a linear output layer, as Keras autoencoders trained
+with MSE have; family.LikelihoodConfig). The loss scores that mean as it is; every "ae" model also
+reports, per image, how close its output is to the clean image as an image, i.e. clipped to [0, 1]
+for a linear output (`recon_mse`, the sum of squared errors, and `psnr_db`: the PSNR a user would
+measure on the saved image), the same for its corrupted input (`noisy_mse`, `noisy_psnr_db`, with a
+corruption), and its code's activity (`code_mean_activation`, `code_active_fraction`,
+`sparsity_penalty`).
 """
 
 import dataclasses
@@ -143,8 +147,9 @@ class Autoencoder(nn.Module):
     return {"noisy": noisy, "code": code, "logits": self.generator(code, train=train)[None]}  # logits [1, B, H, W, C]
 
   def reconstruct(self, x: jax.Array) -> jax.Array:
-    """Probabilities [B, H, W, C] reconstructed from a corrupted x (eval mode)."""
-    return jax.nn.sigmoid(self(x, train=False)["logits"][0])
+    """The likelihood's mean [B, H, W, C] reconstructed from a corrupted x (eval mode): probabilities,
+    or a linear output as it is (not clipped; `config.image` clips it for drawing and scoring)."""
+    return self.config.mean(self(x, train=False)["logits"][0])
 
 
 def ae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: AEConfig) -> Terms:
@@ -153,7 +158,7 @@ def ae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config:
   num_pixels = math.prod(clean.shape[1:])
   # The target is the clean image, never outputs["noisy"].
   recon = -config.log_likelihood(logits, clean)
-  recon_mse = squared_error(jax.nn.sigmoid(logits), clean)
+  recon_mse = squared_error(config.image(config.mean(logits)), clean)
   penalty = config.sparsity.penalty(code)
   terms = {
     "recon_nats": recon,

@@ -76,8 +76,8 @@ class DenoisingVAE(VAE):
     return out
 
   def reconstruct(self, x: jax.Array) -> jax.Array:
-    """Probabilities [B, H, W, C] decoded from one draw of q(z|x~), x~ one corruption of x (eval mode)."""
-    return jax.nn.sigmoid(self(x, train=False)["logits"][0, 0])
+    """The likelihood's mean [B, H, W, C] decoded from one draw of q(z|x~), x~ one corruption of x (eval mode)."""
+    return self.config.mean(self(x, train=False)["logits"][0, 0])
 
 
 def denoising_vae_terms(

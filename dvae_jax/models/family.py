@@ -4,7 +4,7 @@ every family composes.
 A family is a config dataclass (its hyperparameters, a ModelConfig), a Flax module built from it,
 and a pure function of per-example loss terms. What it can do beyond training is what its module
 offers, by method name (evaluation and figures look for these):
-  reconstruct(x) -> probabilities [B, H, W, C]     every generative family
+  reconstruct(x) -> the likelihood's mean [B, H, W, C]  every generative family (LikelihoodConfig.mean)
   corrupt(x) -> the noisy input [B, H, W, C]        denoisers (uses the "noise" stream)
   encode(x) -> (mean, logvar) [B, z]                latent-variable families
   output_logits(z [..., z]) -> logits [..., H, W, C]  latent-variable families (the model's output)
@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from dvae_jax import losses
 from dvae_jax.errors import ConfigError
@@ -31,6 +32,9 @@ Terms = tuple[dict[str, jax.Array], jax.Array]  # (per-example metrics [B], per-
 # Config fields that come from the data, not from the config file.
 CONTEXT_FIELDS = ("image_shape", "num_classes")
 LIKELIHOODS = ("bernoulli", "gaussian")
+# What the decoder's output is to a Gaussian likelihood: "sigmoid", logits whose sigmoid is the mean;
+# "identity", the mean itself (a linear output layer, as Keras autoencoders trained with MSE end).
+GAUSSIAN_MEANS = ("sigmoid", "identity")
 # How weight_decay enters the loss. "single": weight_decay * sum(w^2) / 2, added once to the batch
 # objective. "reference": dojoteef/dvae's accounting (docs/reference.md, "HOW MUCH L2"): every
 # image's loss carries the L2 term of each variable scope its loss terms belong to, so a parameter
@@ -72,19 +76,42 @@ class ModelConfig:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LikelihoodConfig:
   """p(x | decoder output): Bernoulli on logits (sigmoid cross-entropy), or Gaussian with a fixed
-  std on sigmoid(logits). Composed into every family that reconstructs images."""
+  std around a mean that is sigmoid(output) (`gaussian_mean` "sigmoid") or the output itself
+  ("identity": a linear output layer, unbounded). Composed into every family that reconstructs
+  images; `mean` and `image` are how those families and evaluation turn the output into images."""
 
   likelihood: str = "bernoulli"
   gaussian_log_std: float = 0.0
+  gaussian_mean: str = "sigmoid"
 
   def __post_init__(self):
     hparams.check_choice(self, "likelihood", LIKELIHOODS)
+    hparams.check_choice(self, "gaussian_mean", GAUSSIAN_MEANS)
+    if self.likelihood != "gaussian" and self.gaussian_mean != "sigmoid":
+      raise hparams.FieldError(
+        "gaussian_mean", f"expected 'sigmoid' with likelihood={self.likelihood!r} (its mean is sigmoid(logits))"
+      )
+
+  @property
+  def linear_mean(self) -> bool:
+    """Whether the decoder's output is the mean itself (not bounded to [0, 1])."""
+    return self.likelihood == "gaussian" and self.gaussian_mean == "identity"
+
+  def mean(self, logits: jax.Array) -> jax.Array:
+    """The likelihood's mean for the decoder's output: sigmoid(logits), or the output as it is for a
+    linear output. What the loss scores and what `reconstruct` returns (not clipped)."""
+    return logits if self.linear_mean else jax.nn.sigmoid(logits)
+
+  def image(self, mean: jax.Array) -> jax.Array:
+    """A mean as an image in [0, 1], for drawing and scoring (PSNR, SSIM, a classifier): a linear
+    output clipped to [0, 1]; a sigmoid mean as it is (already inside)."""
+    return jnp.clip(mean, 0.0, 1.0) if self.linear_mean else mean
 
   def log_likelihood(self, logits: jax.Array, targets: jax.Array, *, batch_dims: int = 1) -> jax.Array:
-    """log p(x | logits), summed over pixels and channels."""
+    """log p(x | logits), summed over pixels and channels; a Gaussian's mean is not clipped."""
     if self.likelihood == "bernoulli":
       return losses.bernoulli_log_likelihood(logits, targets, batch_dims=batch_dims)
-    return losses.gaussian_log_likelihood(jax.nn.sigmoid(logits), targets, self.gaussian_log_std, batch_dims=batch_dims)
+    return losses.gaussian_log_likelihood(self.mean(logits), targets, self.gaussian_log_std, batch_dims=batch_dims)
 
 
 @dataclasses.dataclass(frozen=True)

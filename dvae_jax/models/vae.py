@@ -3,8 +3,8 @@
 VAE: a diagonal Gaussian posterior q(z|x) from the network's encoder features, a prior (N(0, I) by
 default, see priors.py), and the network's decoder as p(x|z). The reference also trains a label
 head on the encoder features (`label_head`).
-DVAE: the VAE's sigmoid output is the corrupted input of a DAE trained jointly to reconstruct the
-clean x; the DAE's loss flows back into the VAE (docs/reference.md).
+DVAE: the VAE's output (its likelihood's mean: the sigmoid output) is the corrupted input of a DAE
+trained jointly to reconstruct the clean x; the DAE's loss flows back into the VAE (docs/reference.md).
 """
 
 import dataclasses
@@ -160,8 +160,8 @@ class VAE(nn.Module):
     return out
 
   def reconstruct(self, x: jax.Array) -> jax.Array:
-    """One stochastic reconstruction per image, as probabilities [B, H, W, C] (eval mode)."""
-    return jax.nn.sigmoid(self(x, train=False)["logits"][0])
+    """One stochastic reconstruction per image, the likelihood's mean [B, H, W, C] (eval mode)."""
+    return self.config.mean(self(x, train=False)["logits"][0])
 
   def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Posterior mean and log-variance [B, z] (eval mode)."""
@@ -267,7 +267,7 @@ class DVAE(nn.Module):
     cfg = self.config
     out = self.vae(x, train=train)
     samples, batch = out["logits"].shape[:2]
-    generated = jax.nn.sigmoid(out["logits"]).reshape(samples * batch, *cfg.image_shape)
+    generated = cfg.mean(out["logits"]).reshape(samples * batch, *cfg.image_shape)
     # With a shared encoder its batch-norm statistics update twice a step, on real and on
     # generated images, as in the reference's TF code.
     dae_posterior = self._dae_encoder()(generated, train=train)
@@ -279,15 +279,15 @@ class DVAE(nn.Module):
     return out
 
   def reconstruct(self, x: jax.Array) -> jax.Array:
-    return jax.nn.sigmoid(self(x, train=False)["dae_logits"][0])
+    return self.config.mean(self(x, train=False)["dae_logits"][0])
 
   def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     return self.vae.encode(x)
 
   def output_logits(self, z: jax.Array) -> jax.Array:
-    """The DVAE's output: the DAE applied to the VAE decoder's sigmoid output (eval mode)."""
+    """The DVAE's output: the DAE applied to the VAE decoder's output, its mean (eval mode)."""
     lead = z.shape[:-1]
-    generated = jax.nn.sigmoid(self.vae.decode(z.reshape(-1, z.shape[-1])))
+    generated = self.config.mean(self.vae.decode(z.reshape(-1, z.shape[-1])))
     logits = self.dae_generator(self._dae_encoder()(generated, train=False)["features"], train=False)
     return logits.reshape(*lead, *self.config.image_shape)
 

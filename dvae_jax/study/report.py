@@ -45,7 +45,8 @@ def _number(value) -> int | float | None:
 
 
 def train_minutes(workdir: pathlib.Path) -> float | None:
-  """The sum of epoch_seconds of a run's metrics.jsonl validation records, in minutes (None: no record)."""
+  """The sum of epoch_seconds of a run's metrics.jsonl epoch-end records ("valid", or "epoch" for a run
+  without a validation split), in minutes (None: no record)."""
   path = workdir / "metrics.jsonl"
   try:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -53,7 +54,9 @@ def train_minutes(workdir: pathlib.Path) -> float | None:
     return None
   except json.JSONDecodeError as e:
     raise WorkdirError(f"{path}: not JSON lines ({e.msg}); expected the metrics `dvae train` writes.") from None
-  seconds = [r["epoch_seconds"] for r in records if r.get("split") == "valid" and _number(r.get("epoch_seconds"))]
+  seconds = [
+    r["epoch_seconds"] for r in records if r.get("split") in ("valid", "epoch") and _number(r.get("epoch_seconds"))
+  ]
   return sum(seconds) / 60 if seconds else None
 
 

@@ -9,6 +9,8 @@ from dvae_jax.models.networks import (  # noqa: F401  (registration)
   arunarn2_mlp,
   discriminators,
   face_conv,
+  face_dcgan,
+  gluon_discriminators,
   handson_conv,
   mlp,
   reference_conv,
