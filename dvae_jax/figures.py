@@ -15,6 +15,7 @@ the same run gives the same figures.
 
 import dataclasses
 import pathlib
+import sys
 from collections.abc import Callable, Sequence
 
 import jax
@@ -242,15 +243,25 @@ def _check_names(which: Sequence[str]) -> None:
 def make_comparison_figures(
   runs: dict[str, str | pathlib.Path], out_dir: str | pathlib.Path, *, num_images: int = 10, split: str = "test"
 ) -> list[pathlib.Path]:
-  """Validation curves of all runs on the same axes, test inputs beside every run's output, and
-  samples from each run's prior. `runs` maps a label to a workdir."""
+  """Validation curves of all runs on the same axes (skipped, with a note on stderr, when a run was
+  trained without a validation split), test inputs beside every run's output, and samples from each
+  run's prior. `runs` maps a label to a workdir."""
   out_dir = pathlib.Path(out_dir)
   for label, workdir in runs.items():
     if not (pathlib.Path(workdir) / "config.json").is_file():
       raise WorkdirError(
         f"--run {label}={workdir}: {workdir} is not a workdir written by `dvae train` (it has no config.json)."
       )
-  written = [plots.plot_validation_curves(runs, out_dir / "validation_curves.png")]
+  unvalidated = [label for label, workdir in runs.items() if not plots.has_validation_records(workdir)]
+  if unvalidated:
+    print(
+      f"dvae plot: skipped validation_curves: {', '.join(unvalidated)} trained without a validation split "
+      "(data.validation_fraction=0), so there are no validation curves to compare.",
+      file=sys.stderr,
+    )
+    written = []
+  else:
+    written = [plots.plot_validation_curves(runs, out_dir / "validation_curves.png")]
   restored = {label: restore_run(workdir) for label, workdir in runs.items()}
   generative = {label: run for label, run in restored.items() if run.experiment.family.generative}
   if generative:

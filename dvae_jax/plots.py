@@ -54,6 +54,11 @@ def validation_series(workdir: str | pathlib.Path, metric: str) -> tuple[np.ndar
   return epochs[order], values[order]
 
 
+def has_validation_records(workdir: str | pathlib.Path) -> bool:
+  """Whether the run at `workdir` logged any validation record (none when trained without a validation split)."""
+  return any(r.get("split") == "valid" for r in read_metrics(workdir))
+
+
 def common_metrics(runs: dict[str, str | pathlib.Path], *, limit: int = 2) -> list[tuple[str, str]]:
   """The first `limit` (metric, axis label) of CURVE_METRICS that every run's validation records have."""
   available = []

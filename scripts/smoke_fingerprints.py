@@ -30,8 +30,11 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # Experiment variants beyond `smoke` that select other networks or losses (each run combined with smoke).
 OWN_VARIANTS = {
-  "faces_vae": ("conv1024", "deep"),
-  "faces_vae_gan": ("resnet", "resnet_solo", "deep"),
+  "cifar10_conv_vae": ("celeba",),
+  "cifar10_mlp_vae": ("grayscale",),
+  "faces_vae": ("conv1024", "deep", "dense", "light"),
+  "faces_vae_gan": ("resnet", "resnet_solo", "deep", "dense", "light", "resnet,light"),
+  "mnist_conv_dae": ("fast",),
   "mnist_dense_vae": ("l2",),
   "mnist_vae_gan": ("l2",),
   "mnist_mlp_vae": ("z2",),
@@ -112,9 +115,9 @@ def fingerprint(run: str, data_dir: pathlib.Path, scratch: pathlib.Path) -> dict
     "--config.num_devices=1",
     "--config.train.progress_bar=False",
   ]
-  if name.startswith("cifar10_"):
+  if name.startswith("cifar10_") and "celeba" not in variant:
     args.append(f"--config.data.dir={generated_cifar10(scratch / 'cifar')}")
-  elif name.startswith("faces_"):
+  elif name.startswith("faces_") or "celeba" in variant:
     args += [
       f"--config.data.path={generated_faces(scratch / 'folder')}",
       f"--config.data.cache_dir={scratch / 'cache'}",

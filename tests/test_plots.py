@@ -61,6 +61,8 @@ def test_plot_validation_curves_without_valid_records_names_workdir(tmp_path):
   with pytest.raises(ValueError, match="missing"):
     plots.validation_series(tmp_path / "missing", "kl_nats")
   assert not (tmp_path / "curves.png").exists()
+  # A run trained without a validation split has none, and says so (dvae plot then skips the curves).
+  assert plots.has_validation_records(good) and not plots.has_validation_records(bad)
 
 
 def test_plot_image_comparison_grayscale_and_rgb(tmp_path):

@@ -21,7 +21,7 @@ STUDIES = {
   "denoising_vae_nll": (None, "cpu_2epochs", "cpu3"),
   "mixture_prior": (None, "50epochs", "cpu3"),
   "autoencoders": (None, "cpu_short"),
-  "learnable_loss": (None, "cpu_3epochs", "mnist_cpu5"),
+  "learnable_loss": (None, "cpu_3epochs", "mnist_cpu5", "mnist_cpu20"),
   "learnable_loss_sweeps": (None, "light", "smoke"),
   "ablation": (None, "dvae"),
 }
