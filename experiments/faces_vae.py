@@ -1,8 +1,11 @@
-"""The learnable-loss VAE's 64 x 64 convolutional VAE on a face folder without a discriminator: the baseline of
-experiments/faces_vae_gan.py (same data, VAE and schedule; variants "conv" with 512 latents, the
-default, "conv1024" with 1024, "deep" for the deep VAE with 1024; combinable with "smoke" or "cpu").
+"""The learnable-loss VAE's 64 x 64 face VAEs without a discriminator: the baselines of
+experiments/faces_vae_gan.py (same data, networks and schedule). Variants: "conv" (the default: `face_dcgan`,
+512 latents), "conv1024" (1024 latents, lr 2e-4 as its VAE + D run), "deep" (the wider decoder, 1024 latents,
+lr 2e-4), "dense" (5 x 1024 dense layers, 512 latents), and "light" for the lighter CPU network; combinable
+with "smoke" or "cpu".
 
   dvae train --config experiments/faces_vae.py --workdir runs/faces_vae --config.data.path=/path/to/faces
+  dvae train --config experiments/faces_vae.py:dense --workdir runs/faces_dense_vae --config.data.path=/path/to/faces
 """
 
 from dvae_jax.configs import presets

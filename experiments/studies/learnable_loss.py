@@ -26,7 +26,7 @@ Variants (times per run on 2 CPU cores are estimates, from results/learnable_los
                script's default). About 10-12 min a MNIST run, 25-35 min a Fashion-MNIST run.
   mnist_cpu5   MNIST only, 5 epochs per VAE run (a tenth of the original's 50), the classifier 3: the
                comparison results/learnable_loss_mnist_cpu5 reports (under a minute a run on 2 cores).
-  mnist_cpu20  the same with 20 epochs per VAE run (2-3 min a run): results/learnable_loss_mnist_cpu20.
+  mnist_cpu20  the same with 20 epochs per VAE run (an estimate from mnist_cpu5's times: about 2 min a run).
   cpu_3epochs  results/learnable_loss' setting (`--epochs 3 --classifier-epochs 3 --face-epochs 1`): 3
                epochs per VAE run (~1-2.5 min), the classifiers 3, and the face VAE and VAE + ResNet
                discriminator 1 epoch each on the stand-in folder (~5 and ~28 min).
