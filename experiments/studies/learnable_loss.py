@@ -103,8 +103,8 @@ def get_study(variant: str | None = None) -> Study:
       "data.path": FACE_FOLDER,
       "data.cache_dir": FACE_CACHE,
     }
-    groups["faces_vae"] = Group("faces_vae", face, evaluate=Evaluate())
-    groups["faces_vae_gan_resnet"] = Group("faces_vae_gan:resnet", face, evaluate=Evaluate())
+    groups["faces_vae"] = Group("faces_vae:light", face, evaluate=Evaluate())
+    groups["faces_vae_gan_resnet"] = Group("faces_vae_gan:resnet,light", face, evaluate=Evaluate())
     tables.append(
       Table(
         metrics=QUALITY,
