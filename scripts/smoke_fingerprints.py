@@ -154,7 +154,10 @@ def main() -> int:
   differing = sorted(run for run in set(before) | set(results) if before.get(run) != results.get(run))
   for run in differing:
     print(f"DIFFERS {run}: before {before.get(run)} after {results.get(run)}")
-  print(f"{len(set(before) & set(results)) - len(differing)} of {len(set(before) | set(results))} runs identical")
+  common = set(before) & set(results)
+  identical = sum(before[run] == results[run] for run in common)
+  new, missing = len(set(results) - set(before)), len(set(before) - set(results))
+  print(f"{identical} of {len(common)} runs identical ({new} new runs, {missing} runs missing here)")
   return 1 if differing else 0
 
 

@@ -4,7 +4,7 @@ Per cell (group x metric): the mean ± sample standard deviation (ddof = 1) over
 finished, with n; per declared comparison "A - B": the paired difference over the seeds both groups
 have (stats.paired_difference), its mean, sd, 95% t interval and whether the interval excludes 0;
 published values under their group where the study gives them. Wall time: a run's training minutes
-are the sum of `epoch_seconds` over its metrics.jsonl validation records (each epoch's wall time:
+are the sum of `epoch_seconds` over its metrics.jsonl epoch-end records (each epoch's wall time:
 training, validation, checkpoints and the first epoch's compilation; of a resumed run, the epochs as
 resumed, so the part of an epoch lost to a stop is not counted); evaluation is not included.
 No jax here: reading and formatting numbers only.
@@ -196,7 +196,7 @@ def format_readme(study: Study, results: list[Result], *, runs_root, command: st
   ]
   blocks += [
     "## Wall time",
-    "Training minutes per run: the sum of the `epoch_seconds` of its metrics.jsonl validation records (training, "
+    "Training minutes per run: the sum of the `epoch_seconds` of its metrics.jsonl epoch-end records (training, "
     "validation, checkpoints and compilation; of a resumed run, the epochs as resumed). Evaluation is not included.",
     _table(["group", "n", "training, min"], [[name, s.n, _cell(s, 1, s.n)] for name, s in walls]),
   ]
