@@ -86,5 +86,8 @@ def make_optimizer(
     "model": _adam(optim, schedule),
     "discriminator": _adam(disc_optim, make_schedule(disc_optim, steps_per_epoch)),
   }
-  optimizer = Optimizer(optax.identity(), schedule, players, discriminator_params)
-  return dataclasses.replace(optimizer, transform=optax.partition(players, optimizer.labels))
+
+  def labels(params: dict[str, Any]) -> dict[str, str]:
+    return {name: ("discriminator" if name == discriminator_params else "model") for name in params}
+
+  return Optimizer(optax.partition(players, labels), schedule, players, discriminator_params)
