@@ -6,7 +6,6 @@ accuracy of its components as clusters of the labels.
 the split (every example counted once), in nats unless the name says otherwise.
 """
 
-import contextlib
 import json
 import math
 import pathlib
@@ -25,7 +24,7 @@ from dvae_jax.experiment import Experiment, check_divisible, evaluate_split, mod
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import decoded_logvar
-from dvae_jax.workdir import Run, locked, restore_run
+from dvae_jax.workdir import Run, output_dir, restore_run
 
 
 def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split) -> float:
@@ -258,14 +257,18 @@ def evaluate_checkpoint(
   iw_samples: int | None = None,
   iw_limit: int | None = None,
   recompute_batch_norm: int | None = None,
+  out_dir: str | pathlib.Path | None = None,
 ) -> dict[str, float]:
   """Evaluates the latest checkpoint in `workdir` on `split`; writes `eval_<split>.json` and a grid.
 
   `iw_samples` overrides `config.eval.iw_samples` (0 skips the likelihood estimate) and `iw_limit`
   `config.eval.iw_limit` (the estimate on the first N images); `recompute_batch_norm` overrides
-  `config.eval.recompute_batch_norm`, for the model and the classifier alike (restore_run). Holds
-  the workdir's lock while it works (one writer per workdir); `eval_<split>.json` is written only
-  once every number is known.
+  `config.eval.recompute_batch_norm`, for the model and the classifier alike (restore_run).
+
+  The run is only read: it may be read-only (an archived run, a colleague's), or training (its
+  latest complete checkpoint is evaluated; the trainer's files are not touched). The results go to
+  `out_dir` (default: `workdir`, if it can be written): `eval_<split>.json`, written only once every
+  number is known, the reconstruction grid and TensorBoard events under `tb/<split>`.
   """
   for name, value in (
     ("iw_samples", iw_samples),
@@ -276,11 +279,7 @@ def evaluate_checkpoint(
       expected = "a positive number of images" if name == "iw_limit" else "a non-negative integer (0: none)"
       raise ConfigError(f"--{name}={value!r} is not valid; expected {expected}.")
   workdir = pathlib.Path(workdir)
-  with locked(workdir, "evaluation") if workdir.is_dir() else contextlib.nullcontext():
-    return _evaluate_checkpoint(workdir, split, config, classifier_workdir, iw_samples, iw_limit, recompute_batch_norm)
-
-
-def _evaluate_checkpoint(workdir, split, config, classifier_workdir, iw_samples, iw_limit, recompute_batch_norm):
+  out_dir = output_dir(workdir, out_dir, default=workdir, what=f"eval_{split}.json")
   run = restore_run(workdir, config, recompute_batch_norm=recompute_batch_norm)
   experiment, eval_config = run.experiment, run.experiment.config.eval
   data = run.split(split)
@@ -328,12 +327,8 @@ def _evaluate_checkpoint(workdir, split, config, classifier_workdir, iw_samples,
     result["published_source"] = experiment.config.published
   grid = None
   if experiment.family.generative:
-    grid = save_reconstructions(
-      experiment, run.state, data, run.workdir / f"{split}_reconstructions.png", split_name=split
-    )
+    grid = save_reconstructions(experiment, run.state, data, out_dir / f"{split}_reconstructions.png", split_name=split)
   if parallel.is_primary():
-    metric_writer.atomic_write_text(
-      run.workdir / f"eval_{split}.json", json.dumps(result, indent=2, sort_keys=True) + "\n"
-    )
-    metric_writer.write_evaluation(run.workdir, run.step, split, result, {"reconstructions": grid} if grid else {})
+    metric_writer.atomic_write_text(out_dir / f"eval_{split}.json", json.dumps(result, indent=2, sort_keys=True) + "\n")
+    metric_writer.write_evaluation(out_dir, run.step, split, result, {"reconstructions": grid} if grid else {})
   return result

@@ -26,7 +26,7 @@ from dvae_jax import parallel, plots
 from dvae_jax.data import Split, eval_batches
 from dvae_jax.errors import WorkdirError
 from dvae_jax.experiment import Experiment, module_rngs, reconstructions
-from dvae_jax.workdir import Run, restore_run
+from dvae_jax.workdir import Run, output_dir, restore_run
 
 FIGURES = ("scatter", "manifold", "denoising", "interpolation", "samples")
 
@@ -196,13 +196,15 @@ def make_run_figures(
   workdir: str | pathlib.Path, out_dir: str | pathlib.Path | None = None, *, which: Sequence[str] = FIGURES, **options
 ) -> tuple[list[pathlib.Path], dict[str, str]]:
   """Draws the figures named in `which` (see FIGURES) for the latest checkpoint in `workdir`, into
-  `out_dir` (default <workdir>/figures); `options` as for `draw_figures`.
+  `out_dir` (default <workdir>/figures, if it can be written); `options` as for `draw_figures`. The
+  run is only read: it may be read-only, or training.
 
   Returns (the written paths, {figure: why it was skipped} for those the model cannot draw).
   """
   _check_names(which)
-  run = restore_run(workdir)
-  return draw_figures(run, out_dir or run.workdir / "figures", which=which, **options)
+  workdir = pathlib.Path(workdir)
+  out_dir = output_dir(workdir, out_dir, default=workdir / "figures", what="the figures")
+  return draw_figures(restore_run(workdir), out_dir, which=which, **options)
 
 
 def draw_figures(

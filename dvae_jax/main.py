@@ -26,9 +26,9 @@ COMMANDS = {
     ("config", "workdir", "distributed", "coordinator_address", "num_processes", "process_id"),
   ),
   "evaluate": (
-    "test metrics of a run's latest checkpoint, written to W/eval_<split>.json",
-    "--workdir W [--iw_samples K] [--iw_limit N] [--recompute_batch_norm N] [--classifier_workdir C]",
-    ("workdir", "config", "split", "classifier_workdir", "iw_samples", "iw_limit", "recompute_batch_norm"),
+    "test metrics of a run's latest checkpoint, written to W/eval_<split>.json (or --out DIR)",
+    "--workdir W [--out DIR] [--iw_samples K] [--iw_limit N] [--recompute_batch_norm N] [--classifier_workdir C]",
+    ("workdir", "out", "config", "split", "classifier_workdir", "iw_samples", "iw_limit", "recompute_batch_norm"),
   ),
   "figures": (
     "what a run's model can draw: latent scatter and manifold, denoising, interpolation, samples",
@@ -107,7 +107,9 @@ _RUNS = flags.DEFINE_multi_string("run", None, "`plot`: LABEL=WORKDIR of a run t
 _OUT = flags.DEFINE_string(
   "out",
   None,
-  "`plot`, `figures`: directory for the figures (`figures`: WORKDIR/figures); `study report`: RUNS/STUDY/report.",
+  "`plot`, `figures`: directory for the figures (`figures`: WORKDIR/figures); `evaluate`: directory for "
+  "eval_<split>.json, its grid and TensorBoard events (default WORKDIR; needed when the run is read-only); "
+  "`study report`: RUNS/STUDY/report.",
 )
 _WHICH = flags.DEFINE_list(
   "which",
@@ -226,6 +228,7 @@ def _main(command: str, argv: list[str]) -> None:
         iw_samples=_IW_SAMPLES.value,
         iw_limit=_IW_LIMIT.value,
         recompute_batch_norm=_RECOMPUTE_BN.value,
+        out_dir=_OUT.value,
       )
     print(reports.format_evaluation(result))  # every metric, then the headline table
   except Preempted as e:

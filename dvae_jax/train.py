@@ -229,17 +229,25 @@ def _check_finite(history: list[tuple[int, dict[str, np.ndarray]]], checkpointer
     names = sorted((n for n, i in bad.items() if i == offset), key=lambda n: (n != "loss", n))
     values = ", ".join(f"{n}={metrics[n][offset]}" for n in names)
     checkpointer.wait()
-    last = checkpointer.latest_step()
-    kept = (
-      f"the last good checkpoint (step {last}) in {workdir} is kept, and a rerun resumes from it"
-      if last is not None
-      else "no checkpoint had been written yet"
-    )
     raise NonFiniteError(
       f"Training stopped: metric {names[0]!r} is not finite at step {first_step + offset + 1} "
-      f"({values}; every step before it was finite); {kept}. "
+      f"({values}; every step before it was finite); {_last_checkpoint(checkpointer, workdir)}. "
       "Consider a lower optim.learning_rate, gradient clipping (optim.clip_value) or a config error."
     )
+
+
+def _last_checkpoint(checkpointer: Checkpointer, workdir: pathlib.Path) -> str:
+  """What a rerun would resume from: the latest checkpoint, called good only once verified."""
+  last = checkpointer.latest_step()
+  if last is None:
+    return "no checkpoint had been written yet"
+  problem = checkpointer.verify(last)
+  if problem is None:
+    return f"the last checkpoint (step {last}) in {workdir} is kept and verified intact, and a rerun resumes from it"
+  return (
+    f"the last checkpoint (step {last}) in {workdir} is kept but fails its check ({problem}); a rerun names the "
+    "intact checkpoints and how to go on from them"
+  )
 
 
 def _mean_history(history: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, float]:

@@ -9,6 +9,7 @@ evaluation, figures and notebooks: a `Run` encodes, decodes, reconstructs and sa
 import contextlib
 import dataclasses
 import logging
+import os
 import pathlib
 import tempfile
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import ml_collections
 import numpy as np
 
 from dvae_jax import batch_norm, configs, parallel, preemption, workdir_lock
-from dvae_jax.checkpoint import Checkpointer, CheckpointError
+from dvae_jax.checkpoint import Checkpointer, CheckpointError, CheckpointRemoved
 from dvae_jax.data import Split
 from dvae_jax.errors import WorkdirError
 from dvae_jax.experiment import Experiment, TrainState, build_experiment
@@ -44,6 +45,30 @@ def prepare_workdir(workdir: pathlib.Path) -> None:
     ) from e
 
 
+def output_dir(
+  workdir: pathlib.Path, out_dir: str | pathlib.Path | None, *, default: pathlib.Path, what: str
+) -> pathlib.Path:
+  """Where a reader of a run (evaluation, figures) writes `what`: `out_dir` if given (created),
+  else `default` inside the run, if it can be written; checked before any work."""
+  if out_dir is None and not os.access(workdir if not default.exists() else default, os.W_OK):
+    raise WorkdirError(
+      f"--workdir {workdir} cannot be written (a read-only copy or mount, or another user's run), so there is "
+      f"nowhere to write {what} by default; the run itself is only read. Pass --out DIR (Python: out_dir=DIR) "
+      "for the results. Nothing was changed."
+    )
+  target = pathlib.Path(out_dir) if out_dir is not None else default
+  try:
+    target.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise WorkdirError(
+      f"the output directory {target} cannot be created ({e.strerror or e}); expected a directory this user can "
+      "write, for " + what + ". Nothing was changed."
+    ) from e
+  if not os.access(target, os.W_OK):
+    raise WorkdirError(f"the output directory {target} cannot be written; expected a writable directory for {what}.")
+  return target
+
+
 @contextlib.contextmanager
 def locked(workdir: pathlib.Path, purpose: str) -> Iterator[None]:
   """Holds the workdir's lock (workdir_lock.py) inside the block; in a multi-process run process 0
@@ -66,12 +91,28 @@ def locked(workdir: pathlib.Path, purpose: str) -> Iterator[None]:
 
 
 def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple[TrainState, int]:
-  """The latest checkpoint's state (after checking it belongs to this experiment), else a fresh one."""
+  """The latest checkpoint's state (after checking it belongs to this experiment and its contents
+  match their digest), else a fresh one. A reader beside a running training takes the newest
+  checkpoint still there when the one it was reading is deleted."""
   state = experiment.init_state()
-  latest = checkpointer.latest_step()
-  if latest is None:
-    return state, 0
-  meta = checkpointer.check_compatible(latest, experiment.identity, renamed=ARCHITECTURES.renamed)
+  for attempt in range(_ATTEMPTS):
+    latest = checkpointer.latest_step()
+    if latest is None:
+      return state, 0
+    try:
+      return _restore(experiment, checkpointer, latest, state), latest
+    except CheckpointRemoved:
+      if attempt == _ATTEMPTS - 1:
+        raise
+      checkpointer.reload()
+  raise AssertionError("unreachable")
+
+
+_ATTEMPTS = 5
+
+
+def _restore(experiment: Experiment, checkpointer: Checkpointer, latest: int, state: TrainState) -> TrainState:
+  meta = checkpointer.check_compatible(latest, experiment.identity, renamed=ARCHITECTURES.renamed, target=state)
   optim = experiment.config.optim.to_dict()
   changed = sorted(k for k in optim if meta.get("optim", {}).get(k, optim[k]) != optim[k])
   if changed:
@@ -80,7 +121,7 @@ def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple
       latest,
       ", ".join(f"optim.{k} {meta['optim'][k]!r} -> {optim[k]!r}" for k in changed),
     )
-  return checkpointer.restore(latest, state), latest
+  return checkpointer.restore(latest, state)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +227,7 @@ def restore_run(
   workdir = pathlib.Path(workdir)
   config = config or configs.load_config(workdir)
   experiment = build_experiment(config)
-  checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=config.train.max_checkpoints)
+  checkpointer = Checkpointer(workdir / "checkpoints", read_only=True)  # a reader: writes nothing, takes no lock
   try:
     if checkpointer.latest_step() is None:
       raise CheckpointError(f"no checkpoint found in {workdir / 'checkpoints'}; train first with `dvae train`.")

@@ -1,6 +1,6 @@
-"""One writer per workdir: a second training (or an evaluation) on a workdir in use is refused with
-one paragraph naming the holder; a lock left by a killed process is taken over; a finished run
-leaves the workdir free."""
+"""One writer per workdir: a second training on a workdir in use is refused with one paragraph
+naming the holder (an evaluation only reads, and is not: tests/test_checkpoint.py); a lock left by
+a killed process is taken over; a finished run leaves the workdir free."""
 
 import json
 import os
@@ -48,8 +48,8 @@ def test_a_second_training_is_refused_naming_the_holder(holder, shared_data, mon
   assert f"is in use: training by pid {proc.pid} on host {socket.gethostname()}, started " in error
   assert "Nothing was changed." in error and "Traceback" not in error
   assert sorted(p.name for p in workdir.iterdir()) == [".lock"]  # no config, metrics or checkpoint written
-  status = main.invoke("evaluate", "--workdir", str(workdir))
-  assert status == 1 and f"training by pid {proc.pid}" in capsys.readouterr().err
+  status = main.invoke("evaluate", "--workdir", str(workdir))  # a reader takes no lock: nothing to read yet
+  assert status == 1 and "config.json not found" in capsys.readouterr().err
 
 
 def test_a_killed_holders_lock_is_taken_over(holder):
