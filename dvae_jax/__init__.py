@@ -5,17 +5,19 @@ From Python (imported on first use, so `import dvae_jax` stays light):
   dvae_jax.train_and_evaluate(config, workdir)  train, or resume, validating every epoch
   dvae_jax.restore_run(workdir)                 a trained run: encode / decode / reconstruct / sample
   dvae_jax.evaluate_checkpoint(workdir)         the test metrics `dvae evaluate` prints
+  dvae_jax.save_checkpoint(experiment, state, workdir)   a state stepped by hand, as a checkpoint of the run
 """
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 _PUBLIC = {
   "load_experiment": "dvae_jax.configs",
   "train_and_evaluate": "dvae_jax.train",
   "restore_run": "dvae_jax.workdir",
   "evaluate_checkpoint": "dvae_jax.evaluate",
+  "save_checkpoint": "dvae_jax.workdir",
 }
 __all__ = [*_PUBLIC, "__version__"]
 

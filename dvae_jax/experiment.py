@@ -41,6 +41,50 @@ KEY_TAGS = {"init": 0, "data": 1, "train": 2, "eval": 3, "sample": 4, "binarize"
 RNG_STREAMS = {"params": 0, "reparam": 1, "noise": 2, "dropout": 3}
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckedStep:
+  """A jitted step that checks the leading axes of its batch first, so that a batch shaped for the
+  other step is a clear error rather than one from deep in sharding. Anything else (`lower`,
+  `trace`, ...) is the jitted function's."""
+
+  jitted: Callable
+  name: str  # "train_step" or "eval_step"
+  axes: int  # leading axes before an example's own: 2 for train_step ([k, B]), 1 for eval_step ([B])
+
+  def __call__(self, state, batch, *args):
+    labels = batch.get("label") if isinstance(batch, dict) else None
+    if labels is not None and np.ndim(labels) != self.axes:
+      expected, other_form, unchanged = _BATCH_FORMS[self.name]
+      given = f"Given a batch whose labels have shape {np.shape(labels)}"
+      hint = f", {other_form}" if np.ndim(labels) == 3 - self.axes else ""
+      raise ValueError(f"{expected} {given}{hint}. {unchanged}")
+    return self.jitted(state, batch, *args)
+
+  def __getattr__(self, name: str) -> Any:
+    try:
+      jitted = self.__dict__["jitted"]
+    except KeyError:  # not yet initialized (a copy being made)
+      raise AttributeError(name) from None
+    return getattr(jitted, name)
+
+
+# Per step: what it takes, what a batch of the other step's form is, what the refusal left unchanged.
+_BATCH_FORMS = {
+  "train_step": (
+    "train_step takes a batch of k steps of B images, arrays [k, B, ...], which Experiment.device_batch(split, index) "
+    "builds from a 2-D index [k, B].",
+    "built from a 1-D index [B] (eval_step's form); for one step, pass index[None] (shape [1, B])",
+    "The state was not changed.",
+  ),
+  "eval_step": (
+    "eval_step takes one batch of B images, arrays [B, ...] with a mask, which Experiment.device_batch(split, index) "
+    "builds from a 1-D index [B].",
+    "built from a 2-D index [k, B] (train_step's form); evaluate one row of it at a time, index[i]",
+    "Nothing was evaluated.",
+  ),
+}
+
+
 class TrainState(flax.struct.PyTreeNode):
   step: jax.Array  # int32 []
   params: Any
@@ -122,8 +166,8 @@ class Experiment:
   keys: dict[str, jax.Array]
   steps_per_epoch: int
   prepare: Callable  # (uint8 batch, step=None) -> {"image": floats in [0, 1], "label"}; traceable
-  train_step: Callable  # (state, batches [k, B, ...]) -> (state, metrics [k])
-  eval_step: Callable  # (state, batch [B, ...], key) -> metric sums
+  train_step: CheckedStep  # (state, batches [k, B, ...]) -> (state, metrics [k])
+  eval_step: CheckedStep  # (state, batch [B, ...], key) -> metric sums
   reconstruct: Callable  # (state, batch [B, ...], key) -> (inputs, reconstructions)
   traces: dict[str, int]
 
@@ -166,9 +210,16 @@ class Experiment:
     (every row counted). E.g. one training step on the first 64 training images:
 
       state, metrics = experiment.train_step(state, experiment.device_batch("train", np.arange(64)[None]))
+
+    A batch of the wrong form for a step is a ValueError from that step, naming the shape it takes.
     """
     split = getattr(self.splits, split) if isinstance(split, str) else split
     index = np.asarray(index)
+    if index.ndim not in (1, 2):
+      raise ValueError(
+        f"device_batch takes an index [B] (eval_step: one batch of B examples) or [k, B] (train_step: k steps of B); "
+        f"given an index of shape {index.shape}. No batch was built."
+      )
     mask = None if index.ndim > 1 else np.ones(index.shape, np.float32)
     return parallel.global_batch(
       Batch(split, index, mask=mask), parallel.batch_sharding(self.mesh, leading_axes=index.ndim - 1)
@@ -279,14 +330,22 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     keys=keys,
     steps_per_epoch=steps_per_epoch,
     prepare=prepare,
-    train_step=jax.jit(
-      multi_step,
-      in_shardings=(replicated, parallel.batch_sharding(mesh, leading_axes=1)),
-      out_shardings=(replicated, replicated),
-      donate_argnums=0,
+    train_step=CheckedStep(
+      jax.jit(
+        multi_step,
+        in_shardings=(replicated, parallel.batch_sharding(mesh, leading_axes=1)),
+        out_shardings=(replicated, replicated),
+        donate_argnums=0,
+      ),
+      "train_step",
+      axes=2,
     ),
-    eval_step=jax.jit(
-      eval_step, in_shardings=(replicated, parallel.batch_sharding(mesh), replicated), out_shardings=replicated
+    eval_step=CheckedStep(
+      jax.jit(
+        eval_step, in_shardings=(replicated, parallel.batch_sharding(mesh), replicated), out_shardings=replicated
+      ),
+      "eval_step",
+      axes=1,
     ),
     reconstruct=jax.jit(reconstruct, out_shardings=replicated),
     traces=traces,

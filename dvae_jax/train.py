@@ -20,9 +20,9 @@ from dvae_jax import batch_norm, configs, parallel, reports
 from dvae_jax.checkpoint import Checkpointer
 from dvae_jax.data import train_batches
 from dvae_jax.experiment import Experiment, TrainState, build_experiment, evaluate_split, save_reconstructions
-from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter
+from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter, read_metrics
 from dvae_jax.preemption import PENDING_METRICS, Preempted, StopRequest, crossed, history_to_json, pending_history
-from dvae_jax.workdir import locked, prepare_workdir, restore_or_init
+from dvae_jax.workdir import locked, prepare_workdir, restore_or_init, training_meta
 
 
 class NonFiniteError(FloatingPointError):
@@ -55,6 +55,16 @@ def run_training(
     stack.callback(checkpointer.close)
     stack.callback(checkpointer.wait)  # runs first: the last save completes before the lock is released
     state, start_step = restore_or_init(experiment, checkpointer)
+    total_steps = experiment.config.train.num_epochs * experiment.steps_per_epoch
+    if start_step >= total_steps:  # nothing to train, validate or draw: the recorded metrics stand
+      logging.info(
+        "The run in %s is already trained to step %d (train.num_epochs=%d): nothing left to do; its last "
+        "validation metrics are read from metrics.jsonl. More epochs: raise --config.train.num_epochs.",
+        workdir,
+        start_step,
+        experiment.config.train.num_epochs,
+      )
+      return _last_validation(workdir)
     configs.write_config(experiment.config, workdir)
     if start_step:
       logging.info("Resuming from the checkpoint at step %d in %s", start_step, workdir)
@@ -121,10 +131,7 @@ def _train_loop(
     return result
 
   def save(step: int, pending: dict[str, Any] | None = None) -> None:
-    epoch, position = experiment.epoch_of(step)
-    meta = {"step": step, "epoch": epoch, "position_in_epoch": position, "identity": experiment.identity}
-    meta = {**meta, "optim": experiment.config.optim.to_dict(), **({PENDING_METRICS: pending} if pending else {})}
-    checkpointer.save(step, state, meta)
+    checkpointer.save(step, state, training_meta(experiment, step, pending))
 
   def stop(step: int, reason: str, *, saved: bool) -> Preempted:
     """Checkpoints `step` (unless `saved`) with its unflushed metrics, waits until it is durable."""
@@ -216,6 +223,14 @@ def _train_loop(
     if grid is not None:
       writer.image(step, "valid/reconstructions", grid)
   return valid
+
+
+def _last_validation(workdir: pathlib.Path) -> dict[str, float]:
+  """The last validation record of metrics.jsonl, as `run_training` returns it ({} without one)."""
+  records = [r for r in read_metrics(workdir) if r.get("split") == "valid"]
+  if not records:
+    return {}
+  return {k: v for k, v in records[-1].items() if k not in ("step", "split", "epoch", "epoch_seconds")}
 
 
 def _check_finite(history: list[tuple[int, dict[str, np.ndarray]]], checkpointer: Checkpointer, workdir) -> None:

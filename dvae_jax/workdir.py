@@ -124,6 +124,42 @@ def _restore(experiment: Experiment, checkpointer: Checkpointer, latest: int, st
   return checkpointer.restore(latest, state)
 
 
+def training_meta(experiment: Experiment, step: int, pending: dict | None = None) -> dict:
+  """The meta record a checkpoint of `step` carries: where training stood, and the config parts a
+  resume checks (identity) or reports (optimizer settings); `pending`: a preempted run's unflushed metrics."""
+  epoch, position = experiment.epoch_of(step)
+  meta = {"step": step, "epoch": epoch, "position_in_epoch": position, "identity": experiment.identity}
+  return {
+    **meta,
+    "optim": experiment.config.optim.to_dict(),
+    **({preemption.PENDING_METRICS: pending} if pending else {}),
+  }
+
+
+def save_checkpoint(experiment: Experiment, state: TrainState, workdir: str | pathlib.Path) -> int:
+  """Saves a state stepped by hand (`experiment.train_step` from Python) as a checkpoint of the run
+  in `workdir`, exactly as `dvae train` would at that step: `restore_run`, `dvae evaluate`,
+  `dvae figures` and a resumed `dvae train` read it. Writes config.json too. Returns the step.
+
+  Holds the workdir's lock while it writes; the checkpoint is complete when this returns.
+  """
+  workdir = pathlib.Path(workdir)
+  prepare_workdir(workdir)
+  step = int(jax.device_get(state.step))
+  with locked(workdir, "saving a checkpoint"):
+    configs.write_config(experiment.config, workdir)
+    checkpointer = Checkpointer(workdir / "checkpoints", max_to_keep=experiment.config.train.max_checkpoints)
+    try:
+      checkpointer.save(step, state, training_meta(experiment, step))
+      checkpointer.wait()
+    finally:
+      checkpointer.close()
+  return step
+
+
+SPLITS = ("train", "valid", "test")
+
+
 @dataclasses.dataclass(frozen=True)
 class Run:
   """A trained run restored from its workdir."""
@@ -137,6 +173,8 @@ class Run:
 
   def split(self, name: str) -> Split:
     """The run's "train", "valid" or "test" split (uint8 images as stored, labels, ids)."""
+    if name not in SPLITS:
+      raise ValueError(f"run.split({name!r}): no such split; expected one of {', '.join(map(repr, SPLITS))}.")
     return getattr(self.experiment.splits, name)
 
   # The model from Python. Images go in as the dataset stores them (uint8 [N, H, W, C], e.g.
@@ -154,8 +192,22 @@ class Run:
     return self._compiled("encode")(self.state, self.inputs(images))
 
   def decode(self, z: np.ndarray | jax.Array) -> np.ndarray:
-    """Codes [..., z] -> the model's output images [..., H, W, C]."""
-    return np.asarray(self._compiled("decode")(self.state, jnp.asarray(z, jnp.float32)))
+    """Codes [N, z] -> the model's output images [N, H, W, C]."""
+    z = jnp.asarray(z, jnp.float32)
+    latent_dim = self.latent_dim
+    if z.ndim != 2 or z.shape[1] != latent_dim:
+      raise ValueError(
+        f"run.decode expects codes of shape [N, {latent_dim}] (this model's latent has {latent_dim} dimensions); "
+        f"got shape {list(z.shape)}. Codes from run.encode(images)[0], or np.zeros((N, {latent_dim})), fit."
+      )
+    return np.asarray(self._compiled("decode")(self.state, z))
+
+  @property
+  def latent_dim(self) -> int:
+    """The size of the model's code (of `encode`'s posterior mean)."""
+    self._check_methods("encode")
+    images = jax.ShapeDtypeStruct((1, *self.experiment.splits.raw_image_shape), jnp.float32)
+    return jax.eval_shape(self._compiled("encode"), self.state, images)[0].shape[-1]
 
   def reconstruct(self, images: np.ndarray, *, key: jax.Array | None = None) -> np.ndarray:
     """One stochastic reconstruction of each image (eval mode), from `key` (default: the run's sample key)."""

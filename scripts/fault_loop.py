@@ -14,7 +14,11 @@ the script records the latest complete checkpoint and the last step in `metrics.
 is logged only after it finished): the difference is what the kill lost. Logging and
 checkpointing share one interval here, so that difference must not exceed it. At the end: the
 final train state (every array) and the metrics records (wall-clock entries aside) must equal the
-uninterrupted run's. Prints a table and exits 1 if a check fails. Not part of the test suite.
+uninterrupted run's. Then a corruption case: 64 bytes of the newest checkpoint's largest array
+chunk are flipped in a copy of the uninterrupted run, and a rerun must refuse it (exit 1, naming the
+intact steps, changing no file), and, once the command the message gives has moved it aside,
+resume from the newest intact checkpoint and end bitwise equal again. Prints a table and exits 1
+if a check fails. Not part of the test suite.
 """
 
 import argparse
@@ -142,6 +146,48 @@ def kill_once(args, workdir, env, *, at_write: bool, delay: float) -> dict:
   }
 
 
+def flip_bytes(checkpoint: pathlib.Path, count: int = 64) -> pathlib.Path:
+  """Bit rot: `count` bytes inverted in the middle of the checkpoint's largest array chunk."""
+  chunk = max((p for p in (checkpoint / "state").rglob("d/*") if p.is_file()), key=lambda p: p.stat().st_size)
+  data = bytearray(chunk.read_bytes())
+  middle = len(data) // 2
+  data[middle : middle + count] = bytes(b ^ 0xFF for b in data[middle : middle + count])
+  chunk.write_bytes(bytes(data))
+  return chunk
+
+
+def _file_bytes(directory: pathlib.Path) -> dict[pathlib.Path, bytes]:
+  return {p: p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def corruption_case(args, reference: pathlib.Path, workdir: pathlib.Path, env) -> dict:
+  """A copy of the finished run with its newest checkpoint damaged: refused, then resumed as told."""
+  shutil.copytree(reference, workdir)
+  damaged = complete_checkpoints(workdir)[-1]
+  flip_bytes(workdir / "checkpoints" / str(damaged))
+  before = _file_bytes(workdir)
+  refused = subprocess.run(command(args, workdir), cwd=REPO, env=env, capture_output=True, text=True)
+  unchanged = before == _file_bytes(workdir)
+  message = refused.stderr.strip().splitlines()[-1] if refused.stderr.strip() else ""
+  advice = message.split("`")[1] if message.count("`") >= 2 else None
+  resumed = equal = False
+  if refused.returncode == 1 and advice:
+    subprocess.run(advice, shell=True, check=True)
+    resumed = subprocess.run(command(args, workdir), cwd=REPO, env=env, capture_output=True).returncode == 0
+  if resumed:
+    (_, a), (_, b) = load_host_state(reference / "checkpoints"), load_host_state(workdir / "checkpoints")
+    equal = all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+  return {
+    "damaged_step": damaged,
+    "refused_with_status": refused.returncode,
+    "message": message,
+    "files_unchanged_by_the_refusal": unchanged,
+    "resumed_after_the_advice": resumed,
+    "final_state_bitwise_equal": equal,
+    "passed": refused.returncode == 1 and "Intact checkpoints (verified)" in message and unchanged and equal,
+  }
+
+
 def main() -> None:
   args = parse_args()
   logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's notes on restoring without its metadata file
@@ -178,6 +224,8 @@ def main() -> None:
     np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
   )
   same_metrics = reproducible_records(reference) == reproducible_records(faulty)
+  corruption = corruption_case(args, reference, root / "corrupted", env)
+  print(f"corruption case: {json.dumps(corruption, indent=2)}")
   worst = max(row["lost_steps"] for row in rows)
   during_writes = sum(row["mode"].startswith("during") for row in rows)
   after_resume = sum(row["resumed_from"] > 0 for row in rows)
@@ -191,11 +239,13 @@ def main() -> None:
     "most_steps_lost_at_a_kill": worst,
     "final_state_bitwise_equal": same_state,
     "metrics_equal": same_metrics,
-    "passed": same_state and same_metrics and worst <= args.interval,
+    "corrupt_checkpoint_refused_then_resumed": corruption["passed"],
+    "passed": same_state and same_metrics and worst <= args.interval and corruption["passed"],
   }
   print(json.dumps(summary, indent=2))
   if args.out:
-    pathlib.Path(args.out).write_text(json.dumps({"summary": summary, "kills": rows}, indent=2) + "\n")
+    record = {"summary": summary, "kills": rows, "corruption": corruption}
+    pathlib.Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
   if not summary["passed"]:
     sys.exit(1)
 

@@ -172,6 +172,27 @@ def test_an_unknown_experiment_names_the_files_tried():
     configs.load_experiment("/nowhere/x.py")
 
 
+def test_an_unknown_experiment_names_the_nearest_ones():
+  with pytest.raises(
+    configs.ConfigError, match=r"\(mnist_vae\)\. Did you mean 'mnist_vae'[,? ].* Nothing was loaded\.$"
+  ):
+    configs.load_experiment("mnist_vea:smoke")
+  with pytest.raises(configs.ConfigError, match=r"Did you mean 'mnist_dvae\.py'.* in experiments\? Nothing was loaded"):
+    configs.load_experiment("experiments/mnist_dvea.py")
+  # Nothing near: every experiment is listed.
+  with pytest.raises(configs.ConfigError, match=r"The experiments: cifar10_classifier, .*, mnist_vae, .*\. Nothing"):
+    configs.load_experiment("zzzz")
+
+
+def test_a_misspelt_variant_names_the_nearest_ones():
+  with pytest.raises(configs.ConfigError, match=r"unknown config variant 'smok' \(did you mean 'smoke'\?\); valid"):
+    configs.load_experiment("mnist_vae:smok")
+  with pytest.raises(configs.ConfigError, match=r"'fashon' is not a variant \(did you mean 'fashion'\?\); expected"):
+    configs.load_experiment("mnist_dense_vae:l2,fashon")
+  with pytest.raises(configs.ConfigError, match=r"'smok' is not a variant \(did you mean 'smoke'\?\); expected names"):
+    configs.load_experiment("mnist_dense_vae:l2,smok")
+
+
 def test_experiments_share_builders_through_the_package_not_each_other():
   """No experiment file loads a sibling (importlib, runpy, exec of another path)."""
   from tests.conftest import REPO

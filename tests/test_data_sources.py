@@ -262,7 +262,59 @@ def test_download_with_only_bad_mirror_fails_cleanly(tmp_path, serve, bad_mirror
   with pytest.raises(DataError) as e:
     download("mnist", str(tmp_path / "data"), mirrors=[bad, "http://127.0.0.1:9/"])
   assert bad in str(e.value) and "sha256" in str(e.value) and "127.0.0.1:9" in str(e.value)
-  assert list((tmp_path / "data" / "mnist").iterdir()) == []
+  assert not (tmp_path / "data").exists()  # neither the data dir nor mnist/ in it
+
+
+def test_a_wrong_data_dir_is_left_as_it_was_when_the_download_fails(tmp_path, monkeypatch):
+  """--config.data.dir=<an existing folder without mnist/>, offline: no empty mnist/ is left there."""
+  wrong = tmp_path / "wrong"
+  (wrong / "notes").mkdir(parents=True)
+  monkeypatch.setenv("DVAE_MNIST_MIRRORS", "http://127.0.0.1:1/")  # nothing listens on port 1
+  with pytest.raises(DataError, match=r"downloading them failed.*Nothing was written to .*wrong/mnist"):
+    load_split("mnist", "train", data_dir=str(wrong))
+  assert [p.name for p in wrong.iterdir()] == ["notes"] and not any((wrong / "notes").iterdir())
+
+
+def test_a_download_that_fails_midway_keeps_none_of_its_files(tmp_path, serve):
+  """Two of the four files fetched, the third on no mirror: nothing is moved in, no folder is made."""
+  partial = tmp_path / "partial_mirror"
+  partial.mkdir()
+  for name in MNIST_FILES[:2]:
+    shutil.copyfile(SHARED_DATA / "mnist" / name, partial / name)
+  with pytest.raises(DataError, match=MNIST_FILES[2]):
+    download("mnist", str(tmp_path / "data"), mirrors=[serve(partial)])
+  assert not (tmp_path / "data").exists()
+
+
+def test_a_download_into_a_partly_filled_folder_fetches_only_the_missing_files(tmp_path, serve):
+  """Files already there and verified stay (same inode); only the missing ones arrive, after all are fetched."""
+  directory = _copy_mnist(tmp_path / "data")
+  (directory / MNIST_FILES[3]).unlink()
+  kept = (directory / MNIST_FILES[0]).stat().st_ino
+  paths = download("mnist", str(tmp_path / "data"), mirrors=[serve(SHARED_DATA / "mnist")])
+  sums = _official_sha256()
+  assert all(_sha256(p) == sums[f"mnist/{p.name}"] for p in paths)
+  assert (directory / MNIST_FILES[0]).stat().st_ino == kept
+  assert sorted(p.name for p in directory.iterdir()) == sorted(MNIST_FILES)  # no staging file left
+
+
+def test_a_download_moves_files_across_file_systems(tmp_path, serve, monkeypatch):
+  """The staging folder may be on another file system than the data dir (os.replace: EXDEV)."""
+  import errno
+  import os
+
+  real_replace = os.replace
+
+  def replace(source, dest):
+    if "dvae-mnist-" in str(source):  # out of the staging folder
+      raise OSError(errno.EXDEV, "Invalid cross-device link")
+    real_replace(source, dest)
+
+  monkeypatch.setattr(os, "replace", replace)
+  paths = download("mnist", str(tmp_path / "data"), mirrors=[serve(SHARED_DATA / "mnist")])
+  sums = _official_sha256()
+  assert all(_sha256(p) == sums[f"mnist/{p.name}"] for p in paths)
+  assert sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir()) == sorted(MNIST_FILES)
 
 
 def test_first_use_download_via_env_mirror(tmp_path, serve, monkeypatch, caplog):

@@ -48,3 +48,88 @@ def test_the_package_exports_its_entry_points():
   assert callable(dvae_jax.train_and_evaluate) and callable(dvae_jax.restore_run)
   with pytest.raises(AttributeError, match="no attribute 'trian'"):
     dvae_jax.trian  # noqa: B018
+
+
+# ---------------------------------------------------------------- misspelt keys and batch shapes (from Python)
+
+
+@pytest.mark.parametrize(
+  "section,key,nearest",
+  [
+    ("optim", "learning_rat", "learning_rate"),
+    ("train", "num_epoch", "num_epochs"),
+    ("data", "train_limt", "train_limit"),
+  ],
+)
+def test_a_misspelt_key_of_a_loaded_experiment_is_refused(section, key, nearest):
+  """The bug report: these trained at the defaults without a word, and config.json recorded them."""
+  config = dvae_jax.load_experiment("mnist_vae:smoke")
+  with pytest.raises(
+    dvae_jax.configs.ConfigError, match=rf"^config\.{section} has no key '{key}' \(did you mean '{nearest}'"
+  ):
+    setattr(config[section], key, 3)
+
+
+def test_a_step_refuses_a_batch_shaped_for_the_other_step(experiment):
+  state = experiment.init_state()
+  with pytest.raises(
+    ValueError, match=r"train_step takes a batch of k steps .* labels have shape \(16,\), built from a 1-D"
+  ):
+    experiment.train_step(state, experiment.device_batch("train", np.arange(16)))
+  # Refused before the call: the state was not donated, and trains on.
+  state, _ = experiment.train_step(state, experiment.device_batch("train", np.arange(16)[None]))
+  assert int(state.step) == 1
+  with pytest.raises(ValueError, match=r"eval_step takes one batch of B images.* shape \(1, 32\), built from a 2-D"):
+    experiment.eval_step(state, experiment.device_batch("valid", np.arange(32)[None]), jax.random.key(0))
+  with pytest.raises(
+    ValueError, match=r"device_batch takes an index \[B\] .* or \[k, B\] .* given an index of shape \(\)"
+  ):
+    experiment.device_batch("train", np.int64(3))
+
+
+# ---------------------------------------------------------------- a run's errors, a state saved by hand, a rerun
+
+
+def test_a_run_names_the_code_size_and_the_splits_it_expects(experiment, tmp_path):
+  run = Run(tmp_path, experiment, experiment.init_state(), 0)
+  latent = experiment.hparams.latent_dim
+  assert run.latent_dim == latent
+  with pytest.raises(ValueError, match=rf"expects codes of shape \[N, {latent}\] .* got shape \[2, {latent + 1}\]"):
+    run.decode(np.zeros((2, latent + 1)))
+  with pytest.raises(ValueError, match=rf"got shape \[{latent}\]"):
+    run.decode(np.zeros(latent))  # one code without its batch axis
+  with pytest.raises(ValueError, match=r"run.split\('validation'\): no such split; expected one of 'train', 'valid'"):
+    run.split("validation")
+
+
+def test_a_state_stepped_by_hand_is_saved_as_a_checkpoint_of_the_run(experiment, tmp_path):
+  state = experiment.init_state()
+  for rows in np.arange(32).reshape(2, 1, 16):
+    state, _ = experiment.train_step(state, experiment.device_batch("train", rows))
+  assert dvae_jax.save_checkpoint(experiment, state, tmp_path) == 2
+  run = dvae_jax.restore_run(tmp_path)  # config.json and the checkpoint, digests checked
+  assert run.step == 2
+  for saved, restored in zip(jax.tree.leaves(state), jax.tree.leaves(run.state), strict=True):
+    np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
+
+
+def test_rerunning_a_finished_training_does_nothing_and_says_so(tiny_config, tmp_path, monkeypatch, caplog):
+  from dvae_jax import train
+
+  config = tiny_config(family="vae")
+  valid = train.train_and_evaluate(config, tmp_path)
+  before = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.rglob("*") if p.is_file() and p.name != ".lock")
+
+  def no_evaluation(*args, **kwargs):
+    raise AssertionError("a finished run was validated again")
+
+  monkeypatch.setattr(train, "evaluate_split", no_evaluation)
+  monkeypatch.setattr(train, "save_reconstructions", no_evaluation)
+  with caplog.at_level("INFO"):
+    again = train.train_and_evaluate(config, tmp_path)
+  assert again == pytest.approx(valid, rel=1e-6)  # read back from metrics.jsonl
+  assert any(
+    "already trained to step 8 (train.num_epochs=1): nothing left to do" in r.getMessage() for r in caplog.records
+  )
+  after = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.rglob("*") if p.is_file() and p.name != ".lock")
+  assert after == before

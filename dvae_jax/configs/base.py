@@ -5,31 +5,36 @@ Experiment files (`experiments/*.py`) define `get_config(variant)`, start from
 section is the chosen family's own hyperparameters and nothing else (its dataclass in
 `dvae_jax/models/`, where each key is documented), with the chosen network's under
 `model.network`: a key the family or network does not read is an error, not silently ignored.
+
+The config is a `locking.StrictConfigDict`, unlocked while an experiment file builds on it (switching
+a registry choice such as `model.corruption` adds that choice's keys); `load_experiment`, the command
+line and `load_config` lock it, after which setting a key it does not have is an error naming the
+key, its section and the nearest valid keys.
 """
 
 from typing import Any
 
-import ml_collections
 from ml_collections import config_dict
 
 from dvae_jax import models
+from dvae_jax.configs.locking import StrictConfigDict, strict
 from dvae_jax.models import ARCHITECTURES, hparams
 
 
-def base_config(family: str = "vae", network: str | None = None) -> ml_collections.ConfigDict:
+def base_config(family: str = "vae", network: str | None = None) -> StrictConfigDict:
   """Defaults: the reference MNIST VAE (dojoteef/dvae) for `family`; experiments override what differs.
 
   `model` holds `family`'s hyperparameters with their defaults, on `network` (the family's
-  default network if None).
+  default network if None). Unlocked: `load_experiment` and the command line lock it.
   """
-  c = ml_collections.ConfigDict()
+  c = StrictConfigDict()
   c.seed = 0
   # The published results this experiment reproduces (dvae_jax/published.py), which `dvae evaluate`
   # prints beside the run's own; None for an experiment with none.
   c.published = config_dict.placeholder(str)
   c.num_devices = config_dict.placeholder(int)  # None: all visible devices
 
-  c.data = ml_collections.ConfigDict()
+  c.data = StrictConfigDict()
   c.data.name = "mnist"
   c.data.dir = config_dict.placeholder(str)  # None: $DVAE_DATA_DIR, else ~/.cache/dvae_jax/data
   c.data.source = "raw"  # "raw" files or "tfds"
@@ -53,9 +58,9 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.data.split_seed = 0
   c.data.cache_dir = config_dict.placeholder(str)  # None: <data dir>/image_folder_cache
 
-  c.model = ml_collections.ConfigDict(_overridable(models.default_model_config(family, network)))
+  c.model = StrictConfigDict(_overridable(models.default_model_config(family, network)))
 
-  c.optim = ml_collections.ConfigDict()
+  c.optim = StrictConfigDict()
   c.optim.learning_rate = 0.01
   # "staircase": x decay_rate every decay_epochs epochs; "exponential": the same decay, smoothly
   # (x decay_rate ** (epoch / decay_epochs)); both never go below min_learning_rate.
@@ -72,7 +77,7 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   # A family with a discriminator (vae_gan) trains it with its own Adam from this rate (None: learning_rate).
   c.optim.discriminator_learning_rate = config_dict.placeholder(float)
 
-  c.train = ml_collections.ConfigDict()
+  c.train = StrictConfigDict()
   c.train.batch_size = 64
   c.train.eval_batch_size = 256
   c.train.num_epochs = 250
@@ -87,7 +92,7 @@ def base_config(family: str = "vae", network: str | None = None) -> ml_collectio
   c.train.profile_steps = 0  # 0: no trace
   c.train.profile_start_step = 10
 
-  c.eval = ml_collections.ConfigDict()
+  c.eval = StrictConfigDict()
   c.eval.iw_samples = 5000  # importance samples for the test NLL (dvae evaluate); 0 skips it
   c.eval.iw_chunk_size = 100  # samples drawn at once per image: memory ~ chunk x batch decodes
   c.eval.iw_batch_size = 64
@@ -108,6 +113,7 @@ def _overridable(section: dict[str, Any]) -> dict[str, Any]:
   }
 
 
-def network_section(name: str) -> ml_collections.ConfigDict:
-  """The config section of network `name` with its defaults (to swap a network or discriminator)."""
-  return ml_collections.ConfigDict(_overridable(hparams.to_dict(ARCHITECTURES.get_named(name).config())))
+def network_section(name: str) -> StrictConfigDict:
+  """The config section of network `name` with its defaults (to swap a network or discriminator); it
+  is locked once assigned into a locked config."""
+  return strict(_overridable(hparams.to_dict(ARCHITECTURES.get_named(name).config())), "network")

@@ -9,6 +9,7 @@ import ml_collections
 
 from dvae_jax import parallel
 from dvae_jax.configs.base import base_config
+from dvae_jax.configs.locking import StrictConfigDict, unknown_key
 from dvae_jax.errors import ConfigError, WorkdirError
 
 # Config entries that define what a checkpoint *is*; anything else (epochs, logging) may change.
@@ -61,8 +62,9 @@ def write_config(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> No
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
 
 
-def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
-  """The locked config a run wrote to workdir/config.json, on today's defaults for any key it lacks."""
+def load_config(workdir: str | pathlib.Path) -> StrictConfigDict:
+  """The locked config a run wrote to workdir/config.json, on today's defaults for any key it lacks; a
+  ConfigError for a key today's config does not have."""
   path = pathlib.Path(workdir) / "config.json"
   if not path.exists():
     raise FileNotFoundError(f"{path} not found: is {workdir} a workdir written by `dvae train`?")
@@ -79,14 +81,19 @@ def load_config(workdir: str | pathlib.Path) -> ml_collections.ConfigDict:
       "retrain with this version, or evaluate with the version that trained it."
     )
   config = base_config(model.get("family", "vae"), model["network"].get("name"))
-  config.unlock()
   # A registry choice saved with another name than the default (e.g. model.discriminator.name) has
   # its own keys: the saved section replaces the default's instead of being merged into it.
   for key, value in model.items():
     default = config.model.get(key)
     if isinstance(value, dict) and "name" in value and isinstance(default, ml_collections.ConfigDict):
       if default.get("name") != value["name"]:
-        del config.model[key]
+        config.model[key] = value
+  unknown = unknown_key(saved, config)
+  if unknown:
+    raise ConfigError(
+      f"{path} does not fit this version of dvae-jax: {unknown} Either another version wrote it (evaluate the run "
+      "with that version), or the run's config was not locked and took a misspelt key, which that run ignored "
+      "(remove the key from config.json to load the run as it trained). Nothing was loaded."
+    )
   config.update(saved)
-  config.lock()
-  return config
+  return config.lock()

@@ -5,6 +5,9 @@ An experiment is a Python file whose `get_config(variant)` returns a ConfigDict.
 path (`experiments/mnist_vae.py`), or by its name (`mnist_vae`), which is looked up in the
 `experiments/` folder of the current directory and then in that of this checkout; a trailing
 `:variant` selects a variant (`mnist_vae:smoke`).
+
+The config comes locked, as on the command line: setting a key it does not have is an error that
+names the key, its section and the nearest valid keys (`locking.StrictConfigDict`).
 """
 
 import hashlib
@@ -13,6 +16,7 @@ import pathlib
 
 import ml_collections
 
+from dvae_jax.configs.locking import StrictConfigDict, nearest, strict
 from dvae_jax.errors import ConfigError
 
 # The experiments folder of a source checkout (beside the package).
@@ -28,15 +32,29 @@ def candidate_paths(name: str) -> list[pathlib.Path]:
 
 
 def resolve_experiment(name: str) -> pathlib.Path:
-  """The file of experiment `name`; a ConfigError naming every path tried if there is none."""
+  """The file of experiment `name`; if there is none, a ConfigError naming every path tried and the nearest names."""
   tried = candidate_paths(name)
   for path in tried:
     if path.is_file():
       return path
   raise ConfigError(
     f"no experiment config {name!r}: tried {', '.join(str(p) for p in dict.fromkeys(tried))}. Expected a path to an "
-    "experiment file (experiments/mnist_vae.py) or the name of one in experiments/ (mnist_vae)."
+    f"experiment file (experiments/mnist_vae.py) or the name of one in experiments/ (mnist_vae).{_suggest(name)} "
+    "Nothing was loaded."
   )
+
+
+def _suggest(name: str) -> str:
+  """The experiments nearest to `name` (bare names, or the files beside a path), else all of them."""
+  path = pathlib.Path(name)
+  if path.suffix == ".py" or len(path.parts) > 1:
+    files = sorted(p.name for p in path.parent.glob("*.py")) if path.parent.is_dir() else []
+    near = nearest(path.name, files)
+    return f" Did you mean {near} in {path.parent}?" if near else ""
+  folders = (pathlib.Path("experiments"), REPOSITORY_EXPERIMENTS)
+  known = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.py")})
+  near = nearest(name, known)
+  return f" Did you mean {near}?" if near else f" The experiments: {', '.join(known)}." if known else ""
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -45,8 +63,8 @@ def split_spec(spec: str) -> tuple[str, str | None]:
   return path, (variant if sep else None)
 
 
-def load_experiment(spec: str | pathlib.Path, variant: str | None = None) -> ml_collections.ConfigDict:
-  """The config of an experiment file, with `variant` (or the `:variant` of `spec`) applied, unlocked.
+def load_experiment(spec: str | pathlib.Path, variant: str | None = None) -> StrictConfigDict:
+  """The config of an experiment file, with `variant` (or the `:variant` of `spec`) applied, locked.
 
   Args:
     spec: a path to an experiment file or an experiment's name, optionally with ":variant".
@@ -61,4 +79,10 @@ def load_experiment(spec: str | pathlib.Path, variant: str | None = None) -> ml_
   if not hasattr(module, "get_config"):
     raise ConfigError(f"{path} has no get_config(variant) function; expected an experiment config file.")
   chosen = variant if variant is not None else spec_variant
-  return module.get_config(chosen) if chosen is not None else module.get_config()
+  config = module.get_config(chosen) if chosen is not None else module.get_config()
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise ConfigError(
+      f"{path}: get_config({chosen!r}) returned a {type(config).__name__}; expected an ml_collections.ConfigDict "
+      "(configs.base_config builds one)."
+    )
+  return strict(config).lock()

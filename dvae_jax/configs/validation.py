@@ -2,7 +2,9 @@
 the key, the value and what was expected.
 
 The checks are the ones the model's dataclasses use (`dvae_jax.models.hparams.check_*`), applied
-to config sections; the `model` section is checked by building it (`models.model_config`).
+to config sections; the `model` section is checked by building it (`models.model_config`). A key
+the defaults do not have is an error too, for a config that was not locked against it (an
+ml_collections ConfigDict built by hand).
 """
 
 from collections.abc import Callable
@@ -11,6 +13,8 @@ from typing import Any
 import ml_collections
 
 from dvae_jax import models
+from dvae_jax.configs.base import base_config
+from dvae_jax.configs.locking import check_known_keys
 from dvae_jax.data.image_folder import CHANNELS, RESIZE_FILTERS
 from dvae_jax.data.pipeline import BINARIZE, VALIDATION_SPLITS
 from dvae_jax.data.sources import DATASETS, PATH_DATASETS
@@ -69,7 +73,8 @@ def _value(config: ml_collections.ConfigDict, path: str) -> Any:
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-  """Raises ConfigError naming the first bad value and what was expected."""
+  """Raises ConfigError naming the first unknown key or bad value and what was expected."""
+  check_known_keys(config, base_config())  # every section but `model`, which its dataclasses check
   _check(config, "data.name", check_choice, DATASETS)
   _check(config, "data.source", check_choice, ("raw", "tfds"))
   _check(config, "data.binarize", check_choice, BINARIZE)

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 import ml_collections
 
+from dvae_jax.configs.locking import nearest
 from dvae_jax.errors import ConfigError
 from dvae_jax.models import ARCHITECTURES
 
@@ -17,11 +18,20 @@ def split_variants(variant: str | None, own: Sequence[str]) -> tuple[list[str], 
   names = [name for name in (variant or "").split(",") if name]
   generic = [name for name in names if name not in own]
   if len(generic) > 1 or any(name not in VARIANTS for name in generic):
+    unknown = "".join(
+      f" {name!r} is not a variant{_guess(name, (*own, *VARIANTS))};" for name in generic if name not in VARIANTS
+    )
     raise ConfigError(
-      f"config variant {variant!r}: expected names from {list(own)} and at most one of {list(VARIANTS)}, "
-      "comma-separated."
+      f"config variant {variant!r}:{unknown} expected names from {list(own)} and at most one of {list(VARIANTS)}, "
+      "comma-separated. Nothing was loaded."
     )
   return [name for name in names if name in own], (generic[0] if generic else None)
+
+
+def _guess(name: str, valid: Sequence[str]) -> str:
+  """ " (did you mean 'smoke'?)" with the `valid` variants nearest to `name`; "" if none is near."""
+  near = nearest(name, valid)
+  return f" (did you mean {near}?)" if near else ""
 
 
 def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_collections.ConfigDict:
@@ -45,7 +55,10 @@ def apply_variant(config: ml_collections.ConfigDict, variant: str | None) -> ml_
   if not variant:
     return config
   if variant not in VARIANTS:
-    raise ConfigError(f"unknown config variant {variant!r}; valid variants: {list(VARIANTS)} (or none).")
+    raise ConfigError(
+      f"unknown config variant {variant!r}{_guess(variant, VARIANTS)}; valid variants: {list(VARIANTS)} (or none). "
+      "Nothing was loaded."
+    )
   if variant == "cpu":
     config.data.train_limit = 27_000
     config.train.num_epochs = 2

@@ -1,9 +1,11 @@
 """Fetching the official MNIST / Fashion-MNIST files with sha256 verification."""
 
+import errno
 import hashlib
 import http.client
 import os
 import pathlib
+import shutil
 import tempfile
 import urllib.request
 from collections.abc import Sequence
@@ -34,24 +36,39 @@ def mirrors_for(name: str) -> tuple[str, ...]:
 
 
 def _fetch(url: str, dest: pathlib.Path, expected_sha256: str) -> None:
-  """Streams url to a temp file beside dest, checks sha256, renames into place."""
-  fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-  tmp = pathlib.Path(tmp_name)
+  """Streams url to dest (in a staging folder), raising DataError unless its sha256 is `expected_sha256`."""
+  h = hashlib.sha256()
+  with open(dest, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
+    for chunk in iter(lambda: resp.read(1 << 20), b""):
+      h.update(chunk)
+      out.write(chunk)
+  if h.hexdigest() != expected_sha256:
+    raise DataError(f"sha256 mismatch: expected {expected_sha256}, got {h.hexdigest()}")
+
+
+def _move_into_place(source: pathlib.Path, dest: pathlib.Path) -> None:
+  """Renames source to dest atomically (dest is either absent or complete), through a temporary file
+  beside dest when the two are on different file systems."""
   try:
-    h = hashlib.sha256()
-    with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
-      for chunk in iter(lambda: resp.read(1 << 20), b""):
-        h.update(chunk)
-        out.write(chunk)
-    if h.hexdigest() != expected_sha256:
-      raise DataError(f"sha256 mismatch: expected {expected_sha256}, got {h.hexdigest()}")
-    os.replace(tmp, dest)  # atomic: dest is either absent or complete
+    os.replace(source, dest)
+    return
+  except OSError as e:
+    if e.errno != errno.EXDEV:
+      raise
+  fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+  os.close(fd)
+  try:
+    shutil.copyfile(source, name)
+    os.replace(name, dest)
   finally:
-    tmp.unlink(missing_ok=True)
+    pathlib.Path(name).unlink(missing_ok=True)
 
 
 def download_idx(name: str, directory: pathlib.Path, mirrors: Sequence[str] | None = None) -> list[pathlib.Path]:
   """Fetches the four IDX files of `name` into `directory`.
+
+  The files are fetched into a temporary folder and moved into `directory` (created then) only once
+  every one of them is verified: a failed download leaves nothing behind, not even `directory`.
 
   Args:
     name: "mnist" or "fashion_mnist".
@@ -65,26 +82,32 @@ def download_idx(name: str, directory: pathlib.Path, mirrors: Sequence[str] | No
     DataError: if some file could not be fetched intact from any mirror.
   """
   mirrors = tuple(mirrors) if mirrors else mirrors_for(name)
-  directory.mkdir(parents=True, exist_ok=True)
-  paths = []
-  for filename, (_, expected) in IDX_FILES[name].items():
-    dest = directory / filename
-    paths.append(dest)
-    if dest.is_file() and sha256_file(dest) == expected:
-      continue
-    failures = []
-    for base in mirrors:
-      url = base.rstrip("/") + "/" + filename
-      try:
-        _fetch(url, dest, expected)
-        break
-      except (OSError, http.client.HTTPException, DataError) as e:  # URLError is an OSError
-        failures.append(f"{url}: {e}")
-    else:
-      raise DataError(
-        f"Could not download {filename} for {name} into {directory}; every mirror failed ("
-        + "; ".join(failures)
-        + f"). Check your network, set $DVAE_{name.upper()}_MIRRORS to a working mirror, or "
-        f"copy the official files into {directory} by hand."
-      )
+  paths = [directory / filename for filename in IDX_FILES[name]]
+  wanted = {
+    filename: expected
+    for filename, (_, expected) in IDX_FILES[name].items()
+    if not ((directory / filename).is_file() and sha256_file(directory / filename) == expected)
+  }
+  if not wanted:
+    return paths
+  with tempfile.TemporaryDirectory(prefix=f"dvae-{name}-") as staging:
+    for filename, expected in wanted.items():
+      failures = []
+      for base in mirrors:
+        url = base.rstrip("/") + "/" + filename
+        try:
+          _fetch(url, pathlib.Path(staging) / filename, expected)
+          break
+        except (OSError, http.client.HTTPException, DataError) as e:  # URLError is an OSError
+          failures.append(f"{url}: {e}")
+      else:
+        raise DataError(
+          f"Could not download {filename} for {name} into {directory}; every mirror failed ("
+          + "; ".join(failures)
+          + f"). Nothing was written to {directory}. Check your network, set $DVAE_{name.upper()}_MIRRORS to a "
+          f"working mirror, or copy the official files into {directory} by hand."
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    for filename in wanted:
+      _move_into_place(pathlib.Path(staging) / filename, directory / filename)
   return paths
