@@ -80,6 +80,10 @@ def _with(*overrides: str) -> Callable[[Case], tuple[str, ...]]:
   return lambda case: _train(case, *overrides)
 
 
+def _with_config(name: str) -> Callable[[Case], tuple[str, ...]]:
+  return lambda case: ("train", "--config", name, "--workdir", str(case.workdir), *SHORT)
+
+
 def _missing_file(case):
   (_copy_mnist(case) / "train-images-idx3-ubyte.gz").unlink()
   return _train(case, "--config.data.download=False", data_dir=case.tmp / "data")
@@ -208,6 +212,36 @@ def _corrupted_checkpoint_meta(case):
   return _train(case, "--config.train.num_epochs=2")
 
 
+def _largest_chunk(case) -> pathlib.Path:
+  chunks = [p for p in (case.workdir / "checkpoints" / str(STEP) / "state").rglob("d/*") if p.is_file()]
+  return max(chunks, key=lambda p: p.stat().st_size)
+
+
+def _checkpoint_bytes_flipped(case):
+  chunk = _largest_chunk(case)
+  data = bytearray(chunk.read_bytes())
+  data[len(data) // 2 : len(data) // 2 + 64] = bytes(b ^ 0xFF for b in data[len(data) // 2 : len(data) // 2 + 64])
+  chunk.write_bytes(bytes(data))
+  return ("evaluate", "--workdir", str(case.workdir), "--iw_samples=0")
+
+
+def _checkpoint_chunk_truncated(case):
+  chunk = _largest_chunk(case)
+  chunk.write_bytes(chunk.read_bytes()[: chunk.stat().st_size // 2])
+  return _train(case, "--config.train.num_epochs=2")
+
+
+def _checkpoint_manifest_missing(case):
+  (case.workdir / "checkpoints" / str(STEP) / "state" / "manifest.ocdbt").unlink()
+  return ("evaluate", "--workdir", str(case.workdir), "--iw_samples=0")
+
+
+def _evaluate_read_only_run(case):
+  # Simulated (as root, permissions do not stop writes): tests/test_checkpoint.py makes a run truly read-only.
+  case.monkeypatch.setattr("dvae_jax.workdir.os.access", lambda path, mode: False)
+  return ("evaluate", "--workdir", str(case.workdir), "--iw_samples=0")
+
+
 def _damaged_metrics(case):
   path = case.workdir / "metrics.jsonl"
   lines = path.read_text().splitlines()
@@ -244,6 +278,12 @@ ROWS = (
   Row("download-fails", _download_fails, r"downloading them failed. If you have them, point \$DVAE_DATA_DIR or --conf"),
   Row("cifar-wrong-size", _cifar_wrong_size, r"data_batch_3.bin is truncated or corrupt: .*whole 3073-byte records"),
   Row("misspelt-key", _with("--config.train.num_epoch=2"), r'Did you mean "num_epochs"'),
+  Row(
+    "misspelt-experiment",
+    lambda case: ("train", "--config", "mnist_vea:smoke", "--workdir", str(case.workdir)),
+    r"no experiment config 'mnist_vea'.* Did you mean 'mnist_vae'",
+  ),
+  Row("misspelt-variant", _with_config("experiments/mnist_vae.py:smok"), r"'smok'.*did you mean 'smoke'"),
   Row("wrongly-typed-value", _with("--config.train.batch_size=big"), r"batch_size.*big"),
   Row("unknown-choice", _with("--config.model.family=gan"), r"unknown family 'gan'; expected one of"),
   Row("key-not-read", _key_not_read, r"config.model has a key \['share_encoder'\] that VAEConfig does not read"),
@@ -263,8 +303,20 @@ ROWS = (
   Row("checkpoint-of-another-model", _other_model, r"written by a different experiment.*model.latent_dim"),
   Row("corrupted-checkpoint-file", _corrupted_checkpoint, r"checkpoint at step 8 .*(corrupt|cannot be read)"),
   Row("corrupted-checkpoint-meta", _corrupted_checkpoint_meta, r"checkpoint at step 8 .* cannot be read"),
+  Row(
+    "checkpoint-bytes-flipped",
+    _checkpoint_bytes_flipped,
+    r"step 8 .* is corrupt and was not used: 1 of its \d+ arrays differ from the digests written with them",
+  ),
+  Row("checkpoint-chunk-truncated", _checkpoint_chunk_truncated, r"a data file in state/ is truncated or corrupt"),
+  Row(
+    "checkpoint-manifest-missing", _checkpoint_manifest_missing, r"a file of its state is missing \(.*manifest.ocdbt\)"
+  ),
   Row("damaged-metrics-file", _damaged_metrics, r"metrics.jsonl, line 1, is not a metrics record"),
   Row("evaluate-empty-workdir", _evaluate_empty_workdir, r"config.json not found: is .* a workdir written by"),
+  Row(
+    "evaluate-read-only-run", _evaluate_read_only_run, r"cannot be written .* the run itself is only read. Pass --out"
+  ),
   Row("classifier-not-a-classifier", _classifier_not_a_classifier, r"holds a 'vae' run, not a classifier; expected"),
   Row(
     "negative-importance-samples",
