@@ -6,10 +6,10 @@ cleanly on preemption (preemption.py), so that a rerun resumes bit for bit.
 """
 
 import contextlib
+import dataclasses
 import logging
 import pathlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -18,6 +18,7 @@ import numpy as np
 
 from dvae_jax import batch_norm, configs, parallel, reports
 from dvae_jax.checkpoint import Checkpointer
+from dvae_jax.chrono import Chrono
 from dvae_jax.data import train_batches
 from dvae_jax.experiment import Experiment, TrainState, build_experiment, evaluate_split, save_reconstructions
 from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter, read_metrics
@@ -76,6 +77,78 @@ def run_training(
     return _train_loop(experiment, state, start_step, checkpointer, writer, workdir, stop_at_step, pending)
 
 
+@dataclasses.dataclass
+class _Loop:
+  """What the loop carries from step to step: the state, the metrics since the last record
+  (`history`: (first step, metrics [k]) per dispatch), the clock, and where it all goes."""
+
+  experiment: Experiment
+  state: TrainState
+  checkpointer: Checkpointer
+  writer: MetricWriter
+  workdir: pathlib.Path
+  progress: Any
+  chrono: Chrono
+  history: list[tuple[int, Any]]
+
+  def paused(self, phase: str):
+    """A phase outside training time; the steps already dispatched finish first (they are training time)."""
+    jax.block_until_ready(self.state)
+    return self.chrono.paused(phase)
+
+  def flush(self, step: int, *, partial: bool = False) -> None:
+    """Writes the mean metrics of the steps since the last record. A `partial` window (cut short by
+    a preemption) is marked so, and the resumed run rewrites it whole: see MetricWriter."""
+    if not self.history:
+      return
+    host = [(first, jax.device_get(m)) for first, m in self.history]
+    self.progress.update(step - self.history[-1][0])  # the last dispatch, now finished
+    _check_finite(host, self.checkpointer, self.workdir)
+    means = _mean_history(host)
+    timing = self.chrono.window((step - host[0][0]) * self.experiment.config.train.batch_size)
+    marker = {PARTIAL_WINDOW: 1.0} if partial else {}
+    self.writer.write(step, "train", {**means, **timing, **marker})
+    # The logged per-image training objective, under its name in metrics.jsonl (nats per image).
+    self.progress.set_postfix(
+      objective_nats=f"{means['objective_nats']:.2f}", img_s=f"{timing['images_per_second']:.0f}"
+    )
+    self.history = []
+
+  def save(self, step: int, pending: dict[str, Any] | None = None) -> None:
+    with self.paused("checkpoint_seconds"):
+      self.checkpointer.save(step, self.state, training_meta(self.experiment, step, pending))
+
+  def end_epoch(self, step: int, epoch: int, epoch_start: float) -> dict[str, float]:
+    """Validation metrics (checked finite) with the epoch's wall time since `epoch_start` (training,
+    validation, checkpoints), and the epoch's console line; {} without a validation split."""
+    cfg, splits = self.experiment.config.train, self.experiment.splits
+    if not len(splits.valid):
+      self.writer.write(step, "epoch", {"epoch": epoch, "epoch_seconds": time.perf_counter() - epoch_start})
+      return {}
+    with self.paused("valid_seconds"):
+      valid = evaluate_split(self.experiment, self.state, splits.valid)
+    named_history = [(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})]
+    _check_finite(named_history, self.checkpointer, self.workdir)
+    seconds = time.perf_counter() - epoch_start
+    self.writer.write(step, "valid", {**valid, "epoch": epoch, "epoch_seconds": seconds})
+    if cfg.progress_bar and parallel.is_primary():
+      model = self.experiment.config.model
+      named = {**valid, "family": self.experiment.hparams.family, "likelihood": model.get("likelihood")}
+      self.progress.write(_epoch_line(epoch, cfg.num_epochs, named, seconds))
+    return valid
+
+  def stop(self, step: int, reason: str, *, saved: bool) -> Preempted:
+    """Checkpoints `step` (unless `saved`) with its unflushed metrics, waits until it is durable."""
+    if not saved:
+      jax.block_until_ready(self.state)
+      pending = {"history": history_to_json(self.history), "train_seconds": self.chrono.elapsed()}
+      self.flush(step, partial=True)  # also checks finiteness: a NaN state is never saved
+      self.save(step, pending)
+    self.checkpointer.wait()
+    self.progress.close()
+    return Preempted(step, self.workdir, reason)
+
+
 def _train_loop(
   experiment: Experiment,
   state: TrainState,
@@ -91,62 +164,11 @@ def _train_loop(
   sharding = parallel.batch_sharding(experiment.mesh, leading_axes=1)
   profiler = _StepProfiler(workdir / "profile", cfg.profile_start_step, cfg.profile_steps)
   progress = _progress_bar(cfg.progress_bar, total=total_steps, initial=step)
-  # (first step, metrics [k]) since the last flush; a preempted run left its unflushed steps in the checkpoint.
-  history: list[tuple[int, Any]] = pending_history(pending)
+  # Throughput counts training time only (the bar's rate and ETA too): validation, checkpoint
+  # writes and compilation are paused out of it. A preempted run left its open window in the checkpoint.
+  chrono = Chrono((pending or {}).get("train_seconds", 0.0), on_resume=progress.unpause)
+  loop = _Loop(experiment, state, checkpointer, writer, workdir, progress, chrono, pending_history(pending))
   valid: dict[str, float] = {}
-  # Training throughput counts training time only: validation and checkpoint writes are timed
-  # apart (after the training work dispatched before them has finished) and left out.
-  train_seconds, window_start = (pending or {}).get("train_seconds", 0.0), time.perf_counter()
-  other_seconds = {"valid_seconds": 0.0, "checkpoint_seconds": 0.0, "compile_seconds": 0.0}
-
-  def flush(step: int, *, partial: bool = False) -> None:
-    """Writes the mean metrics of the steps since the last flush. A `partial` window (cut short by
-    a preemption) is marked so, and the resumed run rewrites it whole: see MetricWriter."""
-    nonlocal history, train_seconds, window_start, other_seconds
-    if not history:
-      return
-    host = [(first, jax.device_get(m)) for first, m in history]
-    progress.update(step - history[-1][0])  # the last dispatch, now finished
-    _check_finite(host, checkpointer, workdir)
-    means = _mean_history(host)
-    train_seconds += time.perf_counter() - window_start
-    images_per_second = (step - host[0][0]) * cfg.batch_size / max(train_seconds, 1e-9)
-    marker = {PARTIAL_WINDOW: 1.0} if partial else {}
-    writer.write(step, "train", {**means, "images_per_second": images_per_second, **other_seconds, **marker})
-    # The logged per-image training objective, under its name in metrics.jsonl (nats per image).
-    progress.set_postfix(objective_nats=f"{means['objective_nats']:.2f}", img_s=f"{images_per_second:.0f}")
-    history, train_seconds, window_start = [], 0.0, time.perf_counter()
-    other_seconds = dict.fromkeys(other_seconds, 0.0)
-
-  def timed(name: str, fn: Callable[..., Any], *args) -> Any:
-    """Runs fn(*args) outside the training clock, adding its wall time to other_seconds[name]."""
-    nonlocal train_seconds, window_start
-    jax.block_until_ready(state)  # the steps already dispatched are training time
-    start = time.perf_counter()
-    train_seconds += start - window_start
-    result = fn(*args)
-    window_start = time.perf_counter()
-    other_seconds[name] += window_start - start
-    progress.unpause()  # the bar's rate and ETA count training time only
-    return result
-
-  def save(step: int, pending: dict[str, Any] | None = None) -> None:
-    checkpointer.save(step, state, training_meta(experiment, step, pending))
-
-  def stop(step: int, reason: str, *, saved: bool) -> Preempted:
-    """Checkpoints `step` (unless `saved`) with its unflushed metrics, waits until it is durable."""
-    if not saved:
-      jax.block_until_ready(state)
-      pending = {
-        "history": history_to_json(history),
-        "train_seconds": train_seconds + time.perf_counter() - window_start,
-      }
-      flush(step, partial=True)  # also checks finiteness: a NaN state is never saved
-      timed("checkpoint_seconds", save, step, pending)
-    checkpointer.wait()
-    progress.close()
-    return Preempted(step, workdir, reason)
-
   resumed_at, stop_request = step, StopRequest(stop_at_step)
   epoch_start = time.perf_counter()  # wall time per epoch: training, validation and checkpoints
   # closing: an error leaves the bar finished with a newline, so that its message starts a line of its own.
@@ -154,72 +176,58 @@ def _train_loop(
     while step < total_steps:
       epoch, position = experiment.epoch_of(step)
       progress.set_description(f"epoch {epoch + 1}/{cfg.num_epochs}", refresh=False)
-      for first, batch in train_batches(
+      batches = train_batches(
         experiment.splits.train,
         key=experiment.keys["data"],
         epoch=epoch,
         batch_size=cfg.batch_size,
         start_step=position,
         steps_per_dispatch=cfg.steps_per_dispatch,
-      ):
+      )
+      for first, batch in batches:
         profiler.before(step)
         traced, call_start = experiment.traces["train"], time.perf_counter()
-        state, metrics = experiment.train_step(state, parallel.global_batch(batch, sharding))
+        loop.state, metrics = experiment.train_step(loop.state, parallel.global_batch(batch, sharding))
         if experiment.traces["train"] != traced:  # this call traced and compiled before dispatching
-          compile_seconds = time.perf_counter() - call_start
-          window_start += compile_seconds
-          other_seconds["compile_seconds"] += compile_seconds
-          progress.unpause()  # nor compilation
+          chrono.exclude("compile_seconds", time.perf_counter() - call_start)
         previous, step = step, step + len(batch)
-        profiler.after(step, state)
-        history.append((previous, metrics))
+        profiler.after(step, loop.state)
+        loop.history.append((previous, metrics))
         # Dispatch is asynchronous: the bar (and its ETA) advances when the previous dispatch has
         # finished, not when this one was queued, so it neither runs ahead nor stalls at log steps.
         # One dispatch stays queued behind the running one, so the device never waits for the host.
-        if len(history) > 1 and history[-2][0] >= resumed_at:  # not a step the preempted run took
-          jax.block_until_ready(history[-2][1])
-          progress.update(previous - history[-2][0])
+        if len(loop.history) > 1 and loop.history[-2][0] >= resumed_at:  # not a step the preempted run took
+          jax.block_until_ready(loop.history[-2][1])
+          progress.update(previous - loop.history[-2][0])
         at_epoch_end = first + len(batch) == experiment.steps_per_epoch
         checkpoint_due = crossed(previous, step, cfg.checkpoint_every_steps) or at_epoch_end
         if checkpoint_due:
           # orbax writes in the background; the previous checkpoint is made complete before this
           # step's metrics are written (its save would wait for it anyway), so a kill at any
           # instant loses at most one checkpoint interval of logged steps (scripts/fault_loop.py).
-          timed("checkpoint_seconds", checkpointer.wait)
+          with loop.paused("checkpoint_seconds"):
+            checkpointer.wait()
         if checkpoint_due or crossed(previous, step, cfg.log_every_steps):
-          flush(step)  # checks finiteness before anything is saved
-        if at_epoch_end and len(experiment.splits.valid):
-          valid = timed("valid_seconds", evaluate_split, experiment, state, experiment.splits.valid)
-          valid_history = [(step - 1, {f"valid/{k}": np.array([v]) for k, v in valid.items()})]
-          _check_finite(valid_history, checkpointer, workdir)
-          epoch_seconds, epoch_start = time.perf_counter() - epoch_start, time.perf_counter()
-          writer.write(step, "valid", {**valid, "epoch": epoch + 1, "epoch_seconds": epoch_seconds})
-          if cfg.progress_bar and parallel.is_primary():
-            named = {
-              **valid,
-              "family": experiment.hparams.family,
-              "likelihood": experiment.config.model.get("likelihood"),
-            }
-            progress.write(_epoch_line(epoch + 1, cfg.num_epochs, named, epoch_seconds))
-        elif at_epoch_end:  # no validation split: the epoch's wall time alone
-          epoch_seconds, epoch_start = time.perf_counter() - epoch_start, time.perf_counter()
-          writer.write(step, "epoch", {"epoch": epoch + 1, "epoch_seconds": epoch_seconds})
+          loop.flush(step)  # checks finiteness before anything is saved
+        if at_epoch_end:
+          valid = loop.end_epoch(step, epoch + 1, epoch_start) or valid
+          epoch_start = time.perf_counter()
         if checkpoint_due:
-          timed("checkpoint_seconds", save, step)
+          loop.save(step)
         reason = stop_request.reason(previous, step)
         if reason:
-          raise stop(step, reason, saved=checkpoint_due)
+          raise loop.stop(step, reason, saved=checkpoint_due)
     checkpointer.wait()  # a signal that comes now stops nothing, but must not cut the last save short
     reason = stop_request.reason(step, step, final=True)
     if reason:
-      raise stop(step, reason, saved=True)
+      raise loop.stop(step, reason, saved=True)
   progress.unpause()  # the final rate: training time only
   progress.close()
-  profiler.after(None, state)
+  profiler.after(None, loop.state)
   if not valid and experiment.config.train.num_epochs:
-    valid = evaluate_split(experiment, state, experiment.splits.valid)
+    valid = evaluate_split(experiment, loop.state, experiment.splits.valid)
   if experiment.family.generative:
-    grid = save_reconstructions(experiment, state, experiment.splits.valid, workdir / "reconstructions.png")
+    grid = save_reconstructions(experiment, loop.state, experiment.splits.valid, workdir / "reconstructions.png")
     if grid is not None:
       writer.image(step, "valid/reconstructions", grid)
   return valid
