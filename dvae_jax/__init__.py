@@ -15,7 +15,7 @@ __version__ = "0.1.1"
 _PUBLIC = {
   "load_experiment": "dvae_jax.configs",
   "train_and_evaluate": "dvae_jax.train",
-  "restore_run": "dvae_jax.workdir",
+  "restore_run": "dvae_jax.inference",
   "evaluate_checkpoint": "dvae_jax.evaluate",
   "save_checkpoint": "dvae_jax.workdir",
 }

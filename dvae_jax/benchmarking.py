@@ -1,5 +1,5 @@
-"""Timing helpers for scripts/benchmark.py, profile_step.py and time_nll.py (and the hardware line of
-`python -m dvae_jax.reports dvae-table`): this machine in words, its float32 GEMM rate, a runner that
+"""Timing helpers for scripts/benchmark.py, profile_step.py and time_nll.py: this machine in words,
+its float32 GEMM rate, a runner that
 times an experiment's real jitted train step, and an independent PyTorch (eager) twin of the
 reference VAE and DVAE to race it. torch is imported only by the twin (`pip install -e ".[bench]"`).
 """
@@ -27,14 +27,6 @@ def machine() -> str:
   """This machine in one line: CPU model, cores, jax version and backend."""
   model = _cpu_model(platform.processor() or "unknown CPU")
   return f"{model}, {os.cpu_count()} cores, jax {jax.__version__}, backend {jax.default_backend()}"
-
-
-def hardware() -> str:
-  """The accelerators (or "no accelerator"), host CPU, cores and jax version, as the dvae table states them."""
-  devices = jax.devices()
-  cpu = _cpu_model(platform.processor() or platform.machine())
-  kind = f"{len(devices)} x {devices[0].device_kind}" if devices[0].platform != "cpu" else "no accelerator"
-  return f"{kind}; host CPU {cpu}, {os.cpu_count()} cores; jax {jax.__version__} ({devices[0].platform} backend)"
 
 
 def _timed(fn) -> float:

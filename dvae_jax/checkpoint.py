@@ -21,13 +21,19 @@ import pathlib
 import sys
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+if TYPE_CHECKING:
+  from dvae_jax.experiment import Experiment
+
 DIGEST = "digest"  # the meta entry holding the digests
+# The meta entry holding a preempted run's metrics since its last record, so that the resumed run
+# writes the same records as an uninterrupted one (preemption.py).
+PENDING_METRICS = "pending_train_metrics"
 SET_ASIDE = "corrupt_checkpoints"  # where the error message suggests moving a corrupt checkpoint
 
 
@@ -93,6 +99,21 @@ def with_digest(meta: Mapping[str, Any], state: Any) -> dict[str, Any]:
   """`meta` plus the digests of `state`'s arrays and of `meta` itself."""
   meta = {k: v for k, v in meta.items() if k != DIGEST}
   return {**meta, DIGEST: {"arrays": state_digests(state), "meta": _meta_digest(meta)}}
+
+
+def training_meta(experiment: "Experiment", step: int, pending: dict[str, Any] | None = None) -> dict[str, Any]:
+  """The meta record of a training checkpoint of `step`: where training stood (epoch, position in
+  it), the config entries a resume checks (`identity`: Checkpointer.check_compatible) or reports
+  (`optim`: optimizer_changes), and a preempted run's unflushed metrics (`pending`)."""
+  epoch, position = experiment.epoch_of(step)
+  meta = {"step": step, "epoch": epoch, "position_in_epoch": position, "identity": experiment.identity}
+  return {**meta, "optim": experiment.config.optim.to_dict(), **({PENDING_METRICS: pending} if pending else {})}
+
+
+def optimizer_changes(meta: Mapping[str, Any], optim: Mapping[str, Any]) -> list[str]:
+  """'optim.KEY old -> new' for each optimizer setting that differs from the checkpoint's record."""
+  recorded = meta.get("optim", {})
+  return [f"optim.{k} {recorded[k]!r} -> {optim[k]!r}" for k in sorted(optim) if recorded.get(k, optim[k]) != optim[k]]
 
 
 def _check_meta(meta: Any) -> dict[str, Any]:

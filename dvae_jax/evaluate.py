@@ -16,15 +16,17 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dvae_jax import clustering, console, image_metrics, metric_writer, parallel, published
+from dvae_jax import clustering, console, eval_loop, image_metrics, metric_writer, parallel, published
 from dvae_jax.checkpoint import CheckpointError
-from dvae_jax.data import Split, eval_batches
+from dvae_jax.data import Split
 from dvae_jax.errors import ConfigError
-from dvae_jax.experiment import Experiment, check_divisible, evaluate_split, module_rngs, save_reconstructions
+from dvae_jax.experiment import Experiment, check_divisible, evaluate_split, module_rngs
+from dvae_jax.figures import save_reconstructions
+from dvae_jax.inference import Run, restore_run
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import decoded_logvar
-from dvae_jax.workdir import Run, output_dir, restore_run
+from dvae_jax.workdir import output_dir
 
 
 def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split) -> float:
@@ -54,23 +56,20 @@ def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split)
     logits = classifier_model.apply(Experiment.variables(classifier_state), recon, method="classify")
     return jnp.sum((jnp.argmax(logits, axis=-1) != inputs["label"]) * batch["mask"])
 
-  batch_size = run.experiment.config.train.eval_batch_size
-  sharding = parallel.batch_sharding(run.experiment.mesh)
-  wrong = sum(
-    float(errors(run.state, classifier.state, parallel.global_batch(batch, sharding), _reconstruction_key(run, index)))
-    for index, batch in enumerate(_batches(split, batch_size, "classifier on reconstructions"))
+  batches = eval_loop.split_batches(split, run.experiment.config.train.eval_batch_size, "classifier on reconstructions")
+  outputs = eval_loop.map_batches(
+    lambda state, batch, key: errors(state, classifier.state, batch, key),
+    run.state,
+    batches,
+    parallel.batch_sharding(run.experiment.mesh),
+    key=_reconstruction_key(run),
   )
-  return wrong / len(split)
+  return float(eval_loop.summed(outputs)) / len(split)
 
 
-def _batches(split: Split, batch_size: int, desc: str):
-  """`split`'s evaluation batches, with a progress bar while the console reports (dvae evaluate)."""
-  return console.progress(eval_batches(split, batch_size), total=console.batches_of(len(split), batch_size), desc=desc)
-
-
-def _reconstruction_key(run: Run, index: int) -> jax.Array:
-  """The key of batch `index`'s reconstructions: the same draws wherever a metric scores them."""
-  return jax.random.fold_in(run.experiment.keys["sample"], index)
+def _reconstruction_key(run: Run) -> jax.Array:
+  """Folded with a batch's index, the key of its reconstructions: the same draws wherever a metric scores them."""
+  return run.experiment.keys["sample"]
 
 
 def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False) -> tuple[dict[str, float], dict]:
@@ -93,60 +92,80 @@ def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False)
     recon = model.apply(Experiment.variables(state), inputs["image"], rngs=module_rngs(key), method="reconstruct")
     recon = experiment.hparams.image(recon)
     metrics = image_metrics.image_quality(inputs["image"], recon)
-    return {name: jnp.sum(value * batch["mask"]) for name, value in metrics.items()}, inputs["image"], recon
+    sums = {name: jnp.sum(value * batch["mask"]) for name, value in metrics.items()}
+    return (sums, {"images": inputs["image"], "reconstructions": recon}) if keep_images else (sums, {})
 
+  batches = eval_loop.split_batches(split, experiment.config.train.eval_batch_size, "image quality")
   sharding = parallel.batch_sharding(experiment.mesh)
-  totals: dict[str, float] = {}
-  images, recons = [], []
-  for index, batch in enumerate(_batches(split, experiment.config.train.eval_batch_size, "image quality")):
-    sums, image, recon = quality(run.state, parallel.global_batch(batch, sharding), _reconstruction_key(run, index))
-    for name, value in sums.items():
-      totals[name] = totals.get(name, 0.0) + float(value)
-    if keep_images:
-      valid = batch.mask.astype(bool)
-      images.append(np.asarray(image)[valid])
-      recons.append(np.asarray(recon)[valid])
-  means = {name: value / len(split) for name, value in totals.items()}
+  outputs = eval_loop.map_batches(quality, run.state, batches, sharding, key=_reconstruction_key(run))
+  means = {name: float(value) / len(split) for name, value in eval_loop.summed([s for s, _ in outputs]).items()}
   result = {
     "recon_psnr_db": means["psnr_db"],
     "recon_ssim": means["ssim"],
     "recon_sharpness": means["sharpness"],
     "test_sharpness": means["reference_sharpness"],
   }
-  arrays = {"images": np.concatenate(images), "reconstructions": np.concatenate(recons)} if keep_images else {}
-  return result, arrays
+  return result, eval_loop.concatenated([arrays for _, arrays in outputs], len(split)) if keep_images else {}
 
 
 def prior_sample_images(run: Run, num: int) -> np.ndarray:
   """`num` images [num, H, W, C] in [0, 1] decoded from the prior, in batches of the eval batch size."""
-  model, hparams, batch_size = run.experiment.model, run.experiment.hparams, run.experiment.config.train.eval_batch_size
+  batch_size, key = run.experiment.config.train.eval_batch_size, run.experiment.keys["sample"]
+  keys = [jax.random.fold_in(key, 1_000_000 + i) for i in range(-(-num // batch_size))]
+  return np.concatenate([run.sample(batch_size, key=chunk_key) for chunk_key in keys])[:num]
+
+
+def classifier_features(classifier: Run, images: np.ndarray, *, batch_size: int | None = None) -> np.ndarray:
+  """The penultimate features [N, F] (float32) of a restored classifier run on images [N, H, W, C].
+
+  `images` are floats in [0, 1] in the classifier's input space: what its experiment's `prepare`
+  makes of its split's images, or what a model trained on the same preprocessing reconstructs or
+  samples. Batches of `batch_size` (the classifier's eval batch size by default, a multiple of its
+  mesh's devices) are sharded over its mesh; the last is padded by repeating its final image and
+  the padding's features dropped.
+  """
+  if not hasattr(classifier.experiment.model, "features"):
+    raise ValueError(f"{classifier.workdir} holds a {classifier.experiment.hparams.family!r} run, not a classifier.")
+  images = np.asarray(images, dtype=np.float32)
+  expected_shape = classifier.experiment.hparams.image_shape
+  if images.ndim != 4 or tuple(images.shape[1:]) != tuple(expected_shape):
+    raise ValueError(f"the classifier in {classifier.workdir} takes images [N, {expected_shape}], got {images.shape}.")
+  if len(images) == 0:
+    raise ValueError("no images to extract features from.")
+  batch_size = batch_size or classifier.experiment.config.train.eval_batch_size
+  num_devices = classifier.experiment.mesh.devices.size
+  if batch_size % num_devices:
+    raise ValueError(f"batch_size {batch_size} must be a multiple of the classifier mesh's {num_devices} devices.")
+  model = classifier.experiment.model
 
   @jax.jit
-  def sample(state, key):
-    variables = Experiment.variables(state)
-    z = model.apply(variables, key, batch_size, method="sample_prior")
-    return hparams.image(hparams.mean(model.apply(variables, z, method="output_logits")))
+  def features_of(state, batch):
+    return model.apply(Experiment.variables(state), batch["image"], method="features")
 
-  key = run.experiment.keys["sample"]
-  chunks = [np.asarray(sample(run.state, jax.random.fold_in(key, 1_000_000 + i))) for i in range(-(-num // batch_size))]
-  return np.concatenate(chunks)[:num]
+  def padded_batches():
+    for start in range(0, len(images), batch_size):
+      batch = images[start : start + batch_size]
+      yield {"image": np.concatenate([batch, np.repeat(batch[-1:], batch_size - len(batch), axis=0)])}
+
+  sharding = parallel.batch_sharding(classifier.experiment.mesh)
+  return eval_loop.concatenated(
+    eval_loop.map_batches(features_of, classifier.state, padded_batches(), sharding), len(images)
+  )
 
 
 def classifier_frechet_distances(run: Run, classifier: Run, arrays: dict) -> dict[str, float]:
   """Frechet distances between the test images and the model's reconstructions (and, for a
   latent-variable model, as many prior samples), in the penultimate features of `classifier`
   (image_metrics.py: the FID's form, not its Inception features)."""
-  test = image_metrics.classifier_features(classifier, arrays["images"])
+  test = classifier_features(classifier, arrays["images"])
   result = {
     "frechet_reconstructions": image_metrics.frechet_distance(
-      test, image_metrics.classifier_features(classifier, arrays["reconstructions"])
+      test, classifier_features(classifier, arrays["reconstructions"])
     )
   }
   if run.experiment.family.latent:
     samples = prior_sample_images(run, len(arrays["images"]))
-    result["frechet_prior_samples"] = image_metrics.frechet_distance(
-      test, image_metrics.classifier_features(classifier, samples)
-    )
+    result["frechet_prior_samples"] = image_metrics.frechet_distance(test, classifier_features(classifier, samples))
   return result
 
 
@@ -198,19 +217,26 @@ def importance_weighted_nll(
     )
     return jnp.sum(-log_px * batch["mask"])
 
-  key = experiment.keys["likelihood"]
-  total, num_batches = 0.0, console.batches_of(len(split), batch_size)
-  desc = f"NLL, k = {num_samples}"
-  for index, batch in enumerate(_batches(split, batch_size, desc)):
-    start = time.perf_counter()
-    total += float(nll_sum(run.state, parallel.global_batch(batch, sharding), jax.random.fold_in(key, index)))
-    if index == min(1, num_batches - 1):  # the first batch after compilation (or the only one)
-      rest = (time.perf_counter() - start) * (num_batches - index - 1)
+  num_batches = console.batches_of(len(split), batch_size)
+  timed = min(1, num_batches - 1)  # the first batch after compilation (or the only one)
+  started = [time.perf_counter()]
+
+  def time_one_batch(index: int, output: jax.Array) -> None:
+    if index in (timed - 1, timed):
+      jax.block_until_ready(output)
+    if index == timed - 1:
+      started[0] = time.perf_counter()
+    elif index == timed:
+      rest = (time.perf_counter() - started[0]) * (num_batches - index - 1)
       console.note(
         f"importance-weighted NLL: k = {num_samples} on {len(split):,} images, {console.duration(rest)} more here "
         "(measured on one batch); --iw_limit N (images) or --iw_samples K shortens it."
       )
-  nll = total / len(split)
+
+  batches = eval_loop.split_batches(split, batch_size, f"NLL, k = {num_samples}")
+  key = experiment.keys["likelihood"]
+  outputs = eval_loop.map_batches(nll_sum, run.state, batches, sharding, key=key, after_dispatch=time_one_batch)
+  nll = float(eval_loop.summed(outputs)) / len(split)
   return {
     "iw_nll_nats": nll,
     "iw_bits_per_dim": float(bits_per_dim(nll, math.prod(hparams.image_shape))),
@@ -232,8 +258,8 @@ def cluster_counts(run: Run, split: Split) -> np.ndarray:
     table = jnp.zeros((components, experiment.hparams.num_classes), jnp.int32)
     return table.at[clusters, inputs["label"]].add(batch["mask"].astype(jnp.int32))
 
-  batches = _batches(split, experiment.config.train.eval_batch_size, "mixture components")
-  return sum(np.asarray(counts(run.state, parallel.global_batch(batch, sharding))) for batch in batches)
+  batches = eval_loop.split_batches(split, experiment.config.train.eval_batch_size, "mixture components")
+  return eval_loop.summed(eval_loop.map_batches(counts, run.state, batches, sharding), np.int64)
 
 
 def cluster_metrics(run: Run, split: Split) -> dict[str, float]:

@@ -8,7 +8,6 @@ figures use it; none of them builds a model on its own.
 """
 
 import dataclasses
-import pathlib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,13 +19,12 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from dvae_jax import configs, console, losses, parallel, plots, two_player
+from dvae_jax import configs, eval_loop, losses, parallel, two_player
 from dvae_jax.data import (
   Batch,
   PreprocessSpec,
   Split,
   Splits,
-  eval_batches,
   load_splits,
   preprocess,
   preprocess_spec_from_config,
@@ -366,37 +364,9 @@ def evaluate_split(
   """
   if not len(split):
     return {}
-  batch_size = experiment.config.train.eval_batch_size
+  batches = eval_loop.split_batches(split, experiment.config.train.eval_batch_size, desc)
   sharding = parallel.batch_sharding(experiment.mesh)
-  totals, count = None, 0.0
-  batches = console.progress(
-    eval_batches(split, batch_size), total=console.batches_of(len(split), batch_size), desc=desc
-  )
-  for index, batch in enumerate(batches):
-    key = jax.random.fold_in(experiment.keys["eval"], index)
-    sums, n = experiment.eval_step(state, parallel.global_batch(batch, sharding), key)
-    totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
-    count += float(n)
-  return {name: float(value) / count for name, value in jax.device_get(totals).items()}
-
-
-def reconstructions(experiment: Experiment, state: TrainState, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
-  """(inputs, one stochastic reconstruction each) for the first `num` images of `split`."""
-  inputs, recon = experiment.reconstruct(state, split.take(np.arange(num)), experiment.keys["sample"])
-  return np.asarray(inputs), np.asarray(recon)
-
-
-def save_reconstructions(
-  experiment: Experiment, state: TrainState, split: Split, path: pathlib.Path, *, split_name: str = "validation"
-) -> pathlib.Path | None:
-  """Labelled rows of inputs and their reconstructions (none when config.train.grid_images is 0)."""
-  n = min(experiment.config.train.grid_images, len(split))
-  if not n:
-    return None
-  inputs, recon = reconstructions(experiment, state, split, n)
-  if not parallel.is_primary():
-    return None
-  generators = experiment.family.generators
-  output = generators[0].label.replace("_", " ") + " output" if len(generators) > 1 else "reconstruction"
-  title = f"{split_name} images and one stochastic reconstruction each (step {int(state.step)})"
-  return plots.plot_reconstructions(inputs, recon, path, output_label=output, title=title)
+  outputs = eval_loop.map_batches(experiment.eval_step, state, batches, sharding, key=experiment.keys["eval"])
+  totals = eval_loop.summed([sums for sums, _ in outputs], np.float32)  # as on the device
+  count = eval_loop.summed([n for _, n in outputs])
+  return {name: float(value) / float(count) for name, value in totals.items()}

@@ -22,11 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dvae_jax import parallel, plots
+from dvae_jax import eval_loop, parallel, plots
 from dvae_jax.data import Split, eval_batches
 from dvae_jax.errors import WorkdirError
-from dvae_jax.experiment import Experiment, module_rngs, reconstructions
-from dvae_jax.workdir import Run, output_dir, restore_run
+from dvae_jax.experiment import Experiment, TrainState, module_rngs
+from dvae_jax.inference import Run, restore_run
+from dvae_jax.workdir import output_dir
 
 FIGURES = ("scatter", "manifold", "denoising", "interpolation", "samples")
 
@@ -64,12 +65,9 @@ def posterior_means(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.nd
 
   encode = jax.jit(encode, out_shardings=parallel.replicated(experiment.mesh))
   data = split.head(num)
-  sharding = parallel.batch_sharding(experiment.mesh)
-  means = [
-    np.asarray(encode(run.state, parallel.global_batch(batch, sharding)))
-    for batch in eval_batches(data, experiment.config.train.eval_batch_size)
-  ]
-  return np.concatenate(means)[: len(data)], data.labels
+  batches = eval_batches(data, experiment.config.train.eval_batch_size)
+  outputs = eval_loop.map_batches(encode, run.state, batches, parallel.batch_sharding(experiment.mesh))
+  return eval_loop.concatenated(outputs, len(data)), data.labels
 
 
 def manifold_images(run: Run, *, size: int = 20, extent: float = 2.0) -> np.ndarray:
@@ -280,3 +278,25 @@ def make_comparison_figures(
   if samples:
     written.append(plots.plot_samples(samples, out_dir / "prior_samples.png"))
   return written
+
+
+def reconstructions(experiment: Experiment, state: TrainState, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
+  """(inputs, one stochastic reconstruction each) for the first `num` images of `split`."""
+  inputs, recon = experiment.reconstruct(state, split.take(np.arange(num)), experiment.keys["sample"])
+  return np.asarray(inputs), np.asarray(recon)
+
+
+def save_reconstructions(
+  experiment: Experiment, state: TrainState, split: Split, path: pathlib.Path, *, split_name: str = "validation"
+) -> pathlib.Path | None:
+  """Labelled rows of inputs and their reconstructions (none when config.train.grid_images is 0)."""
+  n = min(experiment.config.train.grid_images, len(split))
+  if not n:
+    return None
+  inputs, recon = reconstructions(experiment, state, split, n)
+  if not parallel.is_primary():
+    return None
+  generators = experiment.family.generators
+  output = generators[0].label.replace("_", " ") + " output" if len(generators) > 1 else "reconstruction"
+  title = f"{split_name} images and one stochastic reconstruction each (step {int(state.step)})"
+  return plots.plot_reconstructions(inputs, recon, path, output_label=output, title=title)

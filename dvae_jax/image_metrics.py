@@ -21,10 +21,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dvae_jax import parallel
-from dvae_jax.experiment import Experiment
-from dvae_jax.workdir import Run
-
 # The SSIM of Wang et al. 2004, section III-C.
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -172,42 +168,3 @@ def frechet_distance(features1: np.ndarray, features2: np.ndarray) -> float:
   if features1.ndim != 2 or features2.ndim != 2 or features1.shape[1] != features2.shape[1]:
     raise ValueError(f"expected two feature sets [N1, F] and [N2, F], got {features1.shape} and {features2.shape}.")
   return frechet_distance_from_statistics(*feature_statistics(features1), *feature_statistics(features2))
-
-
-def classifier_features(classifier: Run, images: np.ndarray, *, batch_size: int | None = None) -> np.ndarray:
-  """The penultimate features [N, F] (float32) of a restored classifier run on images [N, H, W, C].
-
-  `images` are floats in [0, 1] in the classifier's input space: what its experiment's `prepare`
-  makes of its split's images, or what a model trained on the same preprocessing reconstructs or
-  samples. Batches of `batch_size` (the classifier's eval batch size by default, a multiple of its
-  mesh's devices) are sharded over its mesh; the last is padded by repeating its final image and
-  the padding's features dropped.
-  """
-  if not hasattr(classifier.experiment.model, "features"):
-    raise ValueError(f"{classifier.workdir} holds a {classifier.experiment.hparams.family!r} run, not a classifier.")
-  images = np.asarray(images, dtype=np.float32)
-  expected_shape = classifier.experiment.hparams.image_shape
-  if images.ndim != 4 or tuple(images.shape[1:]) != tuple(expected_shape):
-    raise ValueError(f"the classifier in {classifier.workdir} takes images [N, {expected_shape}], got {images.shape}.")
-  if len(images) == 0:
-    raise ValueError("no images to extract features from.")
-  batch_size = batch_size or classifier.experiment.config.train.eval_batch_size
-  num_devices = classifier.experiment.mesh.devices.size
-  if batch_size % num_devices:
-    raise ValueError(f"batch_size {batch_size} must be a multiple of the classifier mesh's {num_devices} devices.")
-  model = classifier.experiment.model
-  sharding = parallel.batch_sharding(classifier.experiment.mesh)
-
-  @jax.jit
-  def features_of(state, image):
-    return model.apply(Experiment.variables(state), image, method="features")
-
-  chunks = []
-  for start in range(0, len(images), batch_size):
-    batch = images[start : start + batch_size]
-    count = len(batch)
-    if count < batch_size:
-      batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - count, axis=0)])
-    image = parallel.global_batch({"image": batch}, sharding)["image"]
-    chunks.append(np.asarray(features_of(classifier.state, image))[:count])
-  return np.concatenate(chunks)

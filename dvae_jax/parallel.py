@@ -83,3 +83,10 @@ def _gather_local_rows(batch: Batch, sharding: NamedSharding) -> dict[str, jax.A
     name: jax.make_array_from_process_local_data(sharding, value, (*shape, *value.shape[len(shape) :]))
     for name, value in local.items()
   }
+
+
+def any_process(flag: bool) -> bool:
+  """Whether `flag` is set in any process of a multi-process run (every process must call it)."""
+  from jax.experimental import multihost_utils
+
+  return bool(np.any(multihost_utils.process_allgather(np.asarray(flag, np.int32))))

@@ -4,7 +4,7 @@ resumes and ends bitwise equal to an uninterrupted run.
 
 The loop (train.py) asks `StopRequest.reason` after every dispatch; a stop raises `Preempted`,
 which `dvae train` turns into exit status PREEMPTED_EXIT_STATUS. The metrics of the steps since the
-last written record travel in the checkpoint (PENDING_METRICS) and are written by the resumed run.
+last written record travel in the checkpoint (checkpoint.PENDING_METRICS) and are written by the resumed run.
 """
 
 import contextlib
@@ -16,6 +16,8 @@ from typing import Any
 
 import jax
 import numpy as np
+
+from dvae_jax import parallel
 
 # `dvae train` exits with this status when SIGTERM or SIGINT stopped training after a checkpoint of
 # the step it had reached: EX_TEMPFAIL of sysexits.h, "a temporary failure: retry", which is what
@@ -36,9 +38,6 @@ class Preempted(Exception):
     )
 
 
-# The checkpoint meta entry holding a preempted run's metrics since its last flush, so that the
-# resumed run writes the same records as an uninterrupted one.
-PENDING_METRICS = "pending_train_metrics"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # In a multi-process run the processes agree on a stop every this many steps: the agreement is an
 # all-gather, which synchronizes the hosts, so it is not done at every dispatch.
@@ -90,15 +89,8 @@ class StopRequest:
     if jax.process_count() > 1:
       if not (final or crossed(previous, step, STOP_POLL_STEPS)):
         return None
-      received = any_process(received)  # every process calls it at the same steps
+      received = parallel.any_process(received)  # every process calls it at the same steps
     return f"{self.received or 'a signal to another process'} received" if received else None
-
-
-def any_process(flag: bool) -> bool:
-  """Whether `flag` is set in any process of a multi-process run (every process must call it)."""
-  from jax.experimental import multihost_utils
-
-  return bool(np.any(multihost_utils.process_allgather(np.asarray(flag, np.int32))))
 
 
 def history_to_json(history: list[tuple[int, Any]]) -> list[dict[str, Any]]:

@@ -17,13 +17,13 @@ import ml_collections
 import numpy as np
 
 from dvae_jax import batch_norm, configs, parallel, reports
-from dvae_jax.checkpoint import Checkpointer
+from dvae_jax.checkpoint import PENDING_METRICS, Checkpointer, training_meta
 from dvae_jax.chrono import Chrono
 from dvae_jax.data import train_batches
-from dvae_jax.experiment import Experiment, TrainState, build_experiment, evaluate_split, save_reconstructions
+from dvae_jax.experiment import Experiment, TrainState, build_experiment, evaluate_split
 from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter, read_metrics
-from dvae_jax.preemption import PENDING_METRICS, Preempted, StopRequest, crossed, history_to_json, pending_history
-from dvae_jax.workdir import locked, prepare_workdir, restore_or_init, training_meta
+from dvae_jax.preemption import Preempted, StopRequest, crossed, history_to_json, pending_history
+from dvae_jax.workdir import locked, prepare_workdir, restore_or_init
 
 
 class NonFiniteError(FloatingPointError):
@@ -227,6 +227,8 @@ def _train_loop(
   if not valid and experiment.config.train.num_epochs:
     valid = evaluate_split(experiment, loop.state, experiment.splits.valid)
   if experiment.family.generative:
+    from dvae_jax.figures import save_reconstructions  # matplotlib: only once there is a grid to draw
+
     grid = save_reconstructions(experiment, loop.state, experiment.splits.valid, workdir / "reconstructions.png")
     if grid is not None:
       writer.image(step, "valid/reconstructions", grid)

@@ -8,7 +8,7 @@ the two at the same budget).
 
   dvae train --config experiments/mnist_binarized_denoising_vae.py --workdir runs/mnist_binarized_denoising_vae
   dvae evaluate --workdir runs/mnist_binarized_denoising_vae      # iw_nll_nats: -log p(x), k = 5000
-  scripts/reproduce_denoising_vae.sh                              # both, and a table
+  dvae study run experiments/studies/denoising_vae_nll.py:cpu3    # both over 3 seeds
 
 Measured (results/denoising_vae_nll/; 2 epochs at lr 1e-3, IW k = 500 on 1000 test images):
 test NLL 101.67 vs the VAE's 101.76 nats (seed 0), 101.93 vs 101.78 (seed 1): no resolvable

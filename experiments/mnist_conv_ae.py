@@ -17,7 +17,8 @@ original's learning rate carries over; Nadam is Adam here. The book trains on Fa
 numbers; both score the output clipped to [0, 1] (the image one would save), while the loss scores the
 unclipped output.
 
-Measured with the earlier config (a sigmoid on the output) by `scripts/reproduce_autoencoders.sh` (a
+Measured with the earlier config (a sigmoid on the output) by the autoencoders script (since
+removed; `experiments/studies/autoencoders.py:cpu_short` reruns it) (a
 shared 2-core CPU, MNIST test split), on its short schedule of 2 epochs (1.0 min): 18.58 dB (recon_mse
 12.90); the linear output and the 10-epoch schedule were not run here.
 """

@@ -12,7 +12,9 @@ training).
 Variants (`experiments/mnist_conv_dae.py:VARIANT`, comma-separated):
   (none)      the original's setting, Adam 1e-5 for 25 epochs of 55000 images (a GPU job).
   fast        Adam 1e-3 instead: not the original's rate, but learning shows within a few CPU minutes
-              (the short schedule of `scripts/reproduce_autoencoders.sh` and of the autoencoders study).
+              (the short schedule of the autoencoders script (since removed;
+              `experiments/studies/autoencoders.py:cpu_short` reruns it) and of the autoencoders
+              study).
   smoke, cpu  the generic variants (configs/variants.py), alone or after `fast` ("fast,smoke"); smoke
               trains at 1e-3 as every smoke run does.
 
@@ -22,7 +24,8 @@ do not depend on a constant scale of the loss (up to its eps), so the original's
 over unchanged.
 
 It should show outputs closer to the clean image than the noisy input is (`psnr_db` above
-`noisy_psnr_db`); the original reports no number. Measured by `scripts/reproduce_autoencoders.sh` (a
+`noisy_psnr_db`); the original reports no number. Measured by the autoencoders script (since
+removed; `experiments/studies/autoencoders.py:cpu_short` reruns it) (a
 shared 2-core CPU, MNIST test split) at the `fast` rate, on its short schedule of 1 epoch on the first
 3200 training images (0.9 min), tested on the first 500 images: output 13.45 dB (recon_mse 36.99) vs
 noisy input 9.37 dB. The original's rate and full schedule were not run here.

@@ -10,7 +10,7 @@ twin, the same in everything but the prior: experiments/mnist_mixture_vae_standa
   dvae train --config experiments/mnist_mixture_vae.py --workdir runs/mnist_mixture_vae
   dvae evaluate --workdir runs/mnist_mixture_vae    # adds cluster_accuracy(_many_to_one)
   dvae train --config experiments/mnist_mixture_vae.py:smoke --workdir /tmp/smoke   # seconds
-  scripts/reproduce_mixture_prior.sh    # both priors, then one table (short runs on 2 CPU cores)
+  dvae study run experiments/studies/mixture_prior.py:cpu3   # both priors over 3 seeds, then `dvae study report`
 
 `dvae evaluate` reports, besides the VAE's terms and the importance-weighted test NLL (k = 1000,
 on the first 1000 test images; --config.eval.iw_limit=10000 for all of them), the accuracy of the

@@ -16,7 +16,8 @@ and `dvae evaluate` also measure outputs from dropped-out inputs (the book's fig
 `noisy_psnr_db` is the PSNR of that input, doubled pixels included, against the clean image.
 
 It should show `psnr_db` well above `noisy_psnr_db`. Measured with the earlier config (a sigmoid on the
-output) by `scripts/reproduce_autoencoders.sh` (a shared 2-core CPU, MNIST test split), 10 epochs
+output) by the autoencoders script (since removed; `experiments/studies/autoencoders.py:cpu_short`
+reruns it) (a shared 2-core CPU, MNIST test split), 10 epochs
 (0.7 min): output 18.87 dB (recon_mse 11.39) vs dropped-out input 9.73 dB.
 """
 

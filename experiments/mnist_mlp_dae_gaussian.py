@@ -18,7 +18,8 @@ the noise in training only; here the corrupted input is also what validation and
 measure (the denoising task): `psnr_db` (output vs clean) against `noisy_psnr_db` (input vs clean).
 
 It should show `psnr_db` well above `noisy_psnr_db`. Measured with the earlier config (a sigmoid on the
-output) by `scripts/reproduce_autoencoders.sh` (a shared 2-core CPU, MNIST test split), 10 epochs
+output) by the autoencoders script (since removed; `experiments/studies/autoencoders.py:cpu_short`
+reruns it) (a shared 2-core CPU, MNIST test split), 10 epochs
 (0.8 min): output 20.24 dB (recon_mse 8.40) vs noisy input 13.98 dB.
 """
 

@@ -25,7 +25,8 @@ linear output leaves the reconstruction term's scale as it was with a sigmoid, s
 unchanged by it. `recon_mse` and `psnr_db` score the output clipped to [0, 1];
 `code_mean_activation` should approach the target 0.1.
 
-Measured with the earlier config (a sigmoid on the output) by `scripts/reproduce_autoencoders.sh` (a
+Measured with the earlier config (a sigmoid on the output) by the autoencoders script (since
+removed; `experiments/studies/autoencoders.py:cpu_short` reruns it) (a
 shared 2-core CPU, MNIST test split), 10 epochs (0.7 min): 24.18 dB (recon_mse 3.57); code mean
 activation 0.112 against the target 0.1, 38% of the units above 0.1 (penalty 0.055 nats per image).
 """

@@ -23,7 +23,8 @@ leaves the reconstruction term's scale as it was with a sigmoid, so the weight i
 `recon_mse` and `psnr_db` score the output clipped to [0, 1]; `code_mean_activation` (mean over the
 300 units and the images) and `code_active_fraction` (units above 0.1) measure the sparsity reached.
 
-Measured with the earlier config (a sigmoid on the output) by `scripts/reproduce_autoencoders.sh` (a
+Measured with the earlier config (a sigmoid on the output) by the autoencoders script (since
+removed; `experiments/studies/autoencoders.py:cpu_short` reruns it) (a
 shared 2-core CPU, MNIST test split), 10 epochs (0.7 min): 23.00 dB (recon_mse 4.66); code mean
 activation 0.047, 15% of the units above 0.1 (penalty 0.55 nats per image).
 """

@@ -30,7 +30,7 @@ from dvae_jax import evaluate
 from dvae_jax.benchmarking import gemm_flops_per_second, machine
 from dvae_jax.configs import load_config, load_experiment
 from dvae_jax.experiment import Experiment, build_experiment
-from dvae_jax.workdir import Run, restore_run
+from dvae_jax.inference import Run, restore_run
 
 # The prefix of jax.monitoring's duration events for tracing, lowering and compiling (an event name, not a path).
 _COMPILE_EVENTS = "/jax/core/compile/"

@@ -14,12 +14,12 @@ import pytest
 
 from dvae_jax import evaluate, train
 from dvae_jax.configs import ConfigError, load_experiment
+from dvae_jax.inference import restore_run
 from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from dvae_jax.models import ARCHITECTURES, default_model_config, get_family, model_config
 from dvae_jax.models.autoencoder import ACTIVE_THRESHOLD, KL_EPS, ae_terms
 from dvae_jax.models.corruption import CORRUPTIONS
 from dvae_jax.models.family import LikelihoodConfig
-from dvae_jax.workdir import restore_run
 from tests.conftest import REPO
 
 MNIST = dict(image_shape=(28, 28, 1), num_classes=10)

@@ -160,15 +160,6 @@ def test_every_script_takes_help(script):
   assert len(result.stdout.strip().splitlines()) >= 2  # what it does and how to call it
 
 
-@pytest.mark.parametrize(
-  "script", sorted(p.name for p in (REPO / "scripts").glob("*.sh") if p.name != "launch_local.sh")
-)
-def test_study_scripts_write_into_their_runs_folder_unless_told(script):
-  """Without --out a study writes beside its runs (RUNS/results), never into the committed results/."""
-  defaults = [line for line in (REPO / "scripts" / script).read_text().splitlines() if line.startswith("out=${out:-")]
-  assert len(defaults) == 1 and defaults[0].startswith("out=${out:-$runs"), defaults
-
-
 def test_benchmark_without_torch_is_one_line_not_a_traceback():
   """The PyTorch twin needs torch: without it the script says how to install it, or to run --no-torch."""
   code = "import runpy, sys; sys.modules['torch'] = None; sys.argv = ['benchmark.py', '--configs', 'mnist_vae']; "

@@ -1,9 +1,6 @@
 """`dvae evaluate` and the table/figure tooling on tiny runs over real MNIST."""
 
 import json
-import pathlib
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +11,6 @@ from dvae_jax import configs, evaluate, train
 from dvae_jax.checkpoint import CheckpointError
 from dvae_jax.figures import make_comparison_figures
 from dvae_jax.models import get_family, model_config
-from tests.conftest import REPO
 
 
 def test_reference_classifier_parameter_count():
@@ -76,44 +72,3 @@ def test_figures(runs, tmp_path):
   assert [p.name for p in paths] == ["validation_curves.png", "test_reconstructions.png", "prior_samples.png"]
   for path in paths:
     assert Image.open(path).format == "PNG"
-
-
-def test_table_script_puts_ours_beside_published(runs, tmp_path):
-  table_runs = tmp_path / "runs"
-  # Write both runs' eval_test.json here, whatever ran before.
-  evaluate.evaluate_checkpoint(runs / "classifier")
-  evaluate.evaluate_checkpoint(runs / "dvae", classifier_workdir=runs / "classifier")
-  for name, source in (("mnist_classifier", "classifier"), ("mnist_dvae_s1", "dvae")):
-    (table_runs / name).mkdir(parents=True)
-    for file in ("eval_test.json", "config.json"):
-      (table_runs / name / file).write_text((runs / source / file).read_text())
-    (table_runs / name / "train_wall_seconds").write_text("90\n")
-  evaluate.evaluate_checkpoint(runs / "dvae", classifier_workdir=runs / "classifier")
-  (table_runs / "mnist_dvae_s1" / "eval_test.json").write_text((runs / "dvae" / "eval_test.json").read_text())
-  out = tmp_path / "table.md"
-  subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "dvae_jax.reports",
-      "dvae-table",
-      "--runs",
-      str(table_runs),
-      "--out",
-      str(out),
-      "--epochs-scale",
-      "0.004",
-      "--command",
-      "test",
-    ],
-    cwd=REPO,
-    check=True,
-    capture_output=True,
-  )
-  text = out.read_text()
-  ours = json.loads((table_runs / "mnist_dvae_s1" / "eval_test.json").read_text())
-  row = next(line for line in text.splitlines() if line.startswith("| DVAE | MNIST | 1 |"))
-  assert "| 71.648 |" in row and f"| {ours['reference_loss']:.3f} |" in row and "| 1.5 min |" in row
-  assert f"{100 * ours['classifier_error_on_reconstructions']:.2f}%" in row
-  assert "Shortened schedule" in text and "| 1.01% |" in text
-  assert pathlib.Path(out).read_text().count("| VAE | MNIST |") == 2

@@ -12,11 +12,12 @@ import pytest
 from PIL import Image
 
 from dvae_jax import figures, plots, train
-from dvae_jax.experiment import Experiment, build_experiment, module_rngs, reconstructions
+from dvae_jax.experiment import Experiment, build_experiment, module_rngs
+from dvae_jax.figures import reconstructions
+from dvae_jax.inference import Run, restore_run
 from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import VAE
-from dvae_jax.workdir import Run, restore_run
 from tests.conftest import REPO
 
 GAUSSIAN = {"name": "gaussian", "std": 0.5, "clip": True}

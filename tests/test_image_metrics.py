@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from dvae_jax import image_metrics
+from dvae_jax import evaluate, image_metrics
 from dvae_jax.experiment import Experiment, build_experiment
-from dvae_jax.workdir import Run
+from dvae_jax.inference import Run
 
 
 def constant(value: float, shape=(1, 16, 16, 1)) -> np.ndarray:
@@ -208,10 +208,10 @@ def test_classifier_features_are_the_penultimate_layer(tiny_classifier):
 def test_classifier_features_of_an_image_array_batch_by_batch(tiny_classifier):
   experiment = tiny_classifier.experiment
   images = experiment.splits.test.images[:37].astype(np.float32) / 255.0  # two batches of 16 and a padded 5
-  features = image_metrics.classifier_features(tiny_classifier, images, batch_size=16)
+  features = evaluate.classifier_features(tiny_classifier, images, batch_size=16)
   direct = experiment.model.apply(Experiment.variables(tiny_classifier.state), images, method="features")
   assert features.shape == direct.shape == (37, experiment.hparams.network.fc_sizes[-1])
   np.testing.assert_allclose(features, direct, rtol=1e-5, atol=1e-6)
   assert image_metrics.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-9)
   with pytest.raises(ValueError, match="takes images"):
-    image_metrics.classifier_features(tiny_classifier, images[..., 0])
+    evaluate.classifier_features(tiny_classifier, images[..., 0])

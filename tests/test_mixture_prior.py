@@ -12,11 +12,11 @@ from scipy.special import logsumexp
 from dvae_jax import clustering, evaluate, losses, train
 from dvae_jax.configs import ConfigError, load_experiment
 from dvae_jax.experiment import Experiment
+from dvae_jax.inference import restore_run
 from dvae_jax.likelihood import importance_weighted_log_likelihood
 from dvae_jax.models import get_family
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import kl_terms, reparameterize, vae_terms
-from dvae_jax.workdir import restore_run
 from tests.test_models import TINY, hparams
 
 MIXTURE = {"name": "mixture", "components": 3}

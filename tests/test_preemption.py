@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from dvae_jax import metric_writer, preemption, train
+from dvae_jax import metric_writer, parallel, train
 from dvae_jax.checkpoint import Checkpointer
 from dvae_jax.experiment import Experiment, build_experiment
 from dvae_jax.metric_writer import PARTIAL_WINDOW, MetricWriter, read_metrics, reproducible_records
@@ -142,7 +142,7 @@ def test_processes_agree_on_the_stop_every_poll_interval(monkeypatch):
   """With several processes the local flag is combined across them, at the same steps everywhere."""
   combined = []
   monkeypatch.setattr(jax, "process_count", lambda: 2)
-  monkeypatch.setattr(preemption, "any_process", lambda flag: combined.append(flag) or True)
+  monkeypatch.setattr(parallel, "any_process", lambda flag: combined.append(flag) or True)
   request = StopRequest(None)
   assert request.reason(0, 9) is None and combined == []  # no multiple of 10 crossed: no all-gather
   assert request.reason(9, 10) == "a signal to another process received" and combined == [False]

@@ -8,7 +8,7 @@ import pytest
 
 import dvae_jax
 from dvae_jax.experiment import build_experiment
-from dvae_jax.workdir import Run
+from dvae_jax.inference import Run
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_rerunning_a_finished_training_does_nothing_and_says_so(tiny_config, tmp
     raise AssertionError("a finished run was validated again")
 
   monkeypatch.setattr(train, "evaluate_split", no_evaluation)
-  monkeypatch.setattr(train, "save_reconstructions", no_evaluation)
+  monkeypatch.setattr("dvae_jax.figures.save_reconstructions", no_evaluation)
   with caplog.at_level("INFO"):
     again = train.train_and_evaluate(config, tmp_path)
   assert again == pytest.approx(valid, rel=1e-6)  # read back from metrics.jsonl

@@ -145,7 +145,7 @@ def test_cpu3_variants_run_three_seeds(name):
 
 
 def test_dvae_table_cpu3_is_the_scripts_quick_setting():
-  """reproduce_dvae_table.sh --quick: epochs x0.008, 4,800 training images, 2,000 test images, NLL k = 100 on
+  """The removed single-seed script's --quick: epochs x0.008, 4,800 training images, 2,000 test images, NLL k = 100 on
   200, batch-norm momentum 0.9, batch norm recomputed on 50 batches; MNIST only."""
   study = study_of("dvae_table", "cpu3")
   assert set(study.groups) == {"mnist_classifier", "mnist_vae_s1", "mnist_dvae_s1", "mnist_vae_s5", "mnist_dvae_s5"}

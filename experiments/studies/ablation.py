@@ -7,7 +7,8 @@ cpu_2epochs setting, with each fix undone in turn:
   plain_label_head  model.label_batch_norm=false (an FC label head)
   neither           both undone
 
-The runs of scripts/ablate_reference_fixes.sh; its --classifier (a workdir trained elsewhere) is a group
+The runs of the script that made results/dvae_table/ablation.md (since removed); its --classifier (a workdir trained
+elsewhere) is a group
 of the study here, the evaluation classifier trained as dvae_table's cpu_2epochs trains it (one run,
 seed 0), and its --family is the variant:
 
@@ -36,7 +37,7 @@ COMMON = {
   "model.network.bn_momentum": 0.9,
 }
 # The classifier of dvae_table's cpu_2epochs (the one results/dvae_table/ablation.md was judged by):
-# reproduce_dvae_table.sh --epochs-scale 0.008 --train-limit 27000 --iw-samples 200 --iw-limit 500 --bn-momentum 0.9.
+# epochs x0.008, 27,000 training images, NLL k = 200 on 500 images, batch-norm momentum 0.9.
 CLASSIFIER = {
   "train.progress_bar": False,
   "eval.iw_samples": 200,

@@ -3,7 +3,8 @@ over seeds: experiments/mnist_{conv_dae,mlp_dae_gaussian,mlp_dae_dropout,conv_ae
 each evaluated on the test split (reconstruction error, PSNR of the output and of the corrupted input,
 the code's activity).
 
-The runs of scripts/reproduce_autoencoders.sh; its default short schedules and its --full are the variants:
+The runs of the script that made results/autoencoders (since removed); its default short schedules and its --full are
+the variants:
 
   dvae study run experiments/studies/autoencoders.py:cpu_short   # 18 runs, ~1 min each on 2 CPU cores
   dvae study report experiments/studies/autoencoders.py:cpu_short --out results/autoencoders_cpu_short

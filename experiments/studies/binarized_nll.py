@@ -2,7 +2,7 @@
 (experiments/mnist_binarized_vae.py and mnist_binarized_dvae.py), where the importance-weighted
 estimate of -log p(x) is a true test NLL.
 
-The runs of scripts/reproduce_binarized_nll.sh, its knobs as the variants:
+The runs of the script that made results/binarized_nll (since removed), its knobs as the variants:
 
   dvae study run experiments/studies/binarized_nll.py:cpu3          # 6 runs, ~1-2 min each on 2 CPU cores
   dvae study report experiments/studies/binarized_nll.py:cpu3 --out results/binarized_nll_cpu3

@@ -2,7 +2,7 @@
 of test NLL over seeds (experiments/mnist_binarized_denoising_vae.py and mnist_binarized_mlp_vae.py,
 dynamically binarized MNIST; the NLL importance-weighted from q(z|x) of the clean test image).
 
-The runs of scripts/reproduce_denoising_vae.sh (its --seed is the study's seeds), its knobs as the variants:
+The runs of the single-seed script that made results/denoising_vae_nll (since removed), its knobs as the variants:
 
   dvae study run experiments/studies/denoising_vae_nll.py:cpu3          # 6 runs, ~3-4 min each on 2 CPU cores
   dvae study report experiments/studies/denoising_vae_nll.py:cpu3 --out results/denoising_vae_nll_cpu3

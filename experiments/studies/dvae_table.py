@@ -1,7 +1,8 @@
 """The denoising-VAE results table of dojoteef/dvae over seeds: the reference VAE against the DVAE at
 samples 1 and 5, each judged by the reference's evaluation classifier, on MNIST (and CIFAR-10).
 
-The runs of scripts/reproduce_dvae_table.sh: the classifier (experiments/mnist_classifier.py, one
+The runs of the script that made results/dvae_table (since removed): the classifier
+(experiments/mnist_classifier.py, one
 run, seed 0, which scores every model's reconstructions), then experiments/mnist_vae.py and
 mnist_dvae.py at model.samples 1 and 5, each over the seeds; the script's knobs are the variants:
 
@@ -41,7 +42,7 @@ SCHEDULES = {"mnist": (60, 15, 250, 50), "cifar10": (250, 50, 500, 200)}
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-  """The script's knobs (scripts/reproduce_dvae_table.sh --help); None leaves the experiment's own."""
+  """A schedule's knobs (those of the removed single-seed script); None leaves the experiment's own."""
 
   epochs_scale: float = 1.0
   train_limit: int | None = None

@@ -4,7 +4,7 @@ losses, on MNIST and Fashion-MNIST, every run judged by a small MLP classifier t
 (experiments/mnist_feature_classifier.py: classifier error of the reconstructions, classifier-feature
 Frechet distances); optionally the 64 x 64 face configs (experiments/faces_vae.py, faces_vae_gan.py:resnet).
 
-The runs of scripts/reproduce_vae_gan.sh, its knobs as the variants:
+The runs of the script that made results/learnable_loss (since removed), its knobs as the variants:
 
   dvae study run experiments/studies/learnable_loss.py:cpu_3epochs   # 2 classifiers + 30 runs (faces included)
   dvae study report experiments/studies/learnable_loss.py:cpu_3epochs --out results/learnable_loss_cpu_3epochs

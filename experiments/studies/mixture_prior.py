@@ -2,7 +2,7 @@
 dynamically binarized MNIST with each prior (experiments/mnist_mixture_vae.py and its twin
 mnist_mixture_vae_standard_prior.py: the same network, data and budget).
 
-The runs of scripts/reproduce_mixture_prior.sh, its knobs as the variants:
+The runs of the script that made results/mixture_prior (since removed), its knobs as the variants:
 
   dvae study run experiments/studies/mixture_prior.py:cpu3       # 6 runs, ~2-2.5 min each on 2 CPU cores
   dvae study report experiments/studies/mixture_prior.py:cpu3 --out results/mixture_prior_cpu3
