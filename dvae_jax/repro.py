@@ -100,7 +100,7 @@ def platform_note() -> str:
 
 
 @dataclasses.dataclass
-class Run:
+class TrainedRun:
   """What a run leaves that must reproduce: its final train state and its metric records."""
 
   state: Any  # host TrainState
@@ -143,7 +143,7 @@ def _train(
   experiment: Experiment | None = None,
   stop_at_step: int | None = None,
   fresh: bool = True,
-) -> Run | None:
+) -> TrainedRun | None:
   """Trains `config` in `workdir` (emptied first if `fresh`, else resumed); None when stopped at `stop_at_step`."""
   if fresh:
     shutil.rmtree(workdir, ignore_errors=True)
@@ -157,10 +157,10 @@ def _train(
     state = checkpointer.restore(checkpointer.latest_step(), experiment.init_state())
   finally:
     checkpointer.close()
-  return Run(jax.device_get(state), reproducible_records(workdir), valid)
+  return TrainedRun(jax.device_get(state), reproducible_records(workdir), valid)
 
 
-def bitwise_differences(a: Run, b: Run) -> dict[str, Any]:
+def bitwise_differences(a: TrainedRun, b: TrainedRun) -> dict[str, Any]:
   """How two runs differ bit for bit: differing state leaves (of how many), their largest absolute
   difference, and the first differing metric record."""
   paths_a, tree_a = jax.tree_util.tree_flatten_with_path(a.state)
@@ -199,7 +199,7 @@ def _bitwise_equal(differences: dict[str, Any]) -> bool:
   )
 
 
-def group_differences(a: Run, b: Run) -> dict[str, dict[str, float]]:
+def group_differences(a: TrainedRun, b: TrainedRun) -> dict[str, dict[str, float]]:
   """Per top-level parameter group: the largest |a - b|, and that relative to the group's largest |a|."""
   out = {}
   for group in sorted(a.state.params):
@@ -211,7 +211,7 @@ def group_differences(a: Run, b: Run) -> dict[str, dict[str, float]]:
   return out
 
 
-def _bitwise_check(name: str, expectation: str, a: Run | None, b: Run | None) -> dict[str, Any]:
+def _bitwise_check(name: str, expectation: str, a: TrainedRun | None, b: TrainedRun | None) -> dict[str, Any]:
   differences = bitwise_differences(a, b)
   passed = _bitwise_equal(differences)
   if passed:
@@ -228,7 +228,7 @@ def _bitwise_check(name: str, expectation: str, a: Run | None, b: Run | None) ->
   return {"name": name, "expectation": expectation, "measured": measured, "passed": passed, "details": differences}
 
 
-def first_window_loss(a: Run, b: Run) -> tuple[int, float, float]:
+def first_window_loss(a: TrainedRun, b: TrainedRun) -> tuple[int, float, float]:
   """(last step, loss of a, loss of b) over the first logged window of the coarser run: the mean
   training loss of steps 1..end, each record weighted by the steps it covers."""
   train_a, train_b = ([r for r in run.records if r["split"] == "train"] for run in (a, b))
@@ -245,7 +245,9 @@ def first_window_loss(a: Run, b: Run) -> tuple[int, float, float]:
   return end, mean(train_a), mean(train_b)
 
 
-def _tolerance_check(name: str, expectation: str, a: Run, b: Run, *, param_tolerance: float) -> dict[str, Any]:
+def _tolerance_check(
+  name: str, expectation: str, a: TrainedRun, b: TrainedRun, *, param_tolerance: float
+) -> dict[str, Any]:
   groups = group_differences(a, b)
   worst = max(groups, key=lambda g: groups[g]["max_abs"])
   end, loss_a, loss_b = first_window_loss(a, b)
@@ -273,7 +275,7 @@ def process_check(
   *,
   processes: int,
   devices_per_process: int,
-  reference: Run | None = None,
+  reference: TrainedRun | None = None,
   experiment: Experiment | None = None,
   timeout: float = 1200,
 ) -> dict[str, Any]:
@@ -311,7 +313,7 @@ def process_check(
     return {"name": name, "expectation": expectation, "measured": failures[0], "passed": False, "details": {}}
   _, state = load_host_state(workdir / "checkpoints")
   records = reproducible_records(workdir)
-  run = Run(TrainState(**state), records, {})
+  run = TrainedRun(TrainState(**state), records, {})
   check = _tolerance_check(name, expectation, reference, run, param_tolerance=tolerance)
   check["details"]["records"] = [len(reference.records), len(records)]
   check["details"]["workdir"] = str(workdir)

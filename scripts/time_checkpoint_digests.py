@@ -13,7 +13,6 @@ values. Times are medians over `--repeats`, on a local disk, one CPU device. Pri
 
 import argparse
 import pathlib
-import platform
 import shutil
 import statistics
 import tempfile
@@ -24,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from dvae_jax import benchmarking
 from dvae_jax.checkpoint import Checkpointer, state_digests
 from dvae_jax.models import default_model_config, get_family, model_config
 
@@ -92,7 +92,7 @@ def main() -> None:
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--networks", default=",".join(NETWORKS))
   args = parser.parse_args()
-  print(f"{platform.processor() or platform.machine()}, {jax.devices()[0].platform}, jax {jax.__version__}")
+  print(benchmarking.machine())
   print("| network | state, MB | save without | save with | restore without | restore with | SHA-256 of the state |")
   print("|---|---|---|---|---|---|---|")
   for name in args.networks.split(","):

@@ -13,7 +13,7 @@ import pytest
 from dvae_jax.errors import ConfigError
 from dvae_jax.models import ARCHITECTURES, default_model_config, get_family, model_config
 from dvae_jax.models.networks import NetworkConfig
-from dvae_jax.models.networks.gluon_layers import ConvTranspose
+from dvae_jax.models.networks.gluon_layers import GluonNetworkConfig
 from dvae_jax.ops.conv_transpose import transpose_padding
 
 FACES = (64, 64, 3)
@@ -282,7 +282,9 @@ def test_transposed_convs_align_with_gluons(fast, size, kernel, stride, pad, pad
   rng = np.random.default_rng(0)
   x = rng.normal(size=(2, size, size, 3)).astype(np.float32)
   weight = rng.normal(size=(3, 8, kernel, kernel)).astype(np.float32)  # Gluon's [C_in, C_out, K, K]
-  layer = ConvTranspose(8, (kernel, kernel), (stride, stride), padding, jax.nn.initializers.zeros, fast)
+  layer = GluonNetworkConfig(name="gluon", fast_ops="on" if fast else "off").deconv(
+    8, (kernel, kernel), stride, padding, "deconv"
+  )
   ours = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)  # flipped, HWIO
   y = layer.apply({"params": {"kernel": jnp.asarray(ours)}}, jnp.asarray(x))
   np.testing.assert_allclose(y, gluon_deconv(x, weight, stride, pad), rtol=1e-5, atol=1e-5)

@@ -5,6 +5,7 @@ the Slurm launcher on submitit's local executor, then killed halfway as local pr
 import csv
 import io
 import json
+import os
 import pathlib
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from ml_collections.config_flags import tuple_parser
 from dvae_jax import main
 from dvae_jax.errors import ConfigError, WorkdirError
 from dvae_jax.local_processes import xla_flags_with_cpu_devices
+from dvae_jax.preemption import PREEMPTED_EXIT_STATUS
 from dvae_jax.study import Evaluate, Group, Study, Table, load_study, report, runner, spec, stats
 from tests.conftest import REPO
 
@@ -175,7 +177,7 @@ class FakeBackend:
   capacity, poll_seconds = 2, 0.0
 
   def __init__(self, failing: set[str]):
-    self.failing, self.started = failing, []
+    self.failing, self.started, self.stopped = failing, [], []
 
   def start(self, planned):
     self.started.append(planned.run.name)
@@ -186,7 +188,8 @@ class FakeBackend:
       return runner.Outcome("failed", {"train": 6.0}, "dvae: error: no such file", "train", 1)
     return runner.Outcome("ok", {"train": 312.0, "evaluate": 48.0})
 
-  def stop(self, handles):
+  def stop(self, handles, *, terminate=False):
+    self.stopped.append(([h.run.name for h in handles], terminate))
     return "stopped"
 
 
@@ -220,6 +223,75 @@ def test_launch_reports_each_run_goes_on_after_a_failure_and_skips_what_needs_a_
   out, backend = io.StringIO(), FakeBackend(failing=set())
   assert runner.launch(planned, backend, out=out) == 0
   assert backend.started == ["judge seed 0", "ae seed 0", "vae seed 0", "vae seed 1"]  # after their classifier
+
+
+class SigtermBackend(FakeBackend):
+  """A scheduler's SIGTERM to the launcher at the first poll of a run of group "slow"."""
+
+  signalled = False
+
+  def poll(self, planned):
+    if planned.run.group == "slow" and not self.signalled:
+      self.signalled = True
+      os.kill(os.getpid(), signal.SIGTERM)
+      return None
+    return super().poll(planned)
+
+
+def test_a_launcher_stopped_by_sigterm_says_which_runs_finished_and_exits_as_a_preempted_run(tmp_path):
+  planned = _planned(Study("s", {"ae": Group("a"), "slow": Group("v")}, seeds=(0, 1)), tmp_path, {"ae seed 1"})
+  killed = []  # what SIGTERM would do here without the launcher's handler (kill pytest), recorded instead
+
+  def record(signum, frame):
+    killed.append(signum)
+
+  previous = signal.signal(signal.SIGTERM, record)
+  try:
+    out, backend = io.StringIO(), SigtermBackend(failing=set())
+    status = runner.launch(planned, backend, out=out)
+    assert signal.getsignal(signal.SIGTERM) is record  # the handler before the launch, put back
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+  assert not killed
+  assert status == PREEMPTED_EXIT_STATUS == 75
+  assert backend.stopped == [(["slow seed 0"], True)]  # the run in progress is passed the SIGTERM
+  assert out.getvalue().splitlines()[-1] == (
+    "stopped by SIGTERM: stopped. Finished: 2 of 4 runs (ae seed 0, ae seed 1). "
+    "Rerun the same command to resume; finished runs are kept."
+  )
+
+
+def test_local_processes_pass_a_sigterm_on_and_wait_for_the_runs_to_checkpoint(tmp_path):
+  """A SIGTERM to the launcher alone (a scheduler's, or `kill`) reaches its runs only through it. Stand-ins for
+  `dvae train`: one checkpoints (exit 75, as `dvae train` on SIGTERM), one is killed before it can."""
+  code = "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(75)); print(1, flush=True); "
+  trains = subprocess.Popen([sys.executable, "-c", code + "time.sleep(60)"], stdout=subprocess.PIPE)
+  starts = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+  assert trains.stdout.readline() == b"1\n"  # its handler is installed
+  first, second = _planned(Study("s", {"a": Group("x")}, seeds=(0, 1)), tmp_path)
+  handles = [
+    {"planned": first, "step": "train", "process": trains},
+    {"planned": second, "step": "train", "process": starts},
+  ]
+  start = time.monotonic()
+  assert runner.LocalProcesses(2, cwd=str(REPO)).stop(handles, terminate=True) == (
+    "a seed 0 stopped training with a checkpoint of the step it reached; "
+    "a seed 1 stopped in its train step (killed by SIGTERM), before it could checkpoint"
+  )
+  assert (trains.returncode, starts.returncode) == (75, -signal.SIGTERM) and time.monotonic() - start < 30
+
+
+def test_a_run_with_a_checkpoint_is_reported_as_resumed(tmp_path):
+  study = Study("s", {"vae": Group("mnist_vae:smoke")}, seeds=(0, 1))
+  checkpoints = tmp_path / "s" / "vae" / "seed1" / "checkpoints"
+  for name in ("4", "12", "16.orbax-checkpoint-tmp-1700000000"):  # the last one was never completed
+    (checkpoints / name).mkdir(parents=True)
+  planned = runner.plan(study, tmp_path)
+  assert [(p.resumed_step, p.finished) for p in planned] == [(None, False), (12, False)]
+  out = io.StringIO()
+  assert runner.launch(planned, FakeBackend(failing=set()), out=out) == 0
+  assert f"[1/2] vae seed 0: started ({tmp_path / 's' / 'vae' / 'seed0'})" in out.getvalue().splitlines()
+  assert f"[2/2] vae seed 1: resumed from step 12 ({checkpoints.parent})" in out.getvalue().splitlines()
 
 
 # ---------------------------------------------------------------- the smoke study, for real
@@ -294,6 +366,76 @@ def test_a_changed_study_under_existing_runs_is_an_error(slurm_root, tmp_path, c
   assert error.startswith("dvae: error: study smoke_quick changed under existing runs")
   assert f"vae seed 0 ({slurm_root / 'smoke_quick' / 'vae' / 'seed0'}: data.train_limit 64 -> 128)" in error
   assert "nothing was started or changed" in error
+
+
+def _smoke_copy(folder: pathlib.Path, old: str, new: str) -> str:
+  """experiments/studies/smoke.py, changed after its runs finished (the study, spec with :quick)."""
+  text = (REPO / "experiments" / "studies" / "smoke.py").read_text()
+  assert old in text
+  (folder / "smoke.py").write_text(text.replace(old, new))
+  return f"{folder / 'smoke.py'}:quick"
+
+
+def test_a_report_describes_the_runs_by_what_they_recorded(slurm_root, tmp_path, capsys):
+  assert main.invoke("study", "report", QUICK, "--runs", str(slurm_root), "--out", str(tmp_path)) == 0
+  text = (tmp_path / "README.md").read_text()
+  settings = "data.train_limit=64, data.eval_limit=64, train.num_epochs=1, train.progress_bar=False"
+  for group in ("vae", "dvae"):
+    step = json.loads((slurm_root / "smoke_quick" / group / "seed0" / "eval_test.json").read_text())["step"]
+    evaluated = f"epoch 1 (step {step}) | NLL: 2 importance samples on 16 images |"
+    assert f"| {group} | `mnist_{group}:smoke` | {settings} | 0 | {evaluated}" in text
+  assert "Not checked against the study file" not in text
+
+
+def test_more_epochs_asked_after_the_runs_finished_are_named_not_reported(slurm_root, tmp_path, capsys):
+  """The user's case: smoke's train.num_epochs raised from 1 to 3 after its runs finished (eval_test.json:
+  epoch 1). `study run` names each run and how to train it on; `study report` writes nothing."""
+  study = _smoke_copy(tmp_path, '"train.num_epochs": 1', '"train.num_epochs": 3')
+  workdirs = {group: slurm_root / "smoke_quick" / group / "seed0" for group in ("vae", "dvae")}
+  assert main.invoke("study", "run", study, "--runs", str(slurm_root)) == 1
+  lines = capsys.readouterr().out.splitlines()
+  differs = {
+    group: "finished otherwise than the study file asks now (recorded -> asked: train.num_epochs 1 -> 3); not counted "
+    f"as done; to train on from its checkpoint: mv {workdir / 'eval_test.json'} {workdir / 'eval_test.json.old'}, "
+    "then rerun"
+    for group, workdir in workdirs.items()
+  }
+  assert lines[:2] == [f"[1/2] vae seed 0: {differs['vae']}", f"[2/2] dvae seed 0: {differs['dvae']}"]
+  assert lines[2:4] == [
+    "2 runs: 0 finished before, 0 trained and evaluated now",
+    "2 finished otherwise than the study file asks now (not counted as done):",
+  ]
+  assert not any(line.startswith("report: ") for line in lines)
+  assert main.invoke("study", "run", study, "--runs", str(slurm_root), "--dry-run") == 0
+  assert capsys.readouterr().out.splitlines()[1] == f"# vae seed 0: {differs['vae']}"
+  assert all((w / "train.log").read_text().count("$ dvae train ") == 1 for w in workdirs.values())  # none started
+
+  assert main.invoke("study", "report", study, "--runs", str(slurm_root), "--out", str(tmp_path / "report")) == 1
+  error = capsys.readouterr().err
+  assert error.startswith(
+    "dvae: error: study smoke_quick: 2 finished runs ran otherwise than the study file asks now (recorded -> asked): "
+    f"vae seed 0 ({workdirs['vae']}: train.num_epochs 1 -> 3; to train on from its checkpoint: mv "
+  )
+  assert "so none was written and nothing was changed" in error
+  assert not (tmp_path / "report").exists()
+
+
+def test_a_report_of_runs_of_another_identity_is_an_error(slurm_root, tmp_path, capsys):
+  """data.train_limit 64 -> 128 after the runs: `study run` refuses (above), and so does `study report`."""
+  study = _smoke_copy(tmp_path, '"data.train_limit": 64', '"data.train_limit": 128')
+  assert main.invoke("study", "report", study, "--runs", str(slurm_root), "--out", str(tmp_path / "report")) == 1
+  error = capsys.readouterr().err
+  workdir = slurm_root / "smoke_quick" / "vae" / "seed0"
+  assert f"vae seed 0 ({workdir}: data.train_limit 64 -> 128; to train it anew: mv {workdir} {workdir}.old)" in error
+  assert not (tmp_path / "report").exists()
+
+
+def test_slurm_launcher_needs_neither_sbatch_nor_submitit_when_every_run_is_finished(slurm_root, tmp_path, monkeypatch):
+  monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch
+  monkeypatch.setitem(sys.modules, "submitit", None)  # `import submitit` fails
+  out = io.StringIO()
+  assert runner.run_study(load_study(QUICK), slurm_root, launcher="slurm", out=out) == 0, out.getvalue()
+  assert "2 runs: 2 finished before, 0 trained and evaluated now" in out.getvalue()
 
 
 def _report(root: pathlib.Path) -> tuple[str, list[dict]]:

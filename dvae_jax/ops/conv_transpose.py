@@ -166,14 +166,17 @@ class ConvTranspose(nn.Module):
   strides: tuple[int, int] = (1, 1)
   padding: str = "SAME"
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  use_bias: bool = True
   fast: bool = True
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
     if self.fast:
       y = conv_transpose(x, kernel, tuple(self.strides), self.padding)
     else:
       y = _forward(x, kernel, tuple(self.strides), self.padding)
+    if not self.use_bias:
+      return y
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
     return y + bias.reshape(1, 1, 1, -1)

@@ -1,12 +1,13 @@
 """Studies: many runs of several experiments over seeds, launched and compared as one (docs/studies.md).
 
-  spec.py     Study, Group, Evaluate, Table, Metric: what a study file's get_study(variant) returns
-  loader.py   load_study("smoke:quick" or a path): experiments/studies/<name>.py
-  runner.py   `dvae study run`: train and evaluate every unfinished run, resumably, as local processes
-              or one Slurm job per run (submitit)
-  stats.py    mean ± sd over seeds, paired differences with their t interval
-  report.py   `dvae study report`: README.md and runs.csv of the finished runs
-  cli.py      the command's flags
+  spec.py        Study, Group, Evaluate, Table, Metric: what a study file's get_study(variant) returns
+  loader.py      load_study("smoke:quick" or a path): experiments/studies/<name>.py
+  runner.py      `dvae study run`: train and evaluate every unfinished run, resumably, as local processes
+                 or one Slurm job per run (submitit)
+  provenance.py  what each run recorded (config.json, eval_test.json) against what the study asks now
+  stats.py       mean ± sd over seeds, paired differences with their t interval
+  report.py      `dvae study report`: README.md and runs.csv of the finished runs, described by their records
+  cli.py         the command's flags
 
 Importing this package is light (no jax): the launcher's runs are processes of their own.
 """

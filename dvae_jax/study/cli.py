@@ -2,7 +2,7 @@
 
 dvae_jax.main lists these flags under "study" in its COMMANDS table (so that other commands refuse
 them) and hands the command's arguments to `main`. No jax here: the launcher's runs are processes of
-their own (the identity check imports the config package on `run`).
+their own (the checks of the runs' records import the config package, on `run` and `report`).
 """
 
 import shlex

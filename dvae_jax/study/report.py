@@ -7,7 +7,13 @@ published values under their group where the study gives them. Wall time: a run'
 are the sum of `epoch_seconds` over its metrics.jsonl epoch-end records (each epoch's wall time:
 training, validation, checkpoints and the first epoch's compilation; of a resumed run, the epochs as
 resumed, so the part of an epoch lost to a stop is not counted); evaluation is not included.
-No jax here: reading and formatting numbers only.
+
+The runs are described by what they recorded (provenance.py): each group's settings come from its
+runs' config.json and eval_test.json, and a finished run that ran otherwise than the study file asks
+for now (identity, training length, an override, its evaluation) is an error naming it and how to
+redo it: a report never labels a run with settings it did not run. A run without a config.json (not
+written by `dvae train`) is flagged as unchecked. jax comes in only with the config package, which
+builds the configs the study asks for.
 """
 
 import csv
@@ -18,9 +24,8 @@ import math
 import pathlib
 
 from dvae_jax.errors import WorkdirError
-from dvae_jax.reports.files import read_json
 from dvae_jax.reports.headline import HEADLINE
-from dvae_jax.study import spec, stats
+from dvae_jax.study import provenance, spec, stats
 from dvae_jax.study.spec import Run, Study
 
 # reports.HEADLINE's labels, with the generic words of a table that may mix families and likelihoods.
@@ -30,11 +35,12 @@ WALL_COLUMN = "train_minutes"
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-  """A run and, once finished, its eval_test.json numbers and training minutes."""
+  """A run and, once finished, its eval_test.json numbers, training minutes and records."""
 
   run: Run
   metrics: dict[str, float] | None  # None: not finished
   train_minutes: float | None = None
+  recorded: provenance.Recorded | None = None  # of a finished run
 
 
 def _number(value) -> int | float | None:
@@ -61,17 +67,28 @@ def train_minutes(workdir: pathlib.Path) -> float | None:
 
 
 def collect(study: Study, runs_root: str | pathlib.Path) -> list[Result]:
-  """Every run of the study, with the numbers of those that finished (eval_test.json exists)."""
+  """Every run of the study, with the numbers and records of those that finished (eval_test.json exists)."""
   results = []
   for run in spec.runs(study, runs_root):
-    path = run.workdir / "eval_test.json"
-    if not path.exists():
+    if not (run.workdir / "eval_test.json").exists():
       results.append(Result(run, None))
       continue
-    found = read_json(path, f"the test metrics of `dvae evaluate --workdir {run.workdir}`")
-    numbers = {key: number for key, value in found.items() if (number := _number(value)) is not None}
-    results.append(Result(run, numbers, train_minutes(run.workdir)))
+    recorded = provenance.check(run)
+    numbers = {key: number for key, value in recorded.evaluation.items() if (number := _number(value)) is not None}
+    results.append(Result(run, numbers, train_minutes(run.workdir), recorded))
   return results
+
+
+def check_records(study: Study, results: list[Result]) -> None:
+  """A WorkdirError naming every finished run that recorded other settings than the study asks for now."""
+  differ = [r.recorded for r in results if r.recorded is not None and r.recorded.differences]
+  if differ:
+    raise WorkdirError(
+      f"study {study.name}: {len(differ)} finished run{'s' if len(differ) > 1 else ''} ran otherwise than the "
+      f"study file asks now (recorded -> asked): {'; '.join(r.describe() for r in differ)}. A report would label "
+      "their numbers with settings they did not run, so none was written and nothing was changed. Undo the change "
+      "to the study file, or redo those runs as shown and rerun `dvae study run`, then `dvae study report`."
+    )
 
 
 def _decimals(values: list[float]) -> int:
@@ -149,16 +166,56 @@ def _comparison_table(table: spec.Table, results: list[Result]) -> str:
   return _table(header, rows)
 
 
-def _runs_table(study: Study) -> str:
-  """What each group's runs are: experiment, overrides, seeds and evaluation options."""
+def _runs_table(study: Study, results: list[Result]) -> str:
+  """What each group's finished runs ran, from their records: the keys the group overrides and the training
+  length (config.json), the epoch and step evaluated and the importance sampling (eval_test.json)."""
   rows = []
   for name, group in spec.expand_groups(study).items():
-    overrides = ", ".join(f"{key}={value!r}" for key, value in group.overrides.items()) or "-"
+    finished = [r for r in results if r.run.group == name and r.recorded is not None]
+    recorded = [r.recorded.config for r in finished if r.recorded.config is not None]
+    keys = dict.fromkeys([*group.overrides, *provenance.TRAINING_KEYS])
+    if recorded:
+      settings = ", ".join(f"{key}={_distinct(provenance.setting(c, key) for c in recorded)}" for key in keys)
+    else:
+      settings = "not recorded (no config.json)" if finished else "-"
+    evaluations = [r.recorded.evaluation for r in finished]
     seeds = ", ".join(str(seed) for seed in (study.seeds if group.seeds is None else group.seeds))
-    evaluate = group.evaluate or study.evaluate
-    options = " ".join(evaluate.arguments()) + (f" classifier: {evaluate.classifier}" if evaluate.classifier else "")
-    rows.append([name, f"`{group.experiment}`", overrides, seeds, options.strip() or "-"])
-  return _table(["group", "experiment", "overrides", "seeds", "evaluate"], rows)
+    classifier = (group.evaluate or study.evaluate).classifier
+    rows.append(
+      [
+        name,
+        f"`{group.experiment}`",
+        settings,
+        seeds,
+        _distinct((_evaluated_at(e) for e in evaluations), text=True),
+        _distinct((_evaluation(e, classifier) for e in evaluations), text=True),
+      ]
+    )
+  header = ["group", "experiment", "settings (config.json)", "seeds", "evaluated at", "evaluation (eval_test.json)"]
+  return _table(header, rows)
+
+
+def _distinct(values, *, text: bool = False) -> str:
+  """The values of a group's runs, each once, in order: one where they agree ("-" for none)."""
+  found = list(dict.fromkeys(str(v) if text else repr(v) for v in values))
+  return " or ".join(found) or "-"
+
+
+def _evaluated_at(evaluation: dict) -> str:
+  step = f"step {evaluation['step']}" if "step" in evaluation else "step not recorded"
+  return f"epoch {evaluation['epoch']:g} ({step})" if _number(evaluation.get("epoch")) is not None else step
+
+
+def _evaluation(evaluation: dict, classifier: str | None) -> str:
+  parts = []
+  if "iw_samples" in evaluation:
+    images = f" on {evaluation['iw_num_examples']} images" if "iw_num_examples" in evaluation else ""
+    parts.append(f"NLL: {evaluation['iw_samples']} importance samples{images}")
+  if "recomputed_batch_norm_batches" in evaluation:
+    parts.append(f"batch norm recomputed on {evaluation['recomputed_batch_norm_batches']} batches")
+  if "classifier_workdir" in evaluation:
+    parts.append(f"classifier: {classifier or evaluation['classifier_workdir']}")
+  return ", ".join(parts) or "-"
 
 
 def _default_table(results: list[Result]) -> spec.Table:
@@ -177,7 +234,19 @@ def format_readme(study: Study, results: list[Result], *, runs_root, command: st
     "runs finished. Each cell is the mean ± the sample standard deviation (ddof = 1) over the seeds of its group, "
     "n the number of seeds; a published value stands under its group where the study gives one."
   )
-  blocks += ["## Runs", _runs_table(study)]
+  blocks += [
+    "## Runs",
+    "What each group's finished runs ran, as they recorded it: the keys the group overrides and its training length "
+    "from their config.json, the epoch evaluated and the importance sampling from their eval_test.json (checked "
+    "against the study file when the report was made).",
+    _runs_table(study, results),
+  ]
+  unrecorded = [r.run.name for r in results if r.recorded is not None and r.recorded.config is None]
+  if unrecorded:
+    blocks.append(
+      f"**Not checked against the study file**: {', '.join(unrecorded)} {'has' if len(unrecorded) == 1 else 'have'} "
+      "an eval_test.json but no config.json (`dvae train` writes one): what they ran is not recorded."
+    )
   missing = [r.run.name for r in results if r.metrics is None]
   if missing:
     blocks.append(f"Not finished (no eval_test.json; `dvae study run` trains them): {', '.join(missing)}.")
@@ -223,7 +292,8 @@ def write_report(
 ) -> list[pathlib.Path]:
   """Writes OUT/README.md and OUT/runs.csv (OUT default: RUNS/STUDY/report); returns their paths.
 
-  Raises WorkdirError when no run of the study has finished, naming where they were looked for.
+  Raises WorkdirError when no run of the study has finished, naming where they were looked for, and
+  when a finished run recorded other settings than the study asks for now, naming it and how to redo it.
   """
   results = collect(study, runs_root)
   if not any(r.metrics is not None for r in results):
@@ -231,6 +301,7 @@ def write_report(
       f"no finished run of study {study.name} in {spec.study_dir(study, runs_root)} (no */seed*/eval_test.json); "
       f"train them first: dvae study run FILE --runs {runs_root}"
     )
+  check_records(study, results)
   out = pathlib.Path(out) if out is not None else spec.study_dir(study, runs_root) / "report"
   out.mkdir(parents=True, exist_ok=True)
   readme, table = out / "README.md", out / "runs.csv"

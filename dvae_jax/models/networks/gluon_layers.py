@@ -3,7 +3,7 @@
 
 Gluon's defaults, kept here (NCHW there, NHWC here):
   Conv2D(padding=p)   p zeros on each side of each spatial dimension (explicit, symmetric)
-  Conv2DTranspose     pads the stride-dilated input by k - 1 - p on each side: see `ConvTranspose`
+  Conv2DTranspose     pads the stride-dilated input by k - 1 - p on each side: see `deconv`
   BatchNorm           momentum 0.9 (running = 0.9 running + 0.1 batch, flax's convention too),
                       epsilon 1e-5 (layers.batch_norm has TF's 1e-3, so nn.BatchNorm is built here
                       directly), trainable scale (gamma, from 1) and offset (beta, from 0)
@@ -16,7 +16,6 @@ import dataclasses
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 from dvae_jax import ops
 from dvae_jax.models import hparams
@@ -59,8 +58,22 @@ class GluonNetworkConfig(NetworkConfig):
     return nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=self.bn_epsilon, name=name)
 
   def deconv(self, features: int, kernel: tuple[int, int], stride: int, padding: str, name: str) -> nn.Module:
-    return ConvTranspose(
-      features, kernel, (stride, stride), padding, kernel_init=KERNEL_INITS[self.kernel_init], fast=self.fast, name=name
+    """Gluon's Conv2DTranspose(features, kernel, stride, padding=p, use_bias=False) on NHWC inputs.
+
+    Gluon computes the gradient of a convolution: the stride-dilated input padded by k - 1 - p on
+    each side, convolved with the spatially flipped kernel. `lax.conv_transpose` pads it by
+    ops.conv_transpose.transpose_padding(k, s, padding): "VALID" is k - 1 on each side (Gluon's
+    p = 0) and "SAME" for k = 4, s = 2 is 2 on each side (Gluon's p = 1, output exactly twice the
+    input), so the outputs align with Gluon's. The kernel is applied unflipped (flax's convention):
+    a relabelling of the same weights (this kernel[i, j], [C_in, C_out], is Gluon's
+    weight[:, :, k - 1 - i, k - 1 - j]), with the same count and initial distribution. A stride-1
+    one dilates nothing, so the plain op is already dense: ops' fast path (one slice per tap in
+    its kernel gradient) only for strided ones.
+    """
+    fast = self.fast and stride != 1
+    init = KERNEL_INITS[self.kernel_init]
+    return ops.ConvTranspose(
+      features, kernel, (stride, stride), padding, kernel_init=init, use_bias=False, fast=fast, name=name
     )
 
   def max_pool_3x3(self, x: jax.Array) -> jax.Array:
@@ -68,33 +81,3 @@ class GluonNetworkConfig(NetworkConfig):
     aligned like Gluon's; "SAME" would pad 0 before and 1 after), then a VALID pool."""
     x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-jnp.inf)
     return ops.max_pool(x, (3, 3), (2, 2), "VALID") if self.fast else nn.max_pool(x, (3, 3), (2, 2), "VALID")
-
-
-class ConvTranspose(nn.Module):
-  """Gluon's Conv2DTranspose(features, kernel, stride, padding=p, use_bias=False) on NHWC inputs.
-
-  Gluon computes the gradient of a convolution: the stride-dilated input padded by k - 1 - p on each
-  side, convolved with the spatially flipped kernel. `lax.conv_transpose` pads it by
-  ops.conv_transpose.transpose_padding(k, s, padding): "VALID" is k - 1 on each side (Gluon's p = 0)
-  and "SAME" for k = 4, s = 2 is 2 on each side (Gluon's p = 1, output exactly twice the input), so
-  the outputs align with Gluon's. The kernel is applied unflipped (flax's convention): a relabelling
-  of the same weights (this kernel[i, j], [C_in, C_out], is Gluon's weight[:, :, k - 1 - i, k - 1 - j]),
-  with the same count and the same (symmetric) initial distribution. `fast`: dvae_jax.ops' forward
-  and kernel gradient (equal to the plain op's to float32 rounding) for strided ones; a stride-1 one
-  dilates nothing, so the plain op and its autodiff are already dense (and ops' kernel gradient,
-  one slice per tap, would cost a slice per pixel of the decoder's initial grid).
-  """
-
-  features: int
-  kernel_size: tuple[int, int]
-  strides: tuple[int, int]
-  padding: str
-  kernel_init: nn.initializers.Initializer
-  fast: bool
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
-    if self.fast and tuple(self.strides) != (1, 1):
-      return ops.conv_transpose(x, kernel, tuple(self.strides), self.padding)
-    return lax.conv_transpose(x, kernel, self.strides, self.padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
