@@ -19,8 +19,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+from tests.helpers import REPO, SHARED_DATA  # noqa: E402
 
 jax.config.update("jax_threefry_partitionable", True)
 # Many tests compile the same programs (the same tiny config trained twice to compare bits, a
@@ -34,7 +33,10 @@ jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 @pytest.fixture(scope="session")
 def shared_data() -> pathlib.Path:
   if not (SHARED_DATA / "mnist" / "train-images-idx3-ubyte.gz").exists():
-    raise FileNotFoundError(f"the real MNIST files are expected in {SHARED_DATA} (../shared/data beside the repo)")
+    raise FileNotFoundError(
+      f"the real MNIST files are expected in {SHARED_DATA}/mnist: set $DVAE_DATA_DIR to the folder that holds "
+      "mnist/ and fashion_mnist/ (`dvae data download mnist` fills it), or put them in ../shared/data."
+    )
   return SHARED_DATA
 
 
@@ -104,8 +106,41 @@ def face_folder(shared_data, tmp_path_factory) -> pathlib.Path:
   return folder
 
 
-def point_at_folder(config, folder: pathlib.Path, cache_dir: pathlib.Path):
-  """Reads an image-folder experiment's data from `folder`, caching its decoded images in `cache_dir`."""
-  config.data.path = str(folder)
-  config.data.cache_dir = str(cache_dir)
-  return config
+# What makes a test an end-to-end run: it (or a fixture it uses) trains through the real loop, or
+# runs the `dvae` command. Such tests are marked `slow`; `pytest -m "not slow"` is the quick loop.
+END_TO_END_CALLS = (
+  "train_and_evaluate(",
+  "run_training(",
+  "main.invoke(",
+  'dvae("train"',
+  "run_study(",
+  "subprocess.",
+  "smoke_fingerprints",
+  "check_repro(",
+  "run_config(",
+)
+
+
+def _is_end_to_end(function, fixture_defs, seen: set) -> bool:
+  import inspect
+
+  try:
+    source = inspect.getsource(function)
+  except (OSError, TypeError):
+    return False
+  if any(call in source for call in END_TO_END_CALLS):
+    return True
+  for name in inspect.signature(function).parameters:
+    for definition in fixture_defs.get(name, ()):
+      if definition.func not in seen:
+        seen.add(definition.func)
+        if _is_end_to_end(definition.func, fixture_defs, seen):
+          return True
+  return False
+
+
+def pytest_collection_modifyitems(config, items):
+  for item in items:
+    function = getattr(item, "function", None)
+    if function is not None and _is_end_to_end(function, item._fixtureinfo.name2fixturedefs, set()):
+      item.add_marker(pytest.mark.slow)

@@ -20,7 +20,7 @@ from dvae_jax.models import ARCHITECTURES, default_model_config, get_family, mod
 from dvae_jax.models.autoencoder import ACTIVE_THRESHOLD, KL_EPS, ae_terms
 from dvae_jax.models.corruption import CORRUPTIONS
 from dvae_jax.models.family import LikelihoodConfig
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
 TINY = dict(image_shape=(2, 2, 1), num_classes=2)

@@ -20,7 +20,7 @@ import pytest
 
 from dvae_jax import main, workdir_lock
 from dvae_jax.data import idx
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 SMOKE = ("--config", "experiments/mnist_vae.py:smoke")
 # 256 images in batches of 32, 1 epoch: a checkpoint at step 8.

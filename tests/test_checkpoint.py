@@ -18,7 +18,7 @@ import pytest
 from dvae_jax import main, train
 from dvae_jax.checkpoint import Checkpointer, CorruptCheckpointError, load_host_state, state_digests
 from dvae_jax.inference import restore_run
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 EPOCHS = 3  # 8 steps each: checkpoints 8, 16 and 24
 

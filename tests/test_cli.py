@@ -1,24 +1,13 @@
 """The `dvae` command as a user runs it: a smoke training, evaluation, and clear errors."""
 
 import json
-import os
-import pathlib
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from dvae_jax.local_processes import xla_flags_with_cpu_devices
-from tests.conftest import REPO
-
-
-def dvae(*args: str, data_dir: pathlib.Path) -> subprocess.CompletedProcess:
-  env = {**os.environ, "XLA_FLAGS": xla_flags_with_cpu_devices(1)}  # one CPU device, as for a user
-  env["DVAE_DATA_DIR"] = str(data_dir)
-  return subprocess.run(
-    [sys.executable, "-m", "dvae_jax.main", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
-  )
+from tests.helpers import REPO, dvae
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from dvae_jax import configs
 from dvae_jax.configs.locking import StrictConfigDict, UnknownKeyError
 from dvae_jax.train import train_and_evaluate
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 # (section, misspelt key, the valid key it should suggest): one per section, and the top level.
 MISSPELT = [

@@ -195,7 +195,7 @@ def test_a_misspelt_variant_names_the_nearest_ones():
 
 def test_experiments_share_builders_through_the_package_not_each_other():
   """No experiment file loads a sibling (importlib, runpy, exec of another path)."""
-  from tests.conftest import REPO
+  from tests.helpers import REPO
 
   for path in (REPO / "experiments").glob("*.py"):
     text = path.read_text()

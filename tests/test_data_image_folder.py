@@ -14,7 +14,7 @@ from PIL import Image
 from dvae_jax.data import image_folder
 from dvae_jax.data.image_folder import ImageFolderOptions, load_image_folder, load_image_folder_split
 from dvae_jax.data.sources import DataError, download, load_split
-from tests.test_cli import dvae
+from tests.helpers import dvae
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 

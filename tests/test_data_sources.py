@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from dvae_jax.data.sources import DATASETS, DataError, download, load_split, resolve_data_dir
+from tests.helpers import SHARED_DATA
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST_FILES = (
   "train-images-idx3-ubyte.gz",
   "train-labels-idx1-ubyte.gz",
@@ -24,6 +24,12 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 def _official_sha256() -> dict[str, str]:
+  """The official files' digests: the data folder's SHA256SUMS (an independent record) where it has
+  one (../shared/data does), else the ones dvae-jax checks downloads against."""
+  if not (SHARED_DATA / "SHA256SUMS").is_file():
+    from dvae_jax.data.idx import IDX_FILES
+
+    return {f"{name}/{file}": digest for name, files in IDX_FILES.items() for file, (_, digest) in files.items()}
   sums = {}
   for line in (SHARED_DATA / "SHA256SUMS").read_text().splitlines():
     digest, rel = line.split()
@@ -36,7 +42,7 @@ def _require_shared_data():
   if not (SHARED_DATA / "mnist" / MNIST_FILES[0]).is_file():
     pytest.fail(
       f"Shared datasets not found at {SHARED_DATA}: these tests need the real MNIST files "
-      "in ../shared/data beside the repo checkout (see shared/data/README.md)."
+      "in $DVAE_DATA_DIR or ../shared/data beside the repo checkout (`dvae data download mnist`)."
     )
 
 

@@ -10,13 +10,13 @@ from dvae_jax.configs import load_experiment
 from dvae_jax.models import get_family
 from dvae_jax.models.denoising_vae import denoising_vae_terms
 from dvae_jax.models.vae import softplus_logvar
-from tests.test_models import TINY, hparams
+from tests.helpers import TINY, hparams
 
 RNGS = {"params": jax.random.key(0), "reparam": jax.random.key(1), "noise": jax.random.key(2)}
 TINY_MLP = dict(fc_sizes=(16,))
 
 
-def _init(config, x):
+def init_model(config, x):
   model = get_family(config.family).module(config)
   return model, model.init(RNGS, x, train=False)
 
@@ -24,7 +24,7 @@ def _init(config, x):
 def test_denoising_vae_shapes_and_independent_corruptions():
   config = hparams("denoising_vae", "mlp", net=TINY_MLP, latent_dim=4, samples=2, corruption_samples=3)
   x = jax.random.uniform(jax.random.key(3), (5, 28, 28, 1))
-  model, variables = _init(config, x)
+  model, variables = init_model(config, x)
   outputs = model.apply(variables, x, train=True, rngs=RNGS)
   assert outputs["noisy"].shape == (3, 5, 28, 28, 1)
   assert outputs["mean"].shape == outputs["logvar"].shape == (3, 5, 4)
@@ -44,8 +44,8 @@ def test_denoising_vae_has_the_vae_generative_model():
   denoising = hparams("denoising_vae", "mlp", net=TINY_MLP, latent_dim=4)
   vae = hparams("vae", "mlp", net=TINY_MLP, latent_dim=4, label_head=False)
   x = jax.random.uniform(jax.random.key(3), (2, 28, 28, 1))
-  model, variables = _init(denoising, x)
-  vae_model, vae_variables = _init(vae, x)
+  model, variables = init_model(denoising, x)
+  vae_model, vae_variables = init_model(vae, x)
   assert jax.tree.structure(variables) == jax.tree.structure(vae_variables)
   for method in ("encode", "output_logits", "log_prior"):
     args = (x,) if method == "encode" else (jnp.ones((3, 2, 4)),)
@@ -130,8 +130,8 @@ def test_posterior_scale_softplus_and_the_reference_params():
   shapes = jax.eval_shape(lambda x: model.init(RNGS, x, train=False), x)
   # The reference VAE's parameters keep the names they had before the field existed.
   assert sorted(shapes["params"]["inference"]) == ["label_head", "logvar", "mean", "trunk"]
-  _, logvar = _init(hparams("vae", "mlp", net=TINY_MLP), x)
-  model, softplus = _init(hparams("vae", "mlp", net=TINY_MLP, posterior_scale="softplus"), x)
+  _, logvar = init_model(hparams("vae", "mlp", net=TINY_MLP), x)
+  model, softplus = init_model(hparams("vae", "mlp", net=TINY_MLP, posterior_scale="softplus"), x)
   heads = softplus["params"]["inference"]
   assert sorted(heads) == ["label_head", "mean", "scale", "trunk"]
   # Every parameter the two share is the same: the field only swaps what the scale head means.
@@ -146,7 +146,7 @@ def test_posterior_scale_softplus_and_the_reference_params():
 def test_arunarn2_mlp_shapes_and_dropout_only_in_training():
   config = hparams("vae", "arunarn2_mlp", latent_dim=2, posterior_scale="softplus", label_head=False)
   x = jax.random.uniform(jax.random.key(3), (64, 28, 28, 1))
-  model, variables = _init(config, x)
+  model, variables = init_model(config, x)
   shapes = jax.tree.map(jnp.shape, variables["params"])
   assert shapes["inference"]["trunk"] == {
     "dense_0": {"kernel": (784, 512), "bias": (512,)},

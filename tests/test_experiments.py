@@ -8,7 +8,7 @@ import pytest
 from dvae_jax import configs, train
 from dvae_jax.configs import load_experiment
 from dvae_jax.experiment import build_experiment
-from tests.conftest import REPO, point_at_folder
+from tests.helpers import REPO, point_at_folder
 
 EXPERIMENTS = sorted(path.stem for path in (REPO / "experiments").glob("*.py"))
 NEEDS_FILES = ("cifar10_",)  # CIFAR-10 is not on these machines (trained on generated files in test_train)

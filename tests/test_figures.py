@@ -18,7 +18,7 @@ from dvae_jax.inference import Run, restore_run
 from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import VAE
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 GAUSSIAN = {"name": "gaussian", "std": 0.5, "clip": True}
 SMALL = {"data__train_limit": 32, "train__grid_images": 0}  # two training steps, no grid at the end

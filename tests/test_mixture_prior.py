@@ -17,7 +17,7 @@ from dvae_jax.likelihood import importance_weighted_log_likelihood
 from dvae_jax.models import get_family
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import kl_terms, reparameterize, vae_terms
-from tests.test_models import TINY, hparams
+from tests.helpers import TINY, hparams
 
 MIXTURE = {"name": "mixture", "components": 3}
 # Fixed parameters of a 3-component mixture in 2 dimensions.

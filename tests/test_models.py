@@ -6,31 +6,13 @@ import numpy as np
 import pytest
 
 from dvae_jax.configs import ConfigError
-from dvae_jax.models import ARCHITECTURES, FAMILIES, default_model_config, get_family, model_config
+from dvae_jax.models import ARCHITECTURES, FAMILIES, default_model_config, get_family
 from dvae_jax.models.corruption import CORRUPTIONS
 from dvae_jax.models.vae import dvae_terms, reparameterize, vae_terms
+from tests.helpers import RNGS, TINY, hparams, init_model
 
-MNIST = dict(image_shape=(28, 28, 1), num_classes=10)
-TINY = dict(image_shape=(2, 2, 1), num_classes=2)
 CIFAR_NETWORK = dict(conv_channels=(128, 64), fc_sizes=(512, 256))
 GENERATIVE = sorted(name for name, family in FAMILIES.items() if family.generative)
-RNGS = {"params": jax.random.key(0), "reparam": jax.random.key(1), "noise": jax.random.key(2)}
-
-
-def hparams(family: str, network: str | None = None, *, net: dict | None = None, data=MNIST, **model):
-  """The typed config of `family` (defaults, then `model` and `net` overrides) for `data`."""
-  section = default_model_config(family, network)
-  section.update(model)
-  section["network"].update(net or {})
-  return model_config(section, **data)
-
-
-def _init(config, batch: int = 2, *, abstract: bool = True):
-  """Model, input and variables; abstract (shape-only, no compute) unless asked otherwise."""
-  model = get_family(config.family).module(config)
-  x = jnp.zeros((batch, *config.image_shape), jnp.float32)
-  init = jax.eval_shape if abstract else (lambda f, *args, **kw: f(*args, **kw))
-  return model, x, init(lambda rngs, x: model.init(rngs, x, train=False), RNGS, x)
 
 
 def _count(tree) -> int:
@@ -52,15 +34,15 @@ def test_reference_parameter_counts(family, dims, expected):
     config = hparams(family, net=CIFAR_NETWORK, data=dict(image_shape=(32, 32, 3), num_classes=10), latent_dim=100)
   else:
     config = hparams(family)
-  _, _, variables = _init(config)
+  _, _, variables = init_model(config)
   assert _count(variables["params"]) == expected
   # Batch norm has running statistics but no trainable scale/offset in the reference.
   assert not any("scale" in str(path) for path, _ in jax.tree_util.tree_leaves_with_path(variables["params"]))
 
 
 def test_trainable_batch_norm_affine_is_a_switch():
-  _, _, frozen = _init(hparams("vae"))
-  _, _, affine = _init(hparams("vae", net=dict(bn_trainable_affine=True)))
+  _, _, frozen = init_model(hparams("vae"))
+  _, _, affine = init_model(hparams("vae", net=dict(bn_trainable_affine=True)))
   assert _count(affine["params"]) > _count(frozen["params"])
 
 
@@ -71,7 +53,7 @@ def test_output_shapes_and_dtypes(family, network):
   if "sample_mode" in default_model_config(family):
     extra["sample_mode"] = "elbo"
   config = hparams(family, network, net=ARCHITECTURES[network].config.SMOKE, **extra)
-  model, x, variables = _init(config, batch=5)
+  model, x, variables = init_model(config, batch=5)
   outputs, updates = jax.eval_shape(
     lambda v: model.apply(v, x, train=True, rngs={**RNGS, "dropout": RNGS["noise"]}, mutable=["batch_stats"]),
     variables,
@@ -92,15 +74,15 @@ def test_reconstructions_are_probabilities(family):
   config = hparams(
     family, "mlp", net=dict(fc_sizes=(16, 8)), **({"latent_dim": 3} if get_family(family).latent else {})
   )
-  model, _, variables = _init(config, abstract=False)
+  model, _, variables = init_model(config, abstract=False)
   x = jax.random.uniform(jax.random.key(3), (4, 28, 28, 1))
   recon = jax.jit(lambda v, x: model.apply(v, x, rngs=RNGS, method="reconstruct"))(variables, x)
   assert recon.shape == (4, 28, 28, 1) and float(recon.min()) >= 0.0 and float(recon.max()) <= 1.0
 
 
 def test_dvae_shares_the_encoder_unless_told_not_to():
-  _, _, shared = _init(hparams("dvae"))
-  _, _, separate = _init(hparams("dvae", share_encoder=False))
+  _, _, shared = init_model(hparams("dvae"))
+  _, _, separate = init_model(hparams("dvae", share_encoder=False))
   assert "dae_inference" not in shared["params"] and "dae_inference" in separate["params"]
 
 
@@ -155,7 +137,7 @@ def test_dvae_terms_add_the_dae_and_generated_label_terms():
 )
 def test_kernel_init_is_a_choice(name, std):
   """The encoder's 3136 -> 384 layer: each initializer's weight spread (biases stay zero)."""
-  _, _, variables = _init(hparams("vae", net=dict(kernel_init=name)), abstract=False)
+  _, _, variables = init_model(hparams("vae", net=dict(kernel_init=name)), abstract=False)
   dense = variables["params"]["inference"]["trunk"]["dense_0"]
   np.testing.assert_allclose(np.std(dense["kernel"]), std, rtol=0.02)
   assert not np.any(dense["bias"])

@@ -9,7 +9,7 @@ import pytest
 from dvae_jax.configs import ConfigError
 from dvae_jax.experiment import make_objective
 from dvae_jax.models import get_family
-from tests.test_models import RNGS, _init, hparams
+from tests.helpers import RNGS, hparams, init_model
 
 SMALL = dict(image_shape=(4, 4, 1), num_classes=3)
 SMALL_NET = dict(conv_channels=(2, 2), fc_sizes=(5, 4), kernel_size=3)
@@ -51,7 +51,7 @@ def _regularized_sizes(params) -> dict[tuple[str, ...], int]:
 
 def _objective_and_terms(family: str, **model):
   config = hparams(family, "reference_conv", net=SMALL_NET, data=SMALL, weight_decay=WEIGHT_DECAY, **model)
-  module, x, variables = _init(config, BATCH, abstract=False)
+  module, x, variables = init_model(config, BATCH, abstract=False)
   # Every parameter of a scope set to that scope's value: each R_scope is then known in closed form.
   params = jax.tree_util.tree_map_with_path(
     lambda path, leaf: jnp.full_like(leaf, SCOPE_VALUES[_scope(_names(path))]), variables["params"]
@@ -128,7 +128,7 @@ def test_reference_l2_is_refused_for_a_family_without_reference_scopes():
 @pytest.mark.parametrize("family,prefix", [("vae", ("inference",)), ("classifier", ())])
 def test_label_logits_are_batch_normalized_with_fixed_scale_and_offset(family, prefix):
   config = hparams(family)
-  module, x, variables = _init(config, 8, abstract=False)
+  module, x, variables = init_model(config, 8, abstract=False)
   params, stats = variables["params"], variables["batch_stats"]
   for name in prefix:
     params, stats = params[name], stats[name]
@@ -144,7 +144,7 @@ def test_label_logits_are_batch_normalized_with_fixed_scale_and_offset(family, p
 
 
 def test_plain_label_head_is_a_switch():
-  _, _, variables = _init(hparams("vae", label_batch_norm=False))
+  _, _, variables = init_model(hparams("vae", label_batch_norm=False))
   assert "bn_label_head" not in variables["batch_stats"]["inference"]
 
 
@@ -163,7 +163,7 @@ def test_importance_weighted_proposal_of_average_z_is_the_decoded_posterior():
     sample_mode="average_z",
     label_head=False,
   )
-  module, x, variables = _init(config, 2, abstract=False)
+  module, x, variables = init_model(config, 2, abstract=False)
   x = jnp.array([[[[0.0], [1.0]], [[1.0], [0.0]]], [[[1.0], [1.0]], [[0.0], [1.0]]]])
   key = jax.random.key(11)
   got = log_marginal_estimate(module, variables, config, x, key, num_samples=1, chunk_size=1)

@@ -50,7 +50,7 @@ def test_an_unseeded_draw_fails_the_command(tmp_path, shared_data, monkeypatch, 
   """`dvae check-repro` as a user runs it (in this process) on a model whose dropout/noise key is
   derived from an unseeded generator at trace time (a common slip: np.random in a model)."""
   from dvae_jax import main
-  from tests.conftest import REPO
+  from tests.helpers import REPO
 
   seeded = module_rngs
   monkeypatch.setattr(

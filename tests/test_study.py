@@ -22,7 +22,7 @@ from dvae_jax.errors import ConfigError, WorkdirError
 from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from dvae_jax.preemption import PREEMPTED_EXIT_STATUS
 from dvae_jax.study import Evaluate, Group, Study, Table, load_study, report, runner, spec, stats
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "study"
 QUICK = "smoke:quick"  # experiments/studies/smoke.py with one seed: runs vae seed 0, dvae seed 0

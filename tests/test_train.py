@@ -14,23 +14,9 @@ from dvae_jax.checkpoint import Checkpointer, CheckpointError
 from dvae_jax.configs import load_experiment
 from dvae_jax.experiment import build_experiment
 from dvae_jax.metric_writer import read_metrics, reproducible_records
+from tests.helpers import assert_trees_equal, final_state
 
 STEPS_PER_EPOCH = 8  # 128 training images, batch 16
-
-
-def _final_state(config, workdir: pathlib.Path):
-  experiment = build_experiment(config)
-  checkpointer = Checkpointer(workdir / "checkpoints")
-  state = checkpointer.restore(checkpointer.latest_step(), experiment.init_state())
-  checkpointer.close()
-  return jax.device_get(state)
-
-
-def _assert_trees_equal(a, b) -> None:
-  leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
-  assert jax.tree.structure(a) == jax.tree.structure(b)
-  for x, y in zip(leaves_a, leaves_b, strict=True):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +53,7 @@ def test_same_seed_same_bits(reference_run, tmp_path):
   config, workdir, _, valid = reference_run
   assert train.train_and_evaluate(config, tmp_path) == valid
   assert reproducible_records(tmp_path) == reproducible_records(workdir)
-  _assert_trees_equal(_final_state(config, tmp_path), _final_state(config, workdir))
+  assert_trees_equal(final_state(config, tmp_path), final_state(config, workdir))
 
 
 def test_resumed_run_equals_uninterrupted_run(reference_run, tmp_path):
@@ -79,7 +65,7 @@ def test_resumed_run_equals_uninterrupted_run(reference_run, tmp_path):
       shutil.rmtree(checkpoint)
   assert train.train_and_evaluate(config, tmp_path) == valid
   assert reproducible_records(tmp_path) == reproducible_records(workdir)
-  _assert_trees_equal(_final_state(config, tmp_path), _final_state(config, workdir))
+  assert_trees_equal(final_state(config, tmp_path), final_state(config, workdir))
 
 
 def _assert_same_training(expected, actual, *, first_rel: float, final_rel: float) -> None:

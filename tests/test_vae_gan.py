@@ -19,9 +19,7 @@ from dvae_jax.metric_writer import reproducible_records
 from dvae_jax.models import ARCHITECTURES, get_family, model_config
 from dvae_jax.models.vae_gan import Discriminator
 from dvae_jax.optimizers import make_optimizer
-from tests.conftest import point_at_folder
-from tests.test_models import RNGS, _init, hparams
-from tests.test_train import _assert_trees_equal, _final_state
+from tests.helpers import RNGS, assert_trees_equal, final_state, hparams, init_model, point_at_folder
 
 BATCH = 4
 TINY_NET = dict(fc_sizes=(12, 8))
@@ -31,7 +29,7 @@ TINY_DISC = dict(hidden_sizes=(6,))
 def _setup(**model):
   config = hparams("vae_gan", "mlp", net=TINY_NET, latent_dim=3, **model)
   config = dataclasses.replace(config, discriminator=dataclasses.replace(config.discriminator, **TINY_DISC))
-  module, x, variables = _init(config, BATCH, abstract=False)
+  module, x, variables = init_model(config, BATCH, abstract=False)
   images = jax.random.uniform(jax.random.key(7), x.shape)
   batch = {"image": images, "label": jnp.zeros(BATCH, jnp.int32), "epoch": jnp.float32(3.0)}
   return config, module, variables, batch
@@ -138,7 +136,7 @@ def test_face_vae_heads_are_unconstrained_and_64x64():
     data=dict(image_shape=(64, 64, 3), num_classes=1),
     latent_dim=512,
   )
-  model, x, variables = _init(config, 2)
+  model, x, variables = init_model(config, 2)
   out = jax.eval_shape(lambda v: model.apply(v, x, train=False, rngs=RNGS), variables)
   assert out["logits"].shape == (1, 2, 64, 64, 3) and out["mean"].shape == (2, 512)
   # The heads are plain dense layers on the flattened features (no batch norm, no ReLU after them).
@@ -174,9 +172,9 @@ def test_combo_run_resumed_mid_epoch_equals_uninterrupted(gan_run, tmp_path):
       shutil.rmtree(checkpoint)
   assert train.train_and_evaluate(config, tmp_path) == valid
   assert reproducible_records(tmp_path) == reproducible_records(workdir)
-  _assert_trees_equal(_final_state(config, tmp_path), _final_state(config, workdir))
+  assert_trees_equal(final_state(config, tmp_path), final_state(config, workdir))
   # The discriminator did train in the combo epoch (and not in the solo one).
-  state = _final_state(config, workdir)
+  state = final_state(config, workdir)
   assert any(np.abs(np.asarray(leaf)).sum() > 0 for leaf in jax.tree.leaves(state.opt_state))
   assert valid["disc_loss"] > 0 and 0.0 <= valid["disc_accuracy"] <= 1.0
 

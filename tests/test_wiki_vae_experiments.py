@@ -14,7 +14,7 @@ from dvae_jax import main, train
 from dvae_jax.checkpoint import Checkpointer
 from dvae_jax.configs import load_experiment
 from dvae_jax.experiment import Experiment, build_experiment
-from tests.conftest import REPO, point_at_folder
+from tests.helpers import REPO, point_at_folder
 
 TRAIN_PER_FILE, TEST_IMAGES = 24, 40  # 120 training images: 108 after the first 10% go to validation
 NUM_FACES = 60  # 12 test images (20%), 48 training, of which 5 validate

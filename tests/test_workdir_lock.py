@@ -13,7 +13,7 @@ import pytest
 
 from dvae_jax import main, workdir_lock
 from dvae_jax.errors import WorkdirError
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 HOLD = """
 import sys, time
