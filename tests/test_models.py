@@ -8,7 +8,8 @@ import pytest
 from dvae_jax.configs import ConfigError
 from dvae_jax.models import ARCHITECTURES, FAMILIES, default_model_config, get_family
 from dvae_jax.models.corruption import CORRUPTIONS
-from dvae_jax.models.vae import dvae_terms, reparameterize, vae_terms
+from dvae_jax.models.dvae import dvae_terms
+from dvae_jax.models.vae import reparameterize, vae_terms
 from tests.helpers import RNGS, TINY, hparams, init_model
 
 CIFAR_NETWORK = dict(conv_channels=(128, 64), fc_sizes=(512, 256))

@@ -1,10 +1,9 @@
-"""Variational autoencoders: the VAE and the denoising VAE of dojoteef/dvae (DVAE).
+"""The variational autoencoder (the `vae` family), as dojoteef/dvae builds it.
 
-VAE: a diagonal Gaussian posterior q(z|x) from the network's encoder features, a prior (N(0, I) by
+A diagonal Gaussian posterior q(z|x) from the network's encoder features, a prior (N(0, I) by
 default, see priors.py), and the network's decoder as p(x|z). The reference also trains a label
-head on the encoder features (`label_head`).
-DVAE: the VAE's output (its likelihood's mean: the sigmoid output) is the corrupted input of a DAE
-trained jointly to reconstruct the clean x; the DAE's loss flows back into the VAE (docs/reference.md).
+head on the encoder features (`label_head`). Its DVAE, which feeds the VAE's output to a DAE, is
+the `dvae` family (dvae.py); Im et al.'s input-corruption denoising VAE is `denoising_vae`.
 """
 
 import dataclasses
@@ -244,105 +243,12 @@ def vae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config
   return terms, objective
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DVAEConfig(VAEConfig):
-  family: str = "dvae"
-  share_encoder: bool = True  # the DAE's encoder is the VAE's (the reference's wiring)
-
-
-class DVAE(nn.Module):
-  config: DVAEConfig
-
-  def setup(self):
-    cfg = self.config
-    self.vae = VAE(cfg)
-    if not cfg.share_encoder:
-      self.dae_inference = InferenceNet(cfg)
-    self.dae_generator = cfg.architecture.decoder(cfg.network, cfg.image_shape)
-
-  def _dae_encoder(self) -> InferenceNet:
-    return self.vae.inference if self.config.share_encoder else self.dae_inference
-
-  def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
-    cfg = self.config
-    out = self.vae(x, train=train)
-    samples, batch = out["logits"].shape[:2]
-    generated = cfg.mean(out["logits"]).reshape(samples * batch, *cfg.image_shape)
-    # With a shared encoder its batch-norm statistics update twice a step, on real and on
-    # generated images, as in the reference's TF code.
-    dae_posterior = self._dae_encoder()(generated, train=train)
-    # The DAE decodes the deterministic encoder features of the generated image.
-    dae_logits = self.dae_generator(dae_posterior["features"], train=train)
-    out["dae_logits"] = dae_logits.reshape(samples, batch, *cfg.image_shape)
-    if cfg.label_head:
-      out["generated_label_logits"] = dae_posterior["label_logits"].reshape(samples, batch, -1)
-    return out
-
-  def reconstruct(self, x: jax.Array) -> jax.Array:
-    return self.config.mean(self(x, train=False)["dae_logits"][0])
-
-  def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    return self.vae.encode(x)
-
-  def output_logits(self, z: jax.Array) -> jax.Array:
-    """The DVAE's output: the DAE applied to the VAE decoder's output, its mean (eval mode)."""
-    lead = z.shape[:-1]
-    generated = self.config.mean(self.vae.decode(z.reshape(-1, z.shape[-1])))
-    logits = self.dae_generator(self._dae_encoder()(generated, train=False)["features"], train=False)
-    return logits.reshape(*lead, *self.config.image_shape)
-
-  def log_prior(self, z: jax.Array) -> jax.Array:
-    return self.vae.log_prior(z)
-
-  def sample_prior(self, key: jax.Array, num: int) -> jax.Array:
-    return self.vae.sample_prior(key, num)
-
-  def sample_prior_components(self, key: jax.Array, num: int) -> jax.Array:
-    return self.vae.sample_prior_components(key, num)
-
-  def cluster(self, x: jax.Array) -> jax.Array:
-    return self.vae.cluster(x)
-
-
-def dvae_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: DVAEConfig) -> Terms:
-  terms, objective = vae_terms(outputs, batch, config)
-  x = batch["image"]
-  dae_recon = -jnp.mean(config.log_likelihood(outputs["dae_logits"], x[None], batch_dims=2), axis=0)
-  terms["dae_recon_nats"] = dae_recon
-  terms["output_recon_nats"] = dae_recon
-  # The DAE of the decoder's output is a deterministic function of z: the model's output p(x|z).
-  terms["output_neg_elbo_nats"] = dae_recon + terms["elbo_kl_nats"]
-  objective = objective + dae_recon
-  if config.label_head:
-    logits = outputs["generated_label_logits"]
-    labels = jnp.broadcast_to(batch["label"], logits.shape[:2])
-    generated_ce = jnp.mean(losses.softmax_cross_entropy(logits, labels), axis=0)
-    terms["generated_label_ce_nats"] = generated_ce
-    objective = objective + config.label_loss_weight * generated_ce
-  return terms, objective
-
-
 def vae_l2_multiplicity(path: tuple[str, ...], config: VAEConfig) -> int:
   """The reference VAE's per-image L2 count of a parameter: its loss is the sum of the "vae" scope's
   loss (KL + every variable's L2), the generator's (BCE + the generator's L2) and the recognition
   net's (label CE + the encoder's L2, label head included): 2 R_gen + 2 R_enc + R_mean + R_logvar."""
   del config
   if path[:1] == ("generator",) or path[:2] in {("inference", "trunk"), ("inference", "label_head")}:
-    return 2
-  return 1
-
-
-def dvae_l2_multiplicity(path: tuple[str, ...], config: DVAEConfig) -> int:
-  """The reference DVAE's: the "dvae" scope's loss (KL + every variable's L2), the VAE generator's,
-  the DAE generator's, and the shared recognition net's twice (label CE on x and on the VAE's
-  output): 3 R_enc + 2 R_gen + 2 R_daegen + R_mean + R_logvar. An unshared DAE encoder counts
-  twice (its own label loss and the "dvae" scope), and so does then the VAE's encoder."""
-  encoder = 3 if config.share_encoder else 2
-  if path[:2] == ("vae", "generator") or path[:1] == ("dae_generator",):
-    return 2
-  if path[:3] in {("vae", "inference", "trunk"), ("vae", "inference", "label_head")}:
-    return encoder
-  if path[:2] in {("dae_inference", "trunk"), ("dae_inference", "label_head")}:
     return 2
   return 1
 
@@ -355,19 +261,5 @@ FAMILIES.register(
     vae_terms,
     generators=(Generator("decoder", ("generator",), "recon_nats"),),
     l2_multiplicity=vae_l2_multiplicity,
-  ),
-)
-FAMILIES.register(
-  "dvae",
-  Family(
-    DVAEConfig,
-    DVAE,
-    dvae_terms,
-    # Which of the two the reference's table shows cannot be told from its code: both are reported.
-    generators=(
-      Generator("dae_decoder", ("dae_generator",), "dae_recon_nats"),
-      Generator("vae_decoder", ("vae", "generator"), "recon_nats"),
-    ),
-    l2_multiplicity=dvae_l2_multiplicity,
   ),
 )
