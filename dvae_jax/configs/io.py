@@ -97,3 +97,37 @@ def load_config(workdir: str | pathlib.Path) -> StrictConfigDict:
     )
   config.update(saved)
   return config.lock()
+
+
+def describe(config: ml_collections.ConfigDict | None, *, diff: bool = False) -> str:
+  """A config as text, one `key = value` line per entry (`dvae config`), nothing trained or loaded.
+
+  Args:
+    config: a resolved config (`load_experiment`, or the `--config` flag with its overrides).
+    diff: only the entries that differ from the family's base config, `base_config(family, network)`
+      (`# base: value` after each; an entry the base lacks or only the base has is marked so).
+  """
+  if config is None:
+    raise ConfigError("no config to describe; expected an experiment (dvae config --config PATH[:variant]).")
+  entries = _entries(config.to_dict())
+  if not diff:
+    return "\n".join(f"{key} = {value!r}" for key, value in entries.items())
+  family, network = config.model.family, config.model.network.name
+  base = _entries(base_config(family, network).to_dict())
+  lines = [f"# what differs from configs.base_config({family!r}, {network!r})"]
+  for key, value in entries.items():
+    if key not in base:
+      lines.append(f"{key} = {value!r}  # not in the base config")
+    elif base[key] != value:
+      lines.append(f"{key} = {value!r}  # base: {base[key]!r}")
+  lines += [f"{key}: absent  # base: {value!r}" for key, value in base.items() if key not in entries]
+  return "\n".join(lines)
+
+
+def _entries(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+  """A nested dict's leaves under dotted keys, in its order."""
+  out = {}
+  for name, value in tree.items():
+    key = f"{prefix}{name}"
+    out.update(_entries(value, f"{key}.") if isinstance(value, dict) else {key: value})
+  return out

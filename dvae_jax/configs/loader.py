@@ -13,22 +13,35 @@ names the key, its section and the nearest valid keys (`locking.StrictConfigDict
 import hashlib
 import importlib.util
 import pathlib
+import types
 
 import ml_collections
 
 from dvae_jax.configs.locking import StrictConfigDict, nearest, strict
 from dvae_jax.errors import ConfigError
 
-# The experiments folder of a source checkout (beside the package).
-REPOSITORY_EXPERIMENTS = pathlib.Path(__file__).resolve().parents[2] / "experiments"
+# The folder of a source checkout that holds experiments/ (beside the package).
+REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
+REPOSITORY_EXPERIMENTS = REPOSITORY / "experiments"
 
 
-def candidate_paths(name: str) -> list[pathlib.Path]:
-  """Where experiment `name` (a path, or a bare name such as "mnist_vae") is looked for, in order."""
+def candidate_paths(name: str, folder: str = "experiments") -> list[pathlib.Path]:
+  """Where file `name` (a path, or a bare name such as "mnist_vae") is looked for, in order: `folder` of
+  the current directory, then that of this checkout."""
   path = pathlib.Path(name)
   if path.suffix == ".py" or len(path.parts) > 1:
     return [path]
-  return [pathlib.Path("experiments") / f"{name}.py", REPOSITORY_EXPERIMENTS / f"{name}.py"]
+  return [pathlib.Path(folder) / f"{name}.py", REPOSITORY / folder / f"{name}.py"]
+
+
+def import_file(path: pathlib.Path, prefix: str) -> types.ModuleType:
+  """The Python file at `path` imported as a module of its own, named after its resolved path (so that
+  two files of one name stay apart): the one file loader of experiments and studies."""
+  digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+  module_spec = importlib.util.spec_from_file_location(f"{prefix}_{path.stem}_{digest}", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module
 
 
 def resolve_experiment(name: str) -> pathlib.Path:
@@ -72,10 +85,7 @@ def load_experiment(spec: str | pathlib.Path, variant: str | None = None) -> Str
   """
   name, spec_variant = split_spec(str(spec))
   path = resolve_experiment(name)
-  module_name = f"dvae_experiment_{path.stem}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
-  module_spec = importlib.util.spec_from_file_location(module_name, path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
+  module = import_file(path, "dvae_experiment")
   if not hasattr(module, "get_config"):
     raise ConfigError(f"{path} has no get_config(variant) function; expected an experiment config file.")
   chosen = variant if variant is not None else spec_variant

@@ -1,17 +1,20 @@
 """Settings that several experiments share, one function per published source or protocol, and the
-builders of experiment families with variants (so that experiment files never load each other).
+records of run tables (FACE_RUNS), so that experiment files never load each other.
 
-Each function takes a config from `base_config` and returns it changed; experiments compose them
-and then change what is their own. Where a setting follows a published system, docs/reference.md
-describes the original.
+Every preset has one signature, `preset(config, *, settings) -> config`: it takes a config from
+`base_config` (the docstring says which family and network), changes it and returns it; experiments
+compose them and then change what is their own. Where a setting follows a published system,
+docs/reference.md describes the original.
 """
 
+import dataclasses
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import ml_collections
 
-from dvae_jax.configs.base import base_config, network_section
-from dvae_jax.configs.variants import apply_variant, split_variants
+from dvae_jax.configs.base import network_section
 from dvae_jax.errors import ConfigError
 from dvae_jax.models import hparams
 from dvae_jax.models.priors import MixturePrior
@@ -126,13 +129,15 @@ def im_et_al_binarized_mnist(config: ml_collections.ConfigDict) -> ml_collection
   return config
 
 
-def learnable_loss_mnist(config: ml_collections.ConfigDict, *, pixel_loss: str) -> ml_collections.ConfigDict:
+def learnable_loss_mnist(
+  config: ml_collections.ConfigDict, *, pixel_loss: str, fashion: bool = False
+) -> ml_collections.ConfigDict:
   """The MNIST setting of xuganyu96/VAE-GAN-learnable-loss: a dense VAE with 5 latents and 3 hidden
   layers of 400 (ReLU, Xavier-uniform init: mxnet's `mx.init.Xavier()`) trained on all 60,000 MNIST
   training images in [0, 1] (not inverted; no validation split), one posterior draw, no label head
   and no L2, Adam 1e-3 at a constant rate on the per-image mean over batches of 64, 50 epochs.
   `pixel_loss`: "bce" (a Bernoulli likelihood) or "l2" (the sum of squared errors: a Gaussian
-  likelihood of variance 1/2, whose -log p is that sum plus a constant).
+  likelihood of variance 1/2, whose -log p is that sum plus a constant); `fashion`: Fashion-MNIST instead.
 
   `config` must come from `base_config(family, "mlp")` for the vae or vae_gan family.
   """
@@ -150,6 +155,8 @@ def learnable_loss_mnist(config: ml_collections.ConfigDict, *, pixel_loss: str) 
     config.model.gaussian_log_std = -0.5 * math.log(2.0)
   config.train.num_epochs = 50
   config.train.checkpoint_every_steps = 1000
+  if fashion:
+    config.data.name = "fashion_mnist"
   return config
 
 
@@ -173,11 +180,14 @@ def learnable_loss_faces(config: ml_collections.ConfigDict) -> ml_collections.Co
   return config
 
 
-def flax_example_vae() -> ml_collections.ConfigDict:
+def flax_example_vae(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The google/flax `examples/vae` model: MLP 784-500-20 (ReLU, LeCun-normal init, no batch norm),
   statically binarized MNIST (the first 50,000 training images), Adam 1e-3 at a constant rate,
-  batch 128, 10 epochs."""
-  config = textbook_vae(base_config("vae", "mlp"), batch_size=128)
+  batch 128, 10 epochs.
+
+  `config` must come from `base_config("vae", "mlp")`.
+  """
+  config = textbook_vae(config, batch_size=128)
   config.data.binarize = "static"
   config.data.train_limit = 50_000
   network = config.model.network
@@ -190,11 +200,14 @@ def flax_example_vae() -> ml_collections.ConfigDict:
   return config
 
 
-def mixture_comparison(*, mixture: bool) -> ml_collections.ConfigDict:
+def mixture_comparison(config: ml_collections.ConfigDict, *, mixture: bool) -> ml_collections.ConfigDict:
   """The flax-example VAE on dynamically binarized MNIST (all 54,000 training images), with a learned
   mixture of 10 Gaussians as prior (`mixture`) or N(0, I): the two arms of the prior comparison,
-  the same in everything but the prior; test NLL with k = 1000 on the first 1000 test images."""
-  config = flax_example_vae()
+  the same in everything but the prior; test NLL with k = 1000 on the first 1000 test images.
+
+  `config` must come from `base_config("vae", "mlp")`.
+  """
+  config = flax_example_vae(config)
   config.data.binarize = "dynamic"
   config.data.train_limit = None
   config.eval.iw_samples = 1000
@@ -204,34 +217,73 @@ def mixture_comparison(*, mixture: bool) -> ml_collections.ConfigDict:
   return config
 
 
-DENSE_VAE_VARIANTS = ("bce", "l2", "fashion")
+@dataclasses.dataclass(frozen=True)
+class FaceRun:
+  """A 64 x 64 face run of xuganyu96/VAE-GAN-learnable-loss as its run records have it (w_disc 10, w_pbp 1
+  and constant in every one); `learnable_loss_face_run` sets it.
+
+  Attributes:
+    network: the VAE's network.
+    discriminator: the discriminator of the VAE + D run.
+    latents: model.latent_dim.
+    solo_epochs: VAE-only epochs before the combined ones (VAE + D).
+    learning_rate: Adam's, of both players.
+    network_keys: set on the VAE's network.
+    light_network_keys: set on its lighter CPU stand-in (LIGHT_NETWORKS) instead; None: the run has none.
+    discriminator_keys: set on the discriminator (the original's or its lighter stand-in).
+  """
+
+  network: str
+  discriminator: str
+  latents: int
+  solo_epochs: int
+  learning_rate: float
+  network_keys: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  light_network_keys: Mapping[str, Any] | None = dataclasses.field(default_factory=dict)
+  discriminator_keys: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+  def vae_network(self, *, light: bool) -> str:
+    """The VAE's network, or its lighter CPU stand-in (`light`); a ConfigError if the run has none."""
+    if light and self.light_network_keys is None:
+      raise ConfigError(f"the face run on {self.network!r} has no lighter network; drop the variant 'light'.")
+    return LIGHT_NETWORKS[self.network] if light else self.network
 
 
-def learnable_loss_dense_vae(variant: str | None, *, family: str) -> ml_collections.ConfigDict:
-  """The dense MNIST VAE of xuganyu96/VAE-GAN-learnable-loss (`family` "vae": alone; "vae_gan": with
-  the discriminator the experiment sets), with its own variants (DENSE_VAE_VARIANTS: "bce", the
-  default, or "l2" pixel loss; "fashion" for Fashion-MNIST) and at most one generic variant."""
-  own, generic = split_variants(variant, DENSE_VAE_VARIANTS)
-  config = learnable_loss_mnist(base_config(family, "mlp"), pixel_loss="l2" if "l2" in own else "bce")
-  if "fashion" in own:
-    config.data.name = "fashion_mnist"
-  return apply_variant(config, generic)
-
-
-# The face runs as the original's run records have them (w_disc 10, w_pbp 1 and constant in every one):
-# variant -> (VAE network, discriminator, latents, solo epochs, learning rate of both players).
+# The face runs (experiments/faces_vae_gan.py's variants), as the original's run records have them.
 FACE_RUNS = {
-  "conv": ("face_dcgan", "conv_bn_discriminator", 512, 0, 1e-3),
-  "conv1024": ("face_dcgan", "conv_bn_discriminator", 1024, 100, 2e-4),  # its discriminator: 64 base channels
-  "resnet": ("face_dcgan", "resnet18_discriminator", 512, 0, 1e-3),
-  "resnet_solo": ("face_dcgan", "resnet18_discriminator", 1024, 100, 1e-3),
-  "resnet_2e-4": ("face_dcgan", "resnet18_discriminator", 1024, 100, 2e-4),
-  "deep": ("face_dcgan", "deep_conv_bn_discriminator", 1024, 100, 2e-4),  # the wider decoder
-  "dense": ("mlp", "dense_discriminator", 512, 0, 1e-3),  # 5 x 1024 dense layers; D: one hidden layer of 1024
+  "conv": FaceRun("face_dcgan", "conv_bn_discriminator", latents=512, solo_epochs=0, learning_rate=1e-3),
+  "conv1024": FaceRun(
+    "face_dcgan",
+    "conv_bn_discriminator",
+    latents=1024,
+    solo_epochs=100,
+    learning_rate=2e-4,
+    discriminator_keys={"base_channels": 64},
+  ),
+  "resnet": FaceRun("face_dcgan", "resnet18_discriminator", latents=512, solo_epochs=0, learning_rate=1e-3),
+  "resnet_solo": FaceRun("face_dcgan", "resnet18_discriminator", latents=1024, solo_epochs=100, learning_rate=1e-3),
+  "resnet_2e-4": FaceRun("face_dcgan", "resnet18_discriminator", latents=1024, solo_epochs=100, learning_rate=2e-4),
+  "deep": FaceRun(  # the wider decoder; on the lighter network, an extra conv per stage
+    "face_dcgan",
+    "deep_conv_bn_discriminator",
+    latents=1024,
+    solo_epochs=100,
+    learning_rate=2e-4,
+    network_keys={"decoder_channels": (512, 256, 128, 64)},
+    light_network_keys={"extra_convs": 1},
+  ),
+  "dense": FaceRun(  # 5 x 1024 dense layers; D: one hidden layer of 1024
+    "mlp",
+    "dense_discriminator",
+    latents=512,
+    solo_epochs=0,
+    learning_rate=1e-3,
+    network_keys={"fc_sizes": (1024,) * 5, "activation": "relu", "batch_norm": False},
+    light_network_keys=None,
+    discriminator_keys={"hidden_sizes": (1024,)},
+  ),
 }
-FACE_VARIANTS = (*FACE_RUNS, "light")
-FACE_VAE_VARIANTS = ("conv", "conv1024", "deep", "dense", "light")  # the runs without a discriminator
-# "light": today's lighter CPU networks instead of the original's (docs/models.md): VAE network, discriminator.
+# The lighter CPU networks instead of the original's (docs/models.md): VAE network, discriminators.
 LIGHT_NETWORKS = {
   "face_dcgan": "face_conv",
   "conv_bn_discriminator": "conv_discriminator",
@@ -240,41 +292,29 @@ LIGHT_NETWORKS = {
 }
 
 
-def learnable_loss_faces_run(variant: str | None, *, family: str) -> ml_collections.ConfigDict:
-  """One of the 64 x 64 face runs of xuganyu96/VAE-GAN-learnable-loss (FACE_RUNS; `family` "vae_gan"
-  against its discriminator, or "vae" for the VAE alone, FACE_VAE_VARIANTS), optionally "light" (the
-  lighter networks that train on a CPU), with at most one generic variant ("smoke" or "cpu")."""
-  allowed = FACE_VARIANTS if family == "vae_gan" else FACE_VAE_VARIANTS
-  own, generic = split_variants(variant, allowed)
-  light = "light" in own
-  runs = [name for name in own if name != "light"]
-  if len(runs) > 1:
-    raise ConfigError(f"config variant {variant!r}: expected at most one of {list(FACE_RUNS)} (and 'light').")
-  name = runs[0] if runs else "conv"
-  network, discriminator, latents, solo_epochs, learning_rate = FACE_RUNS[name]
-  if light and name == "dense":
-    raise ConfigError(f"config variant {variant!r}: the dense run has no lighter network; drop 'light'.")
-  config = learnable_loss_faces(base_config(family, LIGHT_NETWORKS[network] if light else network))
+def learnable_loss_face_run(
+  config: ml_collections.ConfigDict, *, run: FaceRun, light: bool = False
+) -> ml_collections.ConfigDict:
+  """One of the 64 x 64 face runs of xuganyu96/VAE-GAN-learnable-loss (FACE_RUNS), on the lighter networks
+  that train on a CPU if `light`: the VAE + D of the run (family "vae_gan"), or its VAE alone ("vae").
+
+  `config` must come from `base_config(family, run.vae_network(light=light))`.
+  """
+  if config.model.network.name != run.vae_network(light=light):
+    raise ConfigError(
+      f"face run: config.model.network.name is {config.model.network.name!r}; expected "
+      f"{run.vae_network(light=light)!r}, the run's (base_config(family, run.vae_network(light=light)))."
+    )
+  config = learnable_loss_faces(config)
   model = config.model
-  model.latent_dim = latents
-  if name == "dense":
-    model.network.fc_sizes = (1024,) * 5
-    model.network.activation = "relu"
-    model.network.batch_norm = False
-  if name == "deep":
-    if light:
-      model.network.extra_convs = 1
-    else:
-      model.network.decoder_channels = (512, 256, 128, 64)
-  if family == "vae_gan":
-    model.discriminator = network_section(LIGHT_NETWORKS[discriminator] if light else discriminator)
+  model.latent_dim = run.latents
+  model.network.update(run.light_network_keys if light else run.network_keys)
+  if model.family == "vae_gan":
+    model.discriminator = network_section(LIGHT_NETWORKS[run.discriminator] if light else run.discriminator)
     model.discriminator.kernel_init = "xavier_uniform"
-    if name == "dense":
-      model.discriminator.hidden_sizes = (1024,)
-    if name == "conv1024":
-      model.discriminator.base_channels = 64
+    model.discriminator.update(run.discriminator_keys)
     model.disc_weight = 10.0
-    model.solo_epochs = solo_epochs
-    config.optim.discriminator_learning_rate = learning_rate
-  config.optim.learning_rate = learning_rate
-  return apply_variant(config, generic)
+    model.solo_epochs = run.solo_epochs
+    config.optim.discriminator_learning_rate = run.learning_rate
+  config.optim.learning_rate = run.learning_rate
+  return config

@@ -241,7 +241,18 @@ def runs(study: Study, runs_root: str | pathlib.Path) -> list[Run]:
   return [run for *_, run in sorted(found, key=lambda item: item[:2])]
 
 
+def parse_variant(variant: str | None, declared: Mapping[str, Any]) -> Any:
+  """A study's variant, in the one grammar of experiments and studies (`configs.parse_variant`) without the
+  generic variants: each setting of `declared` (the study file's VARIANTS table) with the value it names.
+
+  For example, with VARIANTS = {"setting": (None, "cpu3")}, "cpu3" gives setting "cpu3" and None gives None;
+  any other name is a ConfigError listing the valid ones.
+  """
+  from dvae_jax.configs.variants import parse_variant as parse  # lazily: importing the package stays light
+
+  return parse(variant, declared, generic=(), kind="study")
+
+
 def check_variant(variant: str | None, own: Sequence[str]) -> None:
-  """For a study's get_study(variant): a ConfigError unless `variant` is None or one of `own`."""
-  if variant is not None and variant not in own:
-    raise ConfigError(f"unknown study variant {variant!r}; valid variants: {list(own)} (or none).")
+  """`parse_variant` of a study whose variants are the names `own`, one at a time; a ConfigError for any other."""
+  parse_variant(variant, {"variant": (None, *own)})
