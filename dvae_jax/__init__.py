@@ -10,7 +10,7 @@ From Python (imported on first use, so `import dvae_jax` stays light):
 
 import importlib
 
-__version__ = "0.1.1"
+__version__ = "0.2.0"
 
 _PUBLIC = {
   "load_experiment": "dvae_jax.configs",

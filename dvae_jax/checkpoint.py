@@ -226,7 +226,7 @@ class Checkpointer:
     elif step not in self._warned_unverifiable:
       self._warned_unverifiable.add(step)
       logging.warning(
-        "The checkpoint at step %d in %s was written without content digests (by a dvae-jax before 0.1.1); "
+        "The checkpoint at step %d in %s was written without content digests (by a dvae-jax before 0.2.0); "
         "it cannot be verified.",
         step,
         self.directory,

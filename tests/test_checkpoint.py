@@ -157,7 +157,7 @@ def test_checkpoint_without_digest_loads_with_a_note(run_copy, caplog):
   notes = [r.getMessage() for r in caplog.records if "cannot be verified" in r.getMessage()]
   assert notes == [
     f"The checkpoint at step 24 in {run_copy / 'checkpoints'} was written without content digests "
-    "(by a dvae-jax before 0.1.1); it cannot be verified."
+    "(by a dvae-jax before 0.2.0); it cannot be verified."
   ]
 
 
