@@ -51,6 +51,7 @@ COMMANDS = {
     ("data_dir", "mirror"),
   ),
   "study": ("train and evaluate a study's runs over seeds, or report them", study_cli.USAGE, study_cli.FLAGS),
+  "config": ("print an experiment's config as resolved, training nothing", "--config C [--diff]", ("config", "diff")),
 }
 COMMON_FLAGS = ("verbose",)
 INTERRUPTED_EXIT_STATUS = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
@@ -147,6 +148,7 @@ _CPU_DEVICES = flags.DEFINE_integer(
   lower_bound=1,
 )
 _MIRRORS = flags.DEFINE_multi_string("mirror", None, "Base URL to download from instead of the official mirrors.")
+_DIFF = flags.DEFINE_bool("diff", False, "`config`: only what differs from the family's base config (base.py).")
 _VERBOSE = flags.DEFINE_bool("verbose", False, "On an error, print its traceback too (by default: one paragraph).")
 
 
@@ -178,7 +180,7 @@ def _main(command: str, argv: list[str]) -> None:
   # Imported here so that `dvae --help` and flag errors stay fast.
   from dvae_jax import console, evaluate, figures, reports, train
   from dvae_jax.checkpoint import CheckpointError
-  from dvae_jax.configs import ConfigError
+  from dvae_jax.configs import ConfigError, describe
   from dvae_jax.data import DataError, download
   from dvae_jax.errors import WorkdirError
   from dvae_jax.preemption import PREEMPTED_EXIT_STATUS, Preempted
@@ -207,6 +209,9 @@ def _main(command: str, argv: list[str]) -> None:
       return
     if command == "check-repro":
       _check_repro()
+      return
+    if command == "config":  # the resolved config (--diff: what differs from its family's base), nothing trained
+      print(describe(_CONFIG.value, diff=_DIFF.value))
       return
     if not _WORKDIR.value:
       _fail(f"--workdir is required; usage: dvae {command} {COMMANDS[command][1]}")

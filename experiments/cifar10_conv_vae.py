@@ -35,14 +35,12 @@ and without glasses, that do not improve with longer training.
 
 from dvae_jax import configs
 
-VARIANTS = ("cifar10", "celeba")
+VARIANTS = {"data": ("cifar10", "celeba")}
 
 
 def get_config(variant: str | None = None):
-  own, generic = configs.split_variants(variant, VARIANTS)
-  if len(own) > 1:
-    raise configs.ConfigError(f"config variant {variant!r}: expected at most one of {list(VARIANTS)}.")
-  celeba = own == ["celeba"]
+  arg = configs.parse_variant(variant, VARIANTS)
+  celeba = arg.data == "celeba"
   config = configs.presets.textbook_vae(configs.base_config("vae", "face_conv"), batch_size=100)
   network = config.model.network
   network.base_channels = 16
@@ -63,4 +61,4 @@ def get_config(variant: str | None = None):
   else:
     config.data.name = "cifar10"
     config.train.num_epochs = 50
-  return configs.apply_variant(config, generic)
+  return configs.apply_variant(config, arg)

@@ -30,16 +30,14 @@ checkpoint (docs/reference.md, section 5, shows the message).
 
 from dvae_jax import configs
 
-VARIANTS = ("colour", "grayscale")
+VARIANTS = {"grayscale": {"colour": False, "grayscale": True}}
 
 
 def get_config(variant: str | None = None):
-  own, generic = configs.split_variants(variant, VARIANTS)
-  if len(own) > 1:
-    raise configs.ConfigError(f"config variant {variant!r}: expected at most one of {list(VARIANTS)}.")
+  arg = configs.parse_variant(variant, VARIANTS)
   config = configs.presets.textbook_vae(configs.base_config("vae", "mlp"), batch_size=100)
   config.data.name = "cifar10"
-  config.data.grayscale = own == ["grayscale"]
+  config.data.grayscale = arg.grayscale
   network = config.model.network
   network.fc_sizes = (500, 500)
   network.activation = "softplus"
@@ -47,4 +45,4 @@ def get_config(variant: str | None = None):
   config.model.latent_dim = 100
   config.train.num_epochs = 50
   config.eval.iw_samples = 0
-  return configs.apply_variant(config, generic)
+  return configs.apply_variant(config, arg)

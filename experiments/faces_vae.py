@@ -8,8 +8,15 @@ with "smoke" or "cpu".
   dvae train --config experiments/faces_vae.py:dense --workdir runs/faces_dense_vae --config.data.path=/path/to/faces
 """
 
+from dvae_jax import configs
 from dvae_jax.configs import presets
+
+# The runs of experiments/faces_vae_gan.py that have a VAE-only twin, and "light".
+VARIANTS = {"run": {name: presets.FACE_RUNS[name] for name in ("conv", "conv1024", "deep", "dense")}, "light": False}
 
 
 def get_config(variant: str | None = None):
-  return presets.learnable_loss_faces_run(variant, family="vae")
+  arg = configs.parse_variant(variant, VARIANTS)
+  config = configs.base_config("vae", arg.run.vae_network(light=arg.light))
+  config = presets.learnable_loss_face_run(config, run=arg.run, light=arg.light)
+  return configs.apply_variant(config, arg)

@@ -29,8 +29,14 @@ without a discriminator: experiments/faces_vae.py. The original publishes image 
 (200 epochs: 6783 s all combo, 5515 s with 50 solo epochs, 4326 s with 100, 3121 s with 150), no metric.
 """
 
+from dvae_jax import configs
 from dvae_jax.configs import presets
+
+VARIANTS = {"run": presets.FACE_RUNS, "light": False}  # FACE_RUNS: conv (the default), conv1024, resnet, ...
 
 
 def get_config(variant: str | None = None):
-  return presets.learnable_loss_faces_run(variant, family="vae_gan")
+  arg = configs.parse_variant(variant, VARIANTS)
+  config = configs.base_config("vae_gan", arg.run.vae_network(light=arg.light))
+  config = presets.learnable_loss_face_run(config, run=arg.run, light=arg.light)
+  return configs.apply_variant(config, arg)

@@ -33,17 +33,17 @@ noisy input 9.37 dB. The original's rate and full schedule were not run here.
 
 from dvae_jax import configs
 
-VARIANTS = ("fast",)
+VARIANTS = {"fast": False}
 LEARNING_RATE = 1e-5  # the original's Adam rate
 FAST_LEARNING_RATE = 1e-3  # variant "fast"
 
 
 def get_config(variant: str | None = None):
-  own, generic = configs.split_variants(variant, VARIANTS)
+  arg = configs.parse_variant(variant, VARIANTS)
   config = configs.presets.autoencoder_mnist(
     configs.base_config("ae", "arunarn2_conv"), batch_size=64, num_epochs=25, likelihood="bernoulli"
   )
-  config.optim.learning_rate = FAST_LEARNING_RATE if "fast" in own else LEARNING_RATE
+  config.optim.learning_rate = FAST_LEARNING_RATE if arg.fast else LEARNING_RATE
   config.data.validation_fraction = 5000 / 60000
   config.model.corruption.update(name="gaussian", std=0.5, clip=True)
-  return configs.apply_variant(config, generic)
+  return configs.apply_variant(config, arg)

@@ -13,8 +13,13 @@ variant "fashion", Fashion-MNIST; combinable with "smoke" or "cpu" (comma-separa
 The original publishes reconstructions of the first ten test digits, no number.
 """
 
-from dvae_jax.configs import presets
+from dvae_jax import configs
+
+VARIANTS = {"pixel_loss": ("bce", "l2"), "fashion": False}
 
 
 def get_config(variant: str | None = None):
-  return presets.learnable_loss_dense_vae(variant, family="vae")
+  arg = configs.parse_variant(variant, VARIANTS)
+  config = configs.base_config("vae", "mlp")
+  config = configs.presets.learnable_loss_mnist(config, pixel_loss=arg.pixel_loss, fashion=arg.fashion)
+  return configs.apply_variant(config, arg)

@@ -13,12 +13,14 @@ sees inverted images, and this one trains in about a minute on a CPU.
 
 from dvae_jax import configs
 
+VARIANTS = {"fashion": False}
+
 
 def get_config(variant: str | None = None):
-  own, generic = configs.split_variants(variant, ("fashion",))
+  arg = configs.parse_variant(variant, VARIANTS)
   config = configs.base_config("classifier", "mlp")
   config.data.invert = False
-  if "fashion" in own:
+  if arg.fashion:
     config.data.name = "fashion_mnist"
   network = config.model.network
   network.fc_sizes = (512, 512)
@@ -32,4 +34,4 @@ def get_config(variant: str | None = None):
   config.train.num_epochs = 5
   config.train.checkpoint_every_steps = 1000
   config.eval.iw_samples = 0
-  return configs.apply_variant(config, generic)
+  return configs.apply_variant(config, arg)

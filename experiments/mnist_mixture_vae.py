@@ -27,4 +27,5 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  return configs.apply_variant(configs.presets.mixture_comparison(mixture=True), variant)
+  config = configs.presets.mixture_comparison(configs.base_config("vae", "mlp"), mixture=True)
+  return configs.apply_variant(config, variant)

@@ -14,4 +14,5 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  return configs.apply_variant(configs.presets.mixture_comparison(mixture=False), variant)
+  config = configs.presets.mixture_comparison(configs.base_config("vae", "mlp"), mixture=False)
+  return configs.apply_variant(config, variant)

@@ -22,24 +22,17 @@ data set, not per image), no per-image number.
 
 from dvae_jax import configs
 
-LATENT_SIZES = {"z100": 100, "z10": 10, "z2": 2}
+VARIANTS = {"latent_dim": {"z100": 100, "z10": 10, "z2": 2}}
 
 
 def get_config(variant: str | None = None):
-  names = [name for name in (variant or "").split(",") if name]
-  sizes = [LATENT_SIZES[name] for name in names if name in LATENT_SIZES]
-  others = [name for name in names if name not in LATENT_SIZES]
-  if len(sizes) > 1 or len(others) > 1:
-    raise configs.ConfigError(
-      f"config variant {variant!r}: expected at most one of {list(LATENT_SIZES)} and at most one other variant "
-      f"({list(configs.VARIANTS)}), comma-separated."
-    )
+  arg = configs.parse_variant(variant, VARIANTS)
   config = configs.presets.textbook_vae(configs.base_config("vae", "mlp"), batch_size=100)
   network = config.model.network
   network.fc_sizes = (500, 500)
   network.activation = "softplus"
   network.kernel_init = "xavier_uniform"
   config.train.num_epochs = 13
-  config = configs.apply_variant(config, others[0] if others else None)
-  config.model.latent_dim = sizes[0] if sizes else LATENT_SIZES["z100"]
+  config = configs.apply_variant(config, arg)
+  config.model.latent_dim = arg.latent_dim  # after the variant: smoke keeps the chosen z
   return config

@@ -20,4 +20,5 @@ from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  return configs.apply_variant(configs.presets.flax_example_vae(), variant)
+  config = configs.presets.flax_example_vae(configs.base_config("vae", "mlp"))
+  return configs.apply_variant(config, variant)

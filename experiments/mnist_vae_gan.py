@@ -15,11 +15,17 @@ players update alternately, the discriminator first (model.update_order="alterna
   dvae train --config experiments/mnist_vae_gan.py:smoke --workdir /tmp/smoke   # seconds
 """
 
-from dvae_jax.configs import presets
+from dvae_jax import configs
+
+VARIANTS = {"pixel_loss": ("bce", "l2"), "fashion": False}
 
 
 def get_config(variant: str | None = None):
-  config = presets.learnable_loss_dense_vae(variant, family="vae_gan")
+  arg = configs.parse_variant(variant, VARIANTS)
+  config = configs.base_config("vae_gan", "mlp")
+  config = configs.presets.learnable_loss_mnist(config, pixel_loss=arg.pixel_loss, fashion=arg.fashion)
+  config = configs.apply_variant(config, arg)
+  # After the variant: the discriminator keeps its size in every variant, smoke included.
   config.model.discriminator.hidden_sizes = (200,)
   config.model.discriminator.kernel_init = "xavier_uniform"
   config.model.disc_weight = 1.0

@@ -89,6 +89,31 @@ def test_config_by_experiment_name_and_an_unknown_name(tmp_path, capsys):
   assert not (tmp_path / "w").exists()
 
 
+def test_config_prints_the_resolved_config_without_training(shared_data, tmp_path):
+  """`dvae config` prints every key as resolved (variant and overrides applied), or with --diff what differs from
+  the family's base config; nothing is trained or written."""
+  result = dvae("config", "--config", "experiments/faces_vae_gan.py:conv1024", data_dir=shared_data)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  for line in ("model.latent_dim = 1024", "model.discriminator.base_channels = 64", "model.solo_epochs = 100"):
+    assert line in lines
+  assert "optim.learning_rate = 0.0002" in lines and "seed = 0" in lines and "data.name = 'image_folder'" in lines
+  result = dvae("config", "--config", "faces_vae_gan:conv1024,smoke", "--config.seed=3", "--diff", data_dir=shared_data)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert lines[0] == "# what differs from configs.base_config('vae_gan', 'face_dcgan')"
+  assert "seed = 3  # base: 0" in lines and "model.latent_dim = 8  # base: 50" in lines  # smoke's latents
+  assert "model.discriminator.name = 'conv_bn_discriminator'  # base: 'dense_discriminator'" in lines
+  assert not any(line.startswith(("data.dir", "optim.b1")) for line in lines)  # unchanged keys are left out
+
+
+def test_config_names_the_valid_variants_of_a_misspelt_one(shared_data):
+  result = dvae("config", "--config", "faces_vae_gan:conv1025", data_dir=shared_data)
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert "unknown config variant 'conv1025' (did you mean 'conv1024' or 'conv'?); expected names from" in result.stderr
+  assert "'resnet_solo'" in result.stderr and "at most one of ['smoke', 'cpu']" in result.stderr
+
+
 def test_help_lists_every_command_and_each_command_has_its_own(capsys):
   from dvae_jax import main
 

@@ -187,10 +187,26 @@ def test_an_unknown_experiment_names_the_nearest_ones():
 def test_a_misspelt_variant_names_the_nearest_ones():
   with pytest.raises(configs.ConfigError, match=r"unknown config variant 'smok' \(did you mean 'smoke'\?\); valid"):
     configs.load_experiment("mnist_vae:smok")
-  with pytest.raises(configs.ConfigError, match=r"'fashon' is not a variant \(did you mean 'fashion'\?\); expected"):
+  with pytest.raises(configs.ConfigError, match=r"variant 'fashon' \(did you mean 'fashion'\?\) in 'l2,fashon'; expe"):
     configs.load_experiment("mnist_dense_vae:l2,fashon")
-  with pytest.raises(configs.ConfigError, match=r"'smok' is not a variant \(did you mean 'smoke'\?\); expected names"):
+  with pytest.raises(configs.ConfigError, match=r"'smok' \(did you mean 'smoke'\?\) in 'l2,smok'; expected names"):
     configs.load_experiment("mnist_dense_vae:l2,smok")
+
+
+def test_describe_prints_every_key_or_what_differs_from_the_base_config():
+  config = configs.load_experiment("faces_vae_gan:conv1024")
+  lines = configs.describe(config).splitlines()
+  assert "model.latent_dim = 1024" in lines and "seed = 0" in lines and "data.path = None" in lines
+  assert len(lines) == len(configs.io._entries(config.to_dict()))  # every key, once
+  diff = configs.describe(config, diff=True).splitlines()
+  assert diff[0] == "# what differs from configs.base_config('vae_gan', 'face_dcgan')"
+  assert "model.latent_dim = 1024  # base: 50" in diff
+  assert "model.discriminator.base_channels = 64  # not in the base config" in diff  # another discriminator's key
+  assert "model.discriminator.hidden_sizes: not in this config  # base: (200,)" in diff
+  assert not any(line.startswith("seed") for line in diff)
+  assert configs.describe(configs.base_config("vae_gan", "face_dcgan"), diff=True).splitlines() == diff[:1]
+  with pytest.raises(configs.ConfigError, match="no config to describe"):
+    configs.describe(None)
 
 
 def test_experiments_share_builders_through_the_package_not_each_other():

@@ -28,6 +28,20 @@ def test_experiment_configs_validate(name, shared_data, face_folder, tmp_path):
       assert experiment.steps_per_epoch > 0
 
 
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_declared_variant_loads_and_validates(name, face_folder, tmp_path):
+  """Each name of the experiment's VARIANTS table, alone and with smoke, and the generic variants."""
+  from dvae_jax.configs.loader import import_file
+
+  table = getattr(import_file(REPO / "experiments" / f"{name}.py", "test_experiment"), "VARIANTS", {})
+  own = [n for setting, choices in table.items() for n in ([setting] if choices is False else choices) if n]
+  for variant in (None, *configs.GENERIC_VARIANTS, *own, *(f"{n},smoke" for n in own)):
+    config = load_experiment(name, variant)
+    if config.data.name == "image_folder":
+      point_at_folder(config, face_folder, tmp_path)
+    configs.validate(config)
+
+
 @pytest.mark.parametrize(
   "name", ["mnist_binarized_mlp_vae", "mnist_mlp_vae", "mnist_mixture_vae", "mnist_mixture_vae_standard_prior"]
 )

@@ -74,6 +74,19 @@ def test_unknown_variant_is_refused_with_the_valid_ones(name):
       assert repr(variant) in str(error.value)
 
 
+@pytest.mark.parametrize("name", [*STUDIES, "smoke"])
+def test_the_variants_table_declares_the_study_variants(name):
+  """A study's variants are its VARIANTS table, read by the one parser (configs.parse_variant)."""
+  from dvae_jax.configs.loader import import_file
+
+  table = import_file(STUDIES_DIR / f"{name}.py", "test_study").VARIANTS
+  declared = [n for setting, choices in table.items() for n in ([setting] if choices is False else choices) if n]
+  expected = ("quick",) if name == "smoke" else [variant for variant in STUDIES[name] if variant is not None]
+  assert sorted(declared) == sorted(expected)
+  for variant in declared:
+    assert study_of(name, variant).name == f"{name}_{variant}"
+
+
 @pytest.mark.parametrize("name", STUDIES)
 def test_docstring_gives_the_commands_of_every_variant(name):
   text = (STUDIES_DIR / f"{name}.py").read_text()

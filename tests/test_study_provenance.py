@@ -18,11 +18,11 @@ def _study(seeds=(0,), evaluate: Evaluate = SAMPLING) -> Study:
   return Study("s", {"vae": Group("mnist_vae:smoke", SMALL)}, seeds=seeds, evaluate=evaluate)
 
 
-def _run(tmp_path: pathlib.Path, evaluate: Evaluate = SAMPLING) -> spec.Run:
+def _run(tmp_path: pathlib.Path, evaluate: Evaluate = SAMPLING) -> spec.StudyRun:
   return spec.runs(_study(evaluate=evaluate), tmp_path)[0]
 
 
-def _record(run: spec.Run, *, epoch: float = 2.0, iw_samples: int = 2, config: dict | None = None) -> None:
+def _record(run: spec.StudyRun, *, epoch: float = 2.0, iw_samples: int = 2, config: dict | None = None) -> None:
   """The files of a finished run, trained as the study asks unless `config` (dotted key -> value) says otherwise."""
   trained = provenance.requested_config(run)
   for key, value in (config or {}).items():

@@ -114,14 +114,15 @@ def describe(config: ml_collections.ConfigDict | None, *, diff: bool = False) ->
     return "\n".join(f"{key} = {value!r}" for key, value in entries.items())
   family, network = config.model.family, config.model.network.name
   base = _entries(base_config(family, network).to_dict())
-  lines = [f"# what differs from configs.base_config({family!r}, {network!r})"]
-  for key, value in entries.items():
+  lines = {}
+  for key in sorted({*entries, *base}):
     if key not in base:
-      lines.append(f"{key} = {value!r}  # not in the base config")
-    elif base[key] != value:
-      lines.append(f"{key} = {value!r}  # base: {base[key]!r}")
-  lines += [f"{key}: absent  # base: {value!r}" for key, value in base.items() if key not in entries]
-  return "\n".join(lines)
+      lines[key] = f"{key} = {entries[key]!r}  # not in the base config"
+    elif key not in entries:
+      lines[key] = f"{key}: not in this config  # base: {base[key]!r}"
+    elif base[key] != entries[key]:
+      lines[key] = f"{key} = {entries[key]!r}  # base: {base[key]!r}"
+  return "\n".join([f"# what differs from configs.base_config({family!r}, {network!r})", *lines.values()])
 
 
 def _entries(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

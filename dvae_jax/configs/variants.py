@@ -55,10 +55,8 @@ def parse_variant(
   for name in dict.fromkeys(part for part in (variant or "").split(",") if part):
     if name not in owner:
       where = "" if name == variant else f" in {variant!r}"
-      raise ConfigError(
-        f"unknown {kind} variant {name!r}{_guess(name, owner)}{where}; valid variants: {list(owner)} (or none)"
-        f"{_rules(settings, generic)}. Nothing was loaded."
-      )
+      valid = _rules(settings, generic) or f"valid variants: {list(owner)} (or none)"
+      raise ConfigError(f"unknown {kind} variant {name!r}{_guess(name, owner)}{where}; {valid}. Nothing was loaded.")
     setting = owner[name]
     if setting in chosen:
       raise ConfigError(
@@ -103,12 +101,12 @@ def _guess(name: str, valid: Sequence[str]) -> str:
 
 
 def _rules(settings: Mapping[str, Any], generic: Sequence[str]) -> str:
-  """How names combine, where a variant can have several: "; expected names from [...] and at most one of
-  [...], comma-separated, at most one of [...]"."""
+  """How names combine where a variant can have several ("expected names from [...] and at most one of [...],
+  comma-separated, at most one of [...]"); "" where it has one setting."""
   if len(settings) < 2:
     return ""
   own = [[name for name in choices if name is not None] for s, choices in settings.items() if s != GENERIC]
-  text = f"; expected names from {[name for names in own for name in names]}"
+  text = f"expected names from {[name for names in own for name in names]}"
   text += f" and at most one of {list(generic)}, comma-separated" if generic else ", comma-separated"
   return text + "".join(f", at most one of {names}" for names in own if len(names) > 1)
 

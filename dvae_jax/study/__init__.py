@@ -13,6 +13,17 @@ Importing this package is light (no jax): the launcher's runs are processes of t
 """
 
 from dvae_jax.study.loader import load_study, resolve_study
-from dvae_jax.study.spec import Evaluate, Group, Metric, Run, Study, Table, check_variant
+from dvae_jax.study.spec import Evaluate, Group, Metric, Study, StudyRun, Table, check_variant, parse_variant
 
-__all__ = ["Evaluate", "Group", "Metric", "Run", "Study", "Table", "check_variant", "load_study", "resolve_study"]
+__all__ = [
+  "Evaluate",
+  "Group",
+  "Metric",
+  "Study",
+  "StudyRun",
+  "Table",
+  "check_variant",
+  "load_study",
+  "parse_variant",
+  "resolve_study",
+]

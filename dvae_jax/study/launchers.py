@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dvae_jax import configs, workdir_lock
 from dvae_jax.preemption import PREEMPTED_EXIT_STATUS
 from dvae_jax.study import provenance
-from dvae_jax.study.spec import Run
+from dvae_jax.study.spec import StudyRun
 
 STEPS = ("train", "evaluate")
 # A rerun right after a kill finds the killed run's processes still checkpointing (they stop on
@@ -32,7 +32,7 @@ class Planned:
   then whether as the study asks), and the checkpoint an unfinished run resumes from."""
 
   index: int  # 1-based, in the study's order
-  run: Run
+  run: StudyRun
   arguments: dict[str, list[str]]  # step -> dvae arguments
   finished: bool
   resumed_step: int | None = None  # an unfinished run's latest checkpoint

@@ -23,7 +23,7 @@ from typing import Any
 
 from dvae_jax import configs
 from dvae_jax.reports.files import read_json
-from dvae_jax.study.spec import Run
+from dvae_jax.study.spec import StudyRun
 
 # The training length: a run trained for another number of epochs is another result.
 TRAINING_KEYS = ("train.num_epochs",)
@@ -54,7 +54,7 @@ class Recorded:
     differences: recorded -> asked, of the checks the records allow (none without a config.json).
   """
 
-  run: Run
+  run: StudyRun
   config: dict[str, Any] | None
   evaluation: dict[str, Any] | None
   differences: tuple[Difference, ...] = ()
@@ -90,7 +90,7 @@ def _less(first: Any, second: Any) -> bool:
   return isinstance(first, int | float) and isinstance(second, int | float) and first < second
 
 
-def requested_config(run: Run):
+def requested_config(run: StudyRun):
   """The locked, validated config that `dvae train` will build from the run's command line."""
   config = configs.load_experiment(run.experiment)
   config.lock()
@@ -120,7 +120,7 @@ def setting(config: dict[str, Any], key: str) -> Any:
   return value
 
 
-def read_evaluation(run: Run) -> dict[str, Any] | None:
+def read_evaluation(run: StudyRun) -> dict[str, Any] | None:
   """The run's eval_test.json, None if it has none (not finished)."""
   path = run.workdir / "eval_test.json"
   if not path.exists():
@@ -128,7 +128,7 @@ def read_evaluation(run: Run) -> dict[str, Any] | None:
   return read_json(path, f"the test metrics of `dvae evaluate --workdir {run.workdir}`")
 
 
-def check(run: Run, requested: dict[str, Any] | None = None) -> Recorded:
+def check(run: StudyRun, requested: dict[str, Any] | None = None) -> Recorded:
   """The run's records (config.json, eval_test.json) with how they differ from the study's request.
 
   Args:
@@ -154,7 +154,7 @@ def check(run: Run, requested: dict[str, Any] | None = None) -> Recorded:
   return Recorded(run, recorded, evaluation, tuple(differences))
 
 
-def _evaluation_differences(run: Run, recorded: dict, requested: dict, evaluation: dict) -> list[Difference]:
+def _evaluation_differences(run: StudyRun, recorded: dict, requested: dict, evaluation: dict) -> list[Difference]:
   """The evaluated epoch against the end of the recorded training, and the importance sampling against
   the study's options (the experiment's where the study sets none); a key eval_test.json lacks is not compared."""
   differences = []

@@ -26,7 +26,7 @@ import pathlib
 from dvae_jax.errors import WorkdirError
 from dvae_jax.reports.headline import HEADLINE
 from dvae_jax.study import provenance, spec, stats
-from dvae_jax.study.spec import Run, Study
+from dvae_jax.study.spec import Study, StudyRun
 
 # reports.HEADLINE's labels, with the generic words of a table that may mix families and likelihoods.
 LABELS = {key: label.format(loss="reconstruction loss", label_error="label error").strip() for label, key in HEADLINE}
@@ -37,7 +37,7 @@ WALL_COLUMN = "train_minutes"
 class Result:
   """A run and, once finished, its eval_test.json numbers, training minutes and records."""
 
-  run: Run
+  run: StudyRun
   metrics: dict[str, float] | None  # None: not finished
   train_minutes: float | None = None
   recorded: provenance.Recorded | None = None  # of a finished run

@@ -39,7 +39,7 @@ from dvae_jax.preemption import PREEMPTED_EXIT_STATUS
 from dvae_jax.study import provenance, spec
 from dvae_jax.study.launchers import LocalProcesses, Outcome, Planned, SlurmJobs, SlurmOptions, command_line
 from dvae_jax.study.provenance import requested_config
-from dvae_jax.study.spec import Run, Study
+from dvae_jax.study.spec import Study, StudyRun
 
 INTERRUPTED_EXIT_STATUS = 130  # Ctrl-C, as `dvae` exits on it; SIGTERM exits PREEMPTED_EXIT_STATUS, as `dvae train`
 
@@ -51,7 +51,7 @@ def flag_value(value: Any) -> str:
   return repr(tuple(value) if isinstance(value, list) else value)
 
 
-def arguments(run: Run) -> dict[str, list[str]]:
+def arguments(run: StudyRun) -> dict[str, list[str]]:
   """The `dvae train` and `dvae evaluate` arguments of a run."""
   overrides = {"seed": run.seed, **run.overrides}
   train = ["train", "--config", run.experiment, "--workdir", str(run.workdir)]

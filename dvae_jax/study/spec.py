@@ -198,7 +198,7 @@ def table_groups(study: Study, table: Table) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Run:
+class StudyRun:
   """One (group, seed) of a study: what to train and evaluate, and where."""
 
   group: str
@@ -218,7 +218,7 @@ def study_dir(study: Study, runs_root: str | pathlib.Path) -> pathlib.Path:
   return pathlib.Path(runs_root) / study.name
 
 
-def runs(study: Study, runs_root: str | pathlib.Path) -> list[Run]:
+def runs(study: Study, runs_root: str | pathlib.Path) -> list[StudyRun]:
   """Every run of the study: the classifier groups' first, then seed by seed (each seed of every group
   before the next seed, so that a study stopped halfway already has complete pairs)."""
   groups = expand_groups(study)
@@ -236,7 +236,7 @@ def runs(study: Study, runs_root: str | pathlib.Path) -> list[Run]:
       classifier_workdir = (
         None if classifier is None else study_dir(study, runs_root) / classifier / f"seed{first_seed}"
       )
-      run = Run(name, seed, group.experiment, dict(group.overrides), evaluate, workdir, classifier_workdir)
+      run = StudyRun(name, seed, group.experiment, dict(group.overrides), evaluate, workdir, classifier_workdir)
       found.append((name not in classifiers, position, run))
   return [run for *_, run in sorted(found, key=lambda item: item[:2])]
 

@@ -24,9 +24,10 @@ estimates, scaled from that table's and results/dvae_table's training times (4.0
 when least loaded, taken with what is now model.network.fast_ops=off; the default is about 1.7x faster).
 """
 
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table, check_variant
+from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study.spec import parse_variant
 
-VARIANTS = ("dvae",)
+VARIANTS = {"dvae": False}  # the DVAE instead of the VAE
 SEEDS = (0, 1, 2)
 
 COMMON = {
@@ -56,13 +57,13 @@ FIXES = {
 
 
 def get_study(variant: str | None = None) -> Study:
-  check_variant(variant, VARIANTS)
-  family = variant or "vae"
+  arg = parse_variant(variant, VARIANTS)
+  family = "dvae" if arg.dvae else "vae"
   groups = {"mnist_classifier": Group("mnist_classifier", CLASSIFIER, seeds=(0,))}
   for name, undone in FIXES.items():
     groups[name] = Group(f"mnist_{family}", {**COMMON, **undone})
   return Study(
-    name="ablation" if variant is None else f"ablation_{variant}",
+    name="ablation_dvae" if arg.dvae else "ablation",
     groups=groups,
     seeds=SEEDS,
     evaluate=Evaluate(iw_samples=0, recompute_batch_norm=50, classifier="mnist_classifier"),

@@ -23,9 +23,10 @@ and 0.1-0.2 min of evaluation per run on shared cores):
              autoencoders their own 10 epochs; tested on all 10,000 test images.
 """
 
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table, check_variant
+from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study.spec import parse_variant
 
-VARIANTS = ("cpu_short",)
+VARIANTS = {"cpu_short": False}  # the script's short schedules
 SEEDS = (0, 1, 2)
 EXPERIMENTS = (
   "mnist_conv_dae",
@@ -42,27 +43,29 @@ SHORT = {
   "mnist_conv_ae": {"train.num_epochs": 2},
 }
 
-DESCRIPTIONS = {
-  None: "The configs' own schedules: arunarn2's conv DAE 25 epochs at Adam 1e-5, the Hands-On ML autoencoders 10 "
-  "epochs, on all training images; tested on all 10,000 test images.",
-  "cpu_short": "**Shortened schedules for the two conv networks:** arunarn2's conv DAE 1 of its 25 epochs on the "
+FULL = (
+  "The configs' own schedules: arunarn2's conv DAE 25 epochs at Adam 1e-5, the Hands-On ML autoencoders 10 "
+  "epochs, on all training images; tested on all 10,000 test images."
+)
+SHORTENED = (
+  "**Shortened schedules for the two conv networks:** arunarn2's conv DAE 1 of its 25 epochs on the "
   "first 3,200 training images (of 55,000) at Adam 1e-3 (its `fast` variant; the original's rate is 1e-5), "
   "validated and tested on the first 500 images; Hands-On ML's conv AE 2 of its 10 epochs. The four MLP "
   "autoencoders train their own 10 epochs on all training images. Tested on all 10,000 test images (the conv "
-  "DAE: 500).",
-}
+  "DAE: 500)."
+)
 
 
 def get_study(variant: str | None = None) -> Study:
-  check_variant(variant, VARIANTS)
+  arg = parse_variant(variant, VARIANTS)
+  short = arg.cpu_short
   groups = {}
   for name in EXPERIMENTS:
-    short = variant == "cpu_short"
     overrides = {"train.progress_bar": False, **(SHORT.get(name, {}) if short else {})}
     experiment = f"{name}:{SHORT_VARIANTS[name]}" if short and name in SHORT_VARIANTS else name
     groups[name] = Group(experiment, overrides)
   return Study(
-    name="autoencoders" if variant is None else f"autoencoders_{variant}",
+    name="autoencoders_cpu_short" if short else "autoencoders",
     groups=groups,
     seeds=SEEDS,
     evaluate=Evaluate(iw_samples=0),
@@ -83,5 +86,5 @@ def get_study(variant: str | None = None) -> Study:
     "output being sigmoid(logits), or for the Hands-On ML models the linear output clipped to [0, 1]; "
     "PSNR = 10 log10(1 / per-pixel MSE), in dB, for the output and for the corrupted input, both against the clean "
     "image (the input is corrupted in evaluation too); the code's mean activation (over units), the fraction of its "
-    "units above 0.1, and the sparsity penalty added to the objective. " + DESCRIPTIONS[variant],
+    "units above 0.1, and the sparsity penalty added to the objective. " + (SHORTENED if short else FULL),
   )

@@ -21,17 +21,30 @@ training and 0.5-0.9 min of evaluation on shared cores):
                longer than the other studies' cpu3 runs (2 full epochs of 54,000 images, K = 10 draws).
 """
 
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table, check_variant
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-VARIANTS = ("cpu_2epochs", "cpu3")
+from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study.spec import parse_variant
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+  """A variant's budget (the script's flags): config overrides beyond train.progress_bar, the evaluation, the seeds."""
+
+  overrides: Mapping[str, Any]
+  evaluate: Evaluate
+  seeds: Sequence[int]
+
 
 SHORT = {"train.num_epochs": 2, "optim.learning_rate": 1e-3, "eval.iw_limit": 1000}
-# variant -> (config overrides beyond train.progress_bar, evaluation, seeds): the script's flags.
 SETTINGS = {
-  None: ({}, Evaluate(iw_samples=5000), (0, 1, 2)),
-  "cpu_2epochs": (SHORT, Evaluate(iw_samples=500, iw_limit=1000), (0, 1)),
-  "cpu3": (SHORT, Evaluate(iw_samples=500, iw_limit=1000), (0, 1, 2)),
+  None: Setting({}, Evaluate(iw_samples=5000), (0, 1, 2)),
+  "cpu_2epochs": Setting(SHORT, Evaluate(iw_samples=500, iw_limit=1000), (0, 1)),
+  "cpu3": Setting(SHORT, Evaluate(iw_samples=500, iw_limit=1000), (0, 1, 2)),
 }
+VARIANTS = {"setting": tuple(SETTINGS)}  # None (the authors' schedule), "cpu_2epochs", "cpu3"
 
 FULL = (
   "The authors' schedule: 200 epochs at lr 1e-4 on all 54,000 training images; test bound on all 10,000 test "
@@ -45,17 +58,17 @@ SHORTENED = (
 
 
 def get_study(variant: str | None = None) -> Study:
-  check_variant(variant, VARIANTS)
-  overrides, evaluate, seeds = SETTINGS[variant]
-  overrides = {"train.progress_bar": False, **overrides}
+  arg = parse_variant(variant, VARIANTS)
+  setting = SETTINGS[arg.setting]
+  overrides = {"train.progress_bar": False, **setting.overrides}
   return Study(
-    name="denoising_vae_nll" if variant is None else f"denoising_vae_nll_{variant}",
+    name="denoising_vae_nll" if arg.setting is None else f"denoising_vae_nll_{arg.setting}",
     groups={
       "denoising_vae": Group("mnist_binarized_denoising_vae", overrides),
       "vae": Group("mnist_binarized_mlp_vae", overrides),
     },
-    seeds=seeds,
-    evaluate=evaluate,
+    seeds=setting.seeds,
+    evaluate=setting.evaluate,
     tables=[
       Table(
         metrics=[
@@ -72,5 +85,5 @@ def get_study(variant: str | None = None) -> Study:
     "(MLP 512-512, batch norm, LeakyReLU, z = 128), data, K = 10 posterior draws and budget; the NLL is "
     "importance-weighted from q(z|x) of the clean test image (the same generative model for both). The bound is "
     "the K-draw -ELBO for the VAE and the denoising bound (encoder on a corrupted image) for the denoising VAE. "
-    + (FULL if variant is None else SHORTENED),
+    + (FULL if arg.setting is None else SHORTENED),
   )

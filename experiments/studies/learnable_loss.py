@@ -32,18 +32,34 @@ Variants (times per run on 2 CPU cores are estimates, from results/learnable_los
                discriminator 1 epoch each on the stand-in folder (~5 and ~28 min).
 """
 
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table, check_variant
+import dataclasses
 
-VARIANTS = ("cpu_3epochs", "mnist_cpu5", "mnist_cpu20")
+from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study.spec import parse_variant
+
 SEEDS = (0, 1, 2)
 DATASETS = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
 FACE_FOLDER = "runs/fashion64_png"  # scripts/make_image_folder.py's output (see above)
 FACE_CACHE = "runs/image_folder_cache"
 
-# variant -> (VAE epochs, classifier epochs, face epochs; 0: no face runs): the script's flags.
-SETTINGS = {None: (50, 5, 0), "cpu_3epochs": (3, 3, 1), "mnist_cpu5": (5, 3, 0), "mnist_cpu20": (20, 3, 0)}
-# The data sets of each variant (mnist_cpu5: MNIST only).
-VARIANT_DATASETS = {"mnist_cpu5": ("mnist",), "mnist_cpu20": ("mnist",)}
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+  """A variant's budget (the script's flags)."""
+
+  epochs: int  # of each VAE run
+  classifier_epochs: int
+  face_epochs: int = 0  # 0: no face runs
+  datasets: tuple[str, ...] = tuple(DATASETS)
+
+
+SETTINGS = {
+  None: Setting(epochs=50, classifier_epochs=5),
+  "cpu_3epochs": Setting(epochs=3, classifier_epochs=3, face_epochs=1),
+  "mnist_cpu5": Setting(epochs=5, classifier_epochs=3, datasets=("mnist",)),
+  "mnist_cpu20": Setting(epochs=20, classifier_epochs=3, datasets=("mnist",)),
+}
+VARIANTS = {"setting": tuple(SETTINGS)}  # None (the original's length), "cpu_3epochs", "mnist_cpu5", "mnist_cpu20"
 
 QUALITY = [
   Metric("recon_nats", "pixel loss -log p(x|z), nats"),
@@ -65,10 +81,11 @@ JUDGED = [
 
 
 def get_study(variant: str | None = None) -> Study:
-  check_variant(variant, VARIANTS)
-  epochs, classifier_epochs, face_epochs = SETTINGS[variant]
+  arg = parse_variant(variant, VARIANTS)
+  setting = SETTINGS[arg.setting]
+  epochs, classifier_epochs, face_epochs = setting.epochs, setting.classifier_epochs, setting.face_epochs
   groups, tables = {}, []
-  datasets = {data: DATASETS[data] for data in VARIANT_DATASETS.get(variant, DATASETS)}
+  datasets = {data: DATASETS[data] for data in setting.datasets}
   for data, label in datasets.items():
     suffix = ",fashion" if data == "fashion" else ""
     classifier = f"{data}_classifier"
@@ -141,7 +158,7 @@ def get_study(variant: str | None = None) -> Study:
       "80/20 by the loader's seeded shuffle; no classifier judges them."
     )
   return Study(
-    name="learnable_loss" if variant is None else f"learnable_loss_{variant}",
+    name="learnable_loss" if arg.setting is None else f"learnable_loss_{arg.setting}",
     groups=groups,
     seeds=SEEDS,
     evaluate=Evaluate(iw_samples=0),

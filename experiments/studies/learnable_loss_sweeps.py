@@ -26,9 +26,14 @@ Variants:
           (w_disc, solo epochs): what the tests run.
 """
 
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table, check_variant
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
-VARIANTS = ("light", "smoke")
+from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study.spec import parse_variant
+
+ORIGINAL_EPOCHS = 200  # experiments/faces_vae_gan.py's
 FACE_FOLDER = "runs/faces"
 FACE_CACHE = "runs/image_folder_cache"
 
@@ -43,6 +48,31 @@ SMOKE_SWEEPS = {  # two knobs, one value each: what the tests train
   "disc_weight": {"disc_weight_50": {"model.disc_weight": 50.0}},
   "solo_epochs": {"solo_1": {"model.solo_epochs": 1}},
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+  """A variant: the experiment of every group, its epochs, its overrides beyond the common ones, its sweeps."""
+
+  experiment: str
+  epochs: int | None  # None: the experiment's own (ORIGINAL_EPOCHS)
+  sweeps: Mapping[str, Mapping[str, Mapping[str, Any]]]
+  overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+SETTINGS = {
+  None: Setting("faces_vae_gan:resnet", None, SWEEPS),
+  # The solo epochs scaled to the 2-epoch schedule.
+  "light": Setting("faces_vae_gan:resnet,light", 2, {**SWEEPS, "solo_epochs": {"solo_1": {"model.solo_epochs": 1}}}),
+  "smoke": Setting(
+    "faces_vae_gan:resnet,smoke",
+    2,
+    SMOKE_SWEEPS,
+    {"data.image_size": 16, "train.batch_size": 8, "train.eval_batch_size": 8, "train.grid_images": 4},
+  ),
+}
+VARIANTS = {"setting": tuple(SETTINGS)}  # None (the original's runs), "light", "smoke"
+
 QUALITY = [
   Metric("recon_nats", "pixel loss (BCE), nats"),
   Metric("recon_psnr_db", "PSNR, dB"),
@@ -53,26 +83,18 @@ QUALITY = [
 
 
 def get_study(variant: str | None = None) -> Study:
-  check_variant(variant, VARIANTS)
-  experiment = {
-    None: "faces_vae_gan:resnet",
-    "light": "faces_vae_gan:resnet,light",
-    "smoke": "faces_vae_gan:resnet,smoke",
-  }
-  epochs = {None: 200, "light": 2, "smoke": 2}[variant]
+  arg = parse_variant(variant, VARIANTS)
+  setting = SETTINGS[arg.setting]
+  epochs = setting.epochs or ORIGINAL_EPOCHS
   common = {"train.progress_bar": False, "data.path": FACE_FOLDER, "data.cache_dir": FACE_CACHE}
-  if variant is not None:
-    common["train.num_epochs"] = epochs
-  if variant == "smoke":
-    common.update({"data.image_size": 16, "train.batch_size": 8, "train.eval_batch_size": 8, "train.grid_images": 4})
-  sweeps = SMOKE_SWEEPS if variant == "smoke" else SWEEPS
-  if variant == "light":  # the solo epochs scaled to the 2-epoch schedule
-    sweeps = {**sweeps, "solo_epochs": {"solo_1": {"model.solo_epochs": 1}}}
-  groups = {"baseline": Group(experiment[variant], common)}
+  if setting.epochs is not None:
+    common["train.num_epochs"] = setting.epochs
+  common.update(setting.overrides)
+  groups = {"baseline": Group(setting.experiment, common)}
   tables = []
-  for knob, runs in sweeps.items():
+  for knob, runs in setting.sweeps.items():
     for suffix, overrides in runs.items():
-      groups[suffix] = Group(experiment[variant], {**common, **overrides})
+      groups[suffix] = Group(setting.experiment, {**common, **overrides})
     tables.append(
       Table(
         metrics=QUALITY,
@@ -83,11 +105,13 @@ def get_study(variant: str | None = None) -> Study:
     )
   budget = (
     f"{epochs} epochs a run"
-    + (" (the original's length)" if epochs == 200 else " (**shortened schedule**: the original trains 200)")
+    + (
+      " (the original's length)" if epochs == ORIGINAL_EPOCHS else " (**shortened schedule**: the original trains 200)"
+    )
     + f", the face folder at {FACE_FOLDER}, one seed per run as in the original."
   )
   return Study(
-    name="learnable_loss_sweeps" if variant is None else f"learnable_loss_sweeps_{variant}",
+    name="learnable_loss_sweeps" if arg.setting is None else f"learnable_loss_sweeps_{arg.setting}",
     groups=groups,
     seeds=(0,),
     evaluate=Evaluate(iw_samples=0),

@@ -22,40 +22,61 @@ training and 1.7-1.8 min of evaluation):
   cpu3      2 of the 10 epochs, evaluated as the configs are (k = 1000 on 1,000 test images).
 """
 
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table, check_variant
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
-VARIANTS = ("50epochs", "cpu3")
+from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study.spec import parse_variant
+
 SEEDS = (0, 1, 2)
 
-# variant -> (config overrides beyond train.progress_bar, evaluation): the script's flags.
-SETTINGS = {
-  None: ({}, Evaluate(iw_samples=1000)),
-  "50epochs": ({"train.num_epochs": 50, "eval.iw_limit": 10_000}, Evaluate(iw_samples=5000, iw_limit=10_000)),
-  "cpu3": ({"train.num_epochs": 2}, Evaluate(iw_samples=1000)),
-}
 
-DESCRIPTIONS = {
-  None: "10 epochs (the configs' schedule) on all 54,000 training images; test -ELBO and KL on all 10,000 test "
-  "images, the NLL with k = 1000 on the first 1,000.",
-  "50epochs": "50 epochs on all 54,000 training images; test -ELBO and KL on all 10,000 test images, the NLL with "
-  "k = 5000 on all 10,000.",
-  "cpu3": "**Shortened schedule:** 2 of the configs' 10 epochs on all 54,000 training images; test -ELBO and KL on "
-  "all 10,000 test images, the NLL with k = 1000 on the first 1,000.",
+@dataclasses.dataclass(frozen=True)
+class Setting:
+  """A variant's budget (the script's flags): config overrides beyond train.progress_bar, the evaluation, and
+  the budget in words."""
+
+  overrides: Mapping[str, Any]
+  evaluate: Evaluate
+  description: str
+
+
+SETTINGS = {
+  None: Setting(
+    {},
+    Evaluate(iw_samples=1000),
+    "10 epochs (the configs' schedule) on all 54,000 training images; test -ELBO and KL on all 10,000 test "
+    "images, the NLL with k = 1000 on the first 1,000.",
+  ),
+  "50epochs": Setting(
+    {"train.num_epochs": 50, "eval.iw_limit": 10_000},
+    Evaluate(iw_samples=5000, iw_limit=10_000),
+    "50 epochs on all 54,000 training images; test -ELBO and KL on all 10,000 test images, the NLL with "
+    "k = 5000 on all 10,000.",
+  ),
+  "cpu3": Setting(
+    {"train.num_epochs": 2},
+    Evaluate(iw_samples=1000),
+    "**Shortened schedule:** 2 of the configs' 10 epochs on all 54,000 training images; test -ELBO and KL on "
+    "all 10,000 test images, the NLL with k = 1000 on the first 1,000.",
+  ),
 }
+VARIANTS = {"setting": tuple(SETTINGS)}  # None (the configs as they are), "50epochs", "cpu3"
 
 
 def get_study(variant: str | None = None) -> Study:
-  check_variant(variant, VARIANTS)
-  overrides, evaluate = SETTINGS[variant]
-  overrides = {"train.progress_bar": False, **overrides}
+  arg = parse_variant(variant, VARIANTS)
+  setting = SETTINGS[arg.setting]
+  overrides = {"train.progress_bar": False, **setting.overrides}
   return Study(
-    name="mixture_prior" if variant is None else f"mixture_prior_{variant}",
+    name="mixture_prior" if arg.setting is None else f"mixture_prior_{arg.setting}",
     groups={
       "standard": Group("mnist_mixture_vae_standard_prior", overrides),
       "mixture": Group("mnist_mixture_vae", overrides),
     },
     seeds=SEEDS,
-    evaluate=evaluate,
+    evaluate=setting.evaluate,
     tables=[
       Table(
         metrics=[
@@ -80,5 +101,5 @@ def get_study(variant: str | None = None) -> Study:
     "Gaussians as prior against its N(0, I) twin, the same in everything but the prior. Nats per image, one "
     "posterior draw each (the mixture's KL is a Monte-Carlo estimate). Cluster accuracy: the component most "
     "responsible for an image's posterior mean, mapped to labels one-to-one (Hungarian; unmatched components count "
-    "as wrong) or many-to-one (each component to its majority label). " + DESCRIPTIONS[variant],
+    "as wrong) or many-to-one (each component to its majority label). " + setting.description,
   )

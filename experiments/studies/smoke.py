@@ -11,23 +11,25 @@ real study is the same file with `:cpu` (or no variant) experiments, more seeds 
 """
 
 from dvae_jax import published
-from dvae_jax.study import Evaluate, Group, Study, Table, check_variant
+from dvae_jax.study import Evaluate, Group, Study, Table
+from dvae_jax.study.spec import parse_variant
 
 TINY = {"data.train_limit": 64, "data.eval_limit": 64, "train.num_epochs": 1, "train.progress_bar": False}
+VARIANTS = {"quick": False}  # quick: one seed per group
 
 
 def get_study(variant: str | None = None) -> Study:
-  check_variant(variant, ("quick",))
+  arg = parse_variant(variant, VARIANTS)
   vae_loss, _, _ = published.DVAE_TABLE["mnist", "vae", 1]
   dvae_loss, _, _ = published.DVAE_TABLE["mnist", "dvae", 1]
   return Study(
-    name="smoke" if variant is None else f"smoke_{variant}",
+    name="smoke_quick" if arg.quick else "smoke",
     description="The reference VAE and DVAE on a tiny slice of MNIST: a check of the study machinery, not a result.",
     groups={
       "vae": Group("mnist_vae:smoke", TINY, published={"reference_loss": vae_loss}),
       "dvae": Group("mnist_dvae:smoke", TINY, published={"reference_loss": dvae_loss}),
     },
-    seeds=(0,) if variant == "quick" else (0, 1),
+    seeds=(0,) if arg.quick else (0, 1),
     evaluate=Evaluate(iw_samples=2, iw_limit=16),
     tables=(
       Table(
