@@ -7,7 +7,7 @@ information"), transposed convolutions in the decoder, the posterior's mean and 
 from the encoder, and the basic network's loss, a Bernoulli cross-entropy on pixels in [0, 1]. It
 gives no sizes or schedule. Ours, after kvfran's conv VAE (two 5x5 stride-2 convs of 16 and 32
 channels, LeakyReLU 0.2, no batch norm; a dense layer to the last grid, then mirrored transposed
-convs; Adam 1e-3, batch 100): the `face_conv` network (4x4 stride-2 convs, no pooling) with
+convs; Adam 1e-3, batch 100): the `dcgan_conv` network (4x4 stride-2 convs, no pooling) with
 widths 16, 32 (, 64) and no batch norm, 2 stages for 32 x 32 images and 3 for 64 x 64 so that both
 reach an 8 x 8 grid; sigma = softplus(h) (kvfran's head outputs the standard deviation itself,
 unconstrained; softplus keeps it positive); Xavier-normal weights; one posterior draw; Adam 1e-3
@@ -41,7 +41,7 @@ VARIANTS = {"data": ("cifar10", "celeba")}
 def get_config(variant: str | None = None):
   arg = configs.parse_variant(variant, VARIANTS)
   celeba = arg.data == "celeba"
-  config = configs.presets.textbook_vae(configs.base_config("vae", "face_conv"), batch_size=100)
+  config = configs.presets.textbook_vae(configs.base_config("vae", "dcgan_conv"), batch_size=100)
   network = config.model.network
   network.base_channels = 16
   network.stages = 3 if celeba else 2

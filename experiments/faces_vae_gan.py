@@ -16,7 +16,7 @@ Xavier-uniform init, 200 epochs. Variants (one run, optionally "light", combinab
   deep         the wider DCGAN decoder (512 -> 64) and the deep conv discriminator (4 stages, 64 base channels),
                1024 latents, 100 solo + 100 combo epochs, lr 2e-4
   dense        a dense VAE (5 x 1024, 512 latents) against a dense logistic regressor (one hidden layer of 1024)
-  light        with any of the conv runs: the lighter networks that train on a CPU (face_conv and the
+  light        with any of the conv runs: the lighter networks that train on a CPU (dcgan_conv and the
                discriminators without batch norm: docs/models.md), not the original's
 
   dvae train --config experiments/faces_vae_gan.py:resnet --workdir runs/faces_resnet \

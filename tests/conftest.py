@@ -21,6 +21,9 @@ import pytest  # noqa: E402
 
 from tests.helpers import REPO, SHARED_DATA  # noqa: E402
 
+# Code under test that reads $DVAE_DATA_DIR (experiments, the dvae command) reads the same folder.
+os.environ.setdefault("DVAE_DATA_DIR", str(SHARED_DATA))
+
 jax.config.update("jax_threefry_partitionable", True)
 # Many tests compile the same programs (the same tiny config trained twice to compare bits, a
 # resumed run, an evaluation): a persistent cache, shared by the xdist workers of one checkout,

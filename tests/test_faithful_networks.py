@@ -1,5 +1,5 @@
 """The networks of xuganyu96/VAE-GAN-learnable-loss as its mxnet code builds them (face_dcgan.py,
-gluon_discriminators.py): parameter counts derived layer by layer, shapes, a train step with batch
+xuganyu96_discriminators.py): parameter counts derived layer by layer, shapes, a train step with batch
 norm, and the Gluon alignment of the transposed convs and the padded max-pool against numpy."""
 
 import itertools

@@ -172,3 +172,21 @@ def test_unknown_family_lists_the_valid_ones():
   with pytest.raises(ConfigError, match=r"unknown family 'gan'; expected one of \['ae', "):
     get_family("gan")
   assert sorted(CORRUPTIONS) == ["dropout", "gaussian", "masking", "none", "salt_and_pepper"]
+
+
+@pytest.mark.parametrize(
+  "old,new", [("reference_conv", "dojoteef_conv"), ("face_conv", "dcgan_conv"), ("seed003_conv", "dcgan_conv")]
+)
+def test_a_network_s_old_name_still_builds_it_with_a_warning(old, new):
+  with pytest.warns(FutureWarning, match=f"{old!r} is now called {new!r}"):
+    config = hparams("vae", old, data=dict(image_shape=(32, 32, 3), num_classes=10))
+  assert config.network.name == new
+
+
+def test_a_checkpoint_that_recorded_an_old_network_name_is_compatible(tmp_path):
+  from dvae_jax.checkpoint import Checkpointer
+
+  checkpointer = Checkpointer(tmp_path)
+  checkpointer._read_meta = lambda step: {"identity": {"model.network.name": "reference_conv"}}
+  expected = {"model.network.name": "dojoteef_conv"}
+  assert checkpointer.check_compatible(1, expected, renamed=ARCHITECTURES.renamed)["identity"]

@@ -50,7 +50,7 @@ def _regularized_sizes(params) -> dict[tuple[str, ...], int]:
 
 
 def _objective_and_terms(family: str, **model):
-  config = hparams(family, "reference_conv", net=SMALL_NET, data=SMALL, weight_decay=WEIGHT_DECAY, **model)
+  config = hparams(family, "dojoteef_conv", net=SMALL_NET, data=SMALL, weight_decay=WEIGHT_DECAY, **model)
   module, x, variables = init_model(config, BATCH, abstract=False)
   # Every parameter of a scope set to that scope's value: each R_scope is then known in closed form.
   params = jax.tree_util.tree_map_with_path(

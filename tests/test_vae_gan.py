@@ -132,7 +132,7 @@ def test_a_vae_refuses_a_network_without_decoder():
 def test_face_vae_heads_are_unconstrained_and_64x64():
   config = hparams(
     "vae_gan",
-    "face_conv",
+    "dcgan_conv",
     data=dict(image_shape=(64, 64, 3), num_classes=1),
     latent_dim=512,
   )
@@ -245,7 +245,7 @@ def test_face_variants_set_the_original_runs():
   assert dense.network.fc_sizes == (1024,) * 5 and dense.discriminator.hidden_sizes == (1024,)
   light = load_experiment("faces_vae_gan", "deep,light").model
   assert (light.network.name, light.network.extra_convs, light.discriminator.name) == (
-    "face_conv",
+    "dcgan_conv",
     1,
     "deep_conv_discriminator",
   )

@@ -129,9 +129,9 @@ def test_a_face_run_is_a_typed_record():
     100,
     2e-4,
   )
-  assert run.vae_network(light=True) == "face_conv"
+  assert run.vae_network(light=True) == "dcgan_conv"
   with pytest.raises(configs.ConfigError, match="has no lighter network; drop the variant 'light'"):
     configs.load_experiment("faces_vae_gan:dense,light")
   # The preset checks that the config was built on the run's network.
-  with pytest.raises(configs.ConfigError, match=r"config.model.network.name is 'face_conv'; expected 'face_dcgan'"):
-    configs.presets.learnable_loss_face_run(configs.base_config("vae", "face_conv"), run=run)
+  with pytest.raises(configs.ConfigError, match=r"config.model.network.name is 'dcgan_conv'; expected 'face_dcgan'"):
+    configs.presets.learnable_loss_face_run(configs.base_config("vae", "dcgan_conv"), run=run)

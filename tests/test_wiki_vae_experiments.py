@@ -96,7 +96,7 @@ def test_conv_vae_trains_on_a_face_folder_at_64x64(celeba_folder, tmp_path):
 @pytest.mark.parametrize(("variant", "side"), [("cifar10", 32), ("celeba", 64)])
 def test_conv_vae_is_pooling_free_down_to_an_8x8_grid(variant, side):
   network = load_experiment("cifar10_conv_vae", variant).model.network
-  assert network.name == "face_conv" and not network.batch_norm  # strided convs only, no pooling
+  assert network.name == "dcgan_conv" and not network.batch_norm  # strided convs only, no pooling
   assert side // 2**network.stages == 8
 
 

@@ -285,7 +285,7 @@ FACE_RUNS = {
 }
 # The lighter CPU networks instead of the original's (docs/models.md): VAE network, discriminators.
 LIGHT_NETWORKS = {
-  "face_dcgan": "face_conv",
+  "face_dcgan": "dcgan_conv",
   "conv_bn_discriminator": "conv_discriminator",
   "resnet18_discriminator": "resnet_discriminator",
   "deep_conv_bn_discriminator": "deep_conv_discriminator",

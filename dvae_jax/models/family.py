@@ -48,7 +48,7 @@ class ModelConfig:
   """Fields every family has; a family's config subclasses it and adds its own."""
 
   family: str
-  network: NetworkConfig = network_field("reference_conv")
+  network: NetworkConfig = network_field("dojoteef_conv")
   # L2 weight: weight * sum(w^2) / 2 on dense weights and biases and conv biases (the reference's
   # set), counted as `l2_scheme` says.
   weight_decay: float = 0.0

@@ -7,13 +7,13 @@ modules, and one `ARCHITECTURES.register(...)` line; then import it below.
 from dvae_jax.models.networks import (  # noqa: F401  (registration)
   arunarn2_conv,
   arunarn2_mlp,
+  dcgan_conv,
   discriminators,
-  face_conv,
+  dojoteef_conv,
   face_dcgan,
-  gluon_discriminators,
   handson_conv,
   mlp,
-  reference_conv,
+  xuganyu96_discriminators,
 )
 from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkConfig, network_field
 
@@ -24,5 +24,9 @@ __all__ = ["ARCHITECTURES", "Architecture", "NetworkConfig", "network_field"]
 # resume and evaluate. New configs use the names above.
 ARCHITECTURES.rename("seed001_conv", "arunarn2_conv")
 ARCHITECTURES.rename("seed001_mlp", "arunarn2_mlp")
-ARCHITECTURES.rename("seed003_conv", "face_conv")
+ARCHITECTURES.rename("seed003_conv", "dcgan_conv")
 ARCHITECTURES.rename("seed004_conv", "handson_conv")
+# dvae-jax 0.1 named two networks by role and by dataset; 0.2 names a network from a published
+# original by its source and a generic one by its architecture (CHANGELOG.md).
+ARCHITECTURES.rename("reference_conv", "dojoteef_conv")
+ARCHITECTURES.rename("face_conv", "dcgan_conv")

@@ -1,6 +1,6 @@
 """The 64 x 64 face VAE network of xuganyu96/VAE-GAN-learnable-loss as its mxnet code builds it:
 the encoder of models/DeepConvVAE.py (models/ConvVAE.py's) and the DCGAN decoder of models/ConvVAE.py
-(`decoder_channels=(512, 256, 128, 64)`: the wider one of models/DeepConvVAE.py). face_conv.py is
+(`decoder_channels=(512, 256, 128, 64)`: the wider one of models/DeepConvVAE.py). dcgan_conv.py is
 the lighter stand-in that trains on a CPU.
 
 `face_dcgan`, a VAE network (encoder and decoder); every conv and transposed conv without bias:

@@ -1,5 +1,5 @@
 """Layers as mxnet Gluon builds them, for the networks of xuganyu96/VAE-GAN-learnable-loss
-(face_dcgan.py, gluon_discriminators.py).
+(face_dcgan.py, xuganyu96_discriminators.py).
 
 Gluon's defaults, kept here (NCHW there, NHWC here):
   Conv2D(padding=p)   p zeros on each side of each spatial dimension (explicit, symmetric)

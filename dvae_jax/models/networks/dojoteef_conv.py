@@ -19,8 +19,8 @@ from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkCo
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ReferenceConvConfig(NetworkConfig):
-  name: str = "reference_conv"
+class DojoteefConvConfig(NetworkConfig):
+  name: str = "dojoteef_conv"
   conv_channels: tuple[int, ...] = (64, 64)
   kernel_size: int = 5
   fc_sizes: tuple[int, ...] = (384, 192)  # encoder order; the decoder mirrors it
@@ -49,7 +49,7 @@ class ReferenceConvConfig(NetworkConfig):
 class Encoder(nn.Module):
   """images [B, H, W, C] -> features [B, fc_sizes[-1]]."""
 
-  config: ReferenceConvConfig
+  config: DojoteefConvConfig
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -70,7 +70,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
   """codes [B, D] -> pixel logits [B, H, W, C]."""
 
-  config: ReferenceConvConfig
+  config: DojoteefConvConfig
   image_shape: tuple[int, int, int]
 
   @nn.compact
@@ -104,4 +104,4 @@ class Decoder(nn.Module):
     return x
 
 
-ARCHITECTURES.register("reference_conv", Architecture(ReferenceConvConfig, Encoder, Decoder))
+ARCHITECTURES.register("dojoteef_conv", Architecture(DojoteefConvConfig, Encoder, Decoder))

@@ -2,7 +2,7 @@
 a lighter stand-in for the original's network that trains on a CPU (docs/reference.md compares
 the two).
 
-`face_conv`, a VAE network (encoder and decoder):
+`dcgan_conv`, a VAE network (encoder and decoder):
   encoder  `stages` x [conv 4x4 stride 2 (+ `extra_convs` conv 3x3 stride 1), batch norm, act],
            widths base, 2 base, 4 base, ... (64 -> 32 -> 16 -> 8 -> 4 for 4 stages), flatten
   decoder  dense to the last grid (4 x 4 x 8 base for 4 stages), batch norm, act, then the mirror:
@@ -26,8 +26,8 @@ from dvae_jax.models.networks.base import ARCHITECTURES, Architecture, NetworkCo
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FaceConvConfig(NetworkConfig):
-  name: str = "face_conv"
+class DcganConvConfig(NetworkConfig):
+  name: str = "dcgan_conv"
   base_channels: int = 32
   stages: int = 4  # stride-2 stages: 64 x 64 images reach a 4 x 4 grid
   extra_convs: int = 0  # 3x3 stride-1 convs after each stage's strided one (1: the deep variant)
@@ -63,7 +63,7 @@ class FaceConvConfig(NetworkConfig):
 class ConvEncoder(nn.Module):
   """images [B, H, W, C] -> features [B, (H / 2^stages) (W / 2^stages) widths[-1]]."""
 
-  config: FaceConvConfig
+  config: DcganConvConfig
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -78,7 +78,7 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
   """codes [B, D] -> logits [B, H, W, C]."""
 
-  config: FaceConvConfig
+  config: DcganConvConfig
   image_shape: tuple[int, int, int]
 
   @nn.compact
@@ -103,4 +103,4 @@ class ConvDecoder(nn.Module):
     return x
 
 
-ARCHITECTURES.register("face_conv", Architecture(FaceConvConfig, ConvEncoder, ConvDecoder))
+ARCHITECTURES.register("dcgan_conv", Architecture(DcganConvConfig, ConvEncoder, ConvDecoder))
