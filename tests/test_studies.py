@@ -11,6 +11,7 @@ import pytest
 from dvae_jax import configs
 from dvae_jax.study import Evaluate, load_study
 from dvae_jax.study.spec import expand_groups, table_groups
+from tests.helpers import REPO
 
 STUDIES_DIR = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "studies"
 
@@ -180,3 +181,10 @@ def test_dvae_table_full_schedule_is_the_references():
   assert epochs["mnist_classifier"] == 60 and epochs["mnist_vae_s1"] == 250
   assert epochs["cifar10_classifier"] == 250 and epochs["cifar10_dvae_s5"] == 500
   assert study.groups["mnist_vae_s1"].published["reference_loss"] == 74.248
+
+
+def test_the_docs_copy_of_the_smoke_study_is_the_file():
+  docs = (REPO / "docs" / "studies.md").read_text()
+  copy = docs.split("`experiments/studies/smoke.py` is the smallest example")[1].split("```python\n")[1].split("```")[0]
+  source = (REPO / "experiments" / "studies" / "smoke.py").read_text()
+  assert copy.strip() == source[source.index("from dvae_jax import published") :].strip()
