@@ -6,7 +6,7 @@ jointly to reconstruct the clean image (its loss flows back into the VAE).
 
   dvae train --config experiments/mnist_dvae.py --workdir runs/mnist_dvae
   dvae train --config experiments/mnist_dvae.py:smoke --workdir /tmp/smoke   # seconds, for tests
-  dvae train --config experiments/mnist_dvae.py:cpu --workdir runs/mnist_dvae_cpu   # ~10 min on a 2-core CPU
+  dvae train --config experiments/mnist_dvae.py:cpu --workdir runs/mnist_dvae_cpu   # minutes on a CPU (time: README.md)
   (samples 5: --config.model.samples=5)
 
 Published (250 epochs): test loss 71.648 / test KLD 25.728 (samples 1); 65.132 / 19.581 (samples 5).

@@ -8,7 +8,7 @@ covers the layer), batch 64, 250 epochs.
 
   dvae train --config experiments/mnist_vae.py --workdir runs/mnist_vae
   dvae train --config experiments/mnist_vae.py:smoke --workdir /tmp/smoke   # seconds, for tests
-  dvae train --config experiments/mnist_vae.py:cpu --workdir runs/mnist_vae_cpu   # ~10 min on a 2-core CPU
+  dvae train --config experiments/mnist_vae.py:cpu --workdir runs/mnist_vae_cpu   # minutes on a CPU
   (samples 5: --config.model.samples=5)
 
 Published (250 epochs): test loss 74.248 / test KLD 20.900 (samples 1); 68.786 / 14.333 (samples 5).

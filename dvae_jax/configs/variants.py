@@ -123,7 +123,7 @@ def apply_variant(
   images, 2 short epochs, for tests and for checking that an experiment runs end to end (seconds
   on a CPU).
   "cpu": the experiment's own model and loss on a schedule compressed to finish on a laptop CPU
-  (the reference DVAE: about 10 minutes of training on 2 cores): 2 epochs on the first 27,000
+  (the reference DVAE's measured time: README.md, "Train the default experiment"): 2 epochs on the first 27,000
   training images, the learning rate decayed after the first (the reference's staircase,
   compressed), batch-norm momentum 0.9, and a test NLL with k = 100 importance samples on the first 1,000
   test images. A shortened run, labelled as such wherever its numbers are reported.
