@@ -13,9 +13,10 @@ Importing this package is light (no jax): the launcher's runs are processes of t
 """
 
 from dvae_jax.study.loader import load_study, resolve_study
-from dvae_jax.study.spec import Evaluate, Group, Metric, Study, StudyRun, Table, check_variant, parse_variant
+from dvae_jax.study.spec import Budget, Evaluate, Group, Metric, Study, StudyRun, Table, check_variant, parse_variant
 
 __all__ = [
+  "Budget",
   "Evaluate",
   "Group",
   "Metric",

@@ -43,6 +43,16 @@ class Evaluate:
 
 
 @dataclasses.dataclass(frozen=True)
+class Budget:
+  """A study variant's budget, for study files with several: the config overrides every run gets,
+  the evaluation, and the budget in words (for the report's description)."""
+
+  overrides: Mapping[str, Any]
+  evaluate: Evaluate
+  description: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Group:
   """One arm of a study: an experiment with config overrides, run once per seed.
 

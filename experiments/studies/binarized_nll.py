@@ -22,34 +22,20 @@ Variants (times per run on 2 CPU cores are estimates, scaled from results/binari
                evaluation (dvae_table's cpu3 protocol); three seeds of both in about 10 minutes.
 """
 
-import dataclasses
-from collections.abc import Mapping
-from typing import Any
-
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study import Budget, Evaluate, Group, Metric, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 SEEDS = (0, 1, 2)
 
 
-@dataclasses.dataclass(frozen=True)
-class Setting:
-  """A variant's budget (the script's flags): config overrides beyond train.progress_bar, the evaluation, and
-  the budget in words."""
-
-  overrides: Mapping[str, Any]
-  evaluate: Evaluate
-  description: str
-
-
 SETTINGS = {
-  None: Setting(
+  None: Budget(
     {},
     Evaluate(iw_samples=5000),
     "The configs' schedule: 250 epochs (learning rate 0.01, x0.1 every 50) on all 54,000 training images; "
     "test -ELBO on all 10,000 test images, the NLL with k = 5000 importance samples on all of them.",
   ),
-  "cpu_2epochs": Setting(
+  "cpu_2epochs": Budget(
     {
       "train.num_epochs": 2,
       "optim.decay_epochs": 1,  # the script's (epochs + 1) / 2
@@ -62,7 +48,7 @@ SETTINGS = {
     "0.001 in the second) on the first 27,000 training images, batch-norm momentum 0.99 instead of 0.999; test -ELBO "
     "on all 10,000 test images, the NLL with k = 200 on the first 500.",
   ),
-  "cpu3": Setting(
+  "cpu3": Budget(
     {
       "train.num_epochs": 2,
       "optim.decay_epochs": 1,
