@@ -214,11 +214,11 @@ class Checkpointer:
       raise self._corrupt(step, e, target) from None
 
   def _restore_verified(self, step: int, target: Any) -> Any:
+    _quiet_abandoned_reads()  # before the read: orbax closes its event loop before the error reaches us
     meta = self._read_meta(step)
     try:
       state = self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))).state
     except Exception as e:  # tensorstore reports an unreadable array as a bare Exception
-      _quiet_abandoned_reads()
       self._raise_if_other_model(step, target, e)
       raise _Corrupt(self._unreadable(step), f"orbax/TensorStore: {_first_line(e)}") from e
     if DIGEST in meta:
@@ -370,20 +370,38 @@ def _quiet_absl():
 _quieted = False
 
 
+class _AbandonedReadFilter(logging.Filter):
+  """asyncio's "Task (or Future) exception was never retrieved" for a read of a checkpoint already
+  reported unreadable: its error comes from orbax's array reads (TensorStore, OCDBT)."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if "exception was never retrieved" not in record.getMessage():
+      return True
+    error = record.exc_info[1] if record.exc_info else None
+    text = f"{record.getMessage()} {error}"
+    return not any(mark in text for mark in _READ_ERRORS)
+
+
+_ABANDONED = "Encountered error while reading array"
+_READ_ERRORS = (_ABANDONED, "OCDBT database", "tensorstore")
+
+
 def _quiet_abandoned_reads() -> None:
   """After a failed restore, tensorstore finishes the reads it had started for the other arrays
   and reports each failure, and each reply to orbax's closed event loop, as an "unraisable"
   exception: dozens of tracebacks after the one clear message. Those two kinds are dropped; any
-  other unraisable exception is reported as before."""
+  other unraisable exception is reported as before. Installed before the first read, since they
+  can come before the restore's error reaches the caller."""
   global _quieted
   if _quieted:
     return
   _quieted, previous = True, sys.unraisablehook
   warnings.filterwarnings("ignore", message="coroutine '_read_array_index_and_device_put' was never awaited")
+  logging.getLogger("asyncio").addFilter(_AbandonedReadFilter())
 
   def hook(unraisable):
     message = str(unraisable.exc_value)
-    if message == "Event loop is closed" or message.startswith("Encountered error while reading array"):
+    if message == "Event loop is closed" or message.startswith(_ABANDONED):
       return
     previous(unraisable)
 

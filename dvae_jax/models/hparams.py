@@ -39,6 +39,7 @@ class Registry(dict):
     super().__init__()
     self.kind = kind
     self.renamed: dict[str, str] = {}  # old name -> current name
+    self._warned: set[str] = set()
 
   def rename(self, old: str, new: str) -> None:
     if new not in self:
@@ -48,6 +49,9 @@ class Registry(dict):
   def canonical(self, name: str) -> str:
     """`name`, or the current name of a renamed entry (with a FutureWarning)."""
     if name in self.renamed:
+      if name in self._warned:
+        return self.renamed[name]
+      self._warned.add(name)  # once per name and process: a config names a network in several places
       warnings.warn(
         f"{self.kind} {name!r} is now called {self.renamed[name]!r}; the old name will be removed.",
         FutureWarning,
