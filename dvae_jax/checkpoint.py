@@ -68,8 +68,9 @@ def array_digest(value: Any) -> str:
 
 def state_digests(state: Any) -> dict[str, str]:
   """The digest of each array of `state`, by its tree path, from this process's copy."""
-  leaves = jax.tree_util.tree_flatten_with_path(state)[0]
-  return {_path_name(path): array_digest(_host_value(leaf)) for path, leaf in leaves}
+  paths, leaves = zip(*jax.tree_util.tree_flatten_with_path(state)[0], strict=True)
+  host = jax.device_get([_local_value(leaf) for leaf in leaves])  # one transfer for the whole state
+  return {_path_name(path): array_digest(value) for path, value in zip(paths, host, strict=True)}
 
 
 def _path_name(path: tuple) -> str:
@@ -77,17 +78,18 @@ def _path_name(path: tuple) -> str:
   return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
-def _host_value(leaf: Any) -> np.ndarray:
+def _local_value(leaf: Any) -> Any:
+  """The whole value of `leaf` as this process can fetch it (a key as its data)."""
   if isinstance(leaf, jax.Array):
     if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
       leaf = jax.random.key_data(leaf)
     if not leaf.is_fully_addressable:
       if leaf.is_fully_replicated:  # data parallelism: every process holds the whole value
-        return np.asarray(leaf.addressable_data(0))
+        return leaf.addressable_data(0)
       from jax.experimental import multihost_utils
 
-      return np.asarray(multihost_utils.process_allgather(leaf, tiled=True))
-  return np.asarray(leaf)
+      return multihost_utils.process_allgather(leaf, tiled=True)
+  return leaf
 
 
 def _meta_digest(meta: Mapping[str, Any]) -> str:

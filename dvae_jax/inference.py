@@ -66,9 +66,10 @@ class Run:
   @property
   def latent_dim(self) -> int:
     """The size of the model's code (of `encode`'s posterior mean)."""
-    self._check_methods("encode")
-    images = jax.ShapeDtypeStruct((1, *self.experiment.splits.raw_image_shape), jnp.float32)
-    return jax.eval_shape(self._compiled("encode"), self.state, images)[0].shape[-1]
+    if "latent_dim" not in self._jitted:  # the one cache of what is derived from the model
+      images = jax.ShapeDtypeStruct((1, *self.experiment.splits.raw_image_shape), jnp.float32)
+      self._jitted["latent_dim"] = jax.eval_shape(self._compiled("encode"), self.state, images)[0].shape[-1]
+    return self._jitted["latent_dim"]
 
   def reconstruct(self, images: np.ndarray, *, key: jax.Array | None = None) -> np.ndarray:
     """One stochastic reconstruction of each image (eval mode), from `key` (default: the run's sample key)."""

@@ -86,6 +86,10 @@ def locked(workdir: pathlib.Path, purpose: str) -> Iterator[None]:
     lock.release()
 
 
+# A reader beside a training retries this often when the checkpoint it reads is deleted under it.
+_ATTEMPTS = 5
+
+
 def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple[TrainState, int]:
   """The latest checkpoint's state (after checking it belongs to this experiment and its contents
   match their digest), else a fresh one. A reader beside a running training takes the newest
@@ -102,9 +106,6 @@ def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple
         raise
       checkpointer.reload()
   raise AssertionError("unreachable")
-
-
-_ATTEMPTS = 5
 
 
 def _restore(experiment: Experiment, checkpointer: Checkpointer, latest: int, state: TrainState) -> TrainState:

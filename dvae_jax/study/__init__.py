@@ -13,7 +13,7 @@ Importing this package is light (no jax): the launcher's runs are processes of t
 """
 
 from dvae_jax.study.loader import load_study, resolve_study
-from dvae_jax.study.spec import Budget, Evaluate, Group, Metric, Study, StudyRun, Table, check_variant, parse_variant
+from dvae_jax.study.spec import Budget, Evaluate, Group, Metric, Study, StudyRun, Table, parse_variant
 
 __all__ = [
   "Budget",
@@ -23,7 +23,6 @@ __all__ = [
   "Study",
   "StudyRun",
   "Table",
-  "check_variant",
   "load_study",
   "parse_variant",
   "resolve_study",

@@ -261,8 +261,3 @@ def parse_variant(variant: str | None, declared: Mapping[str, Any]) -> Any:
   from dvae_jax.configs.variants import parse_variant as parse  # lazily: importing the package stays light
 
   return parse(variant, declared, generic=(), kind="study")
-
-
-def check_variant(variant: str | None, own: Sequence[str]) -> None:
-  """`parse_variant` of a study whose variants are the names `own`, one at a time; a ConfigError for any other."""
-  parse_variant(variant, {"variant": (None, *own)})
