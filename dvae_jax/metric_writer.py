@@ -162,3 +162,28 @@ def read_metrics(workdir: str | pathlib.Path) -> list[dict]:
 def reproducible_records(workdir: str | pathlib.Path) -> list[dict]:
   """`read_metrics` without the wall-clock entries: what two runs of one computation must share."""
   return [{k: v for k, v in r.items() if k not in WALL_CLOCK_METRICS} for r in read_metrics(workdir)]
+
+
+def epoch_series(workdir: str | pathlib.Path, metric: str, split: str = "train") -> dict[int, float]:
+  """`metric` per epoch (counted from 1) of a run's metrics.jsonl: {epoch: value}, nan where not finite.
+
+  split "valid": the epoch-end validation records. split "train": the mean over the epoch's training
+  steps, each logged window weighted by its steps. Windows never straddle an epoch's end (the loop
+  writes one at each), so this is the mean of the per-step values over the epoch: the epoch's mean
+  training objective where `metric` is it. Epochs without the metric are left out.
+  """
+  records = read_metrics(workdir)
+  if split == "valid":
+    return {r["epoch"]: float(r[metric]) for r in records if r["split"] == "valid" and metric in r}
+  ends = sorted((r["step"], r["epoch"]) for r in records if r["split"] in ("valid", "epoch") and "epoch" in r)
+  sums: dict[int, float] = {}
+  steps: dict[int, int] = {}
+  previous = 0
+  for record in sorted((r for r in records if r["split"] == "train"), key=lambda r: r["step"]):
+    window, previous = record["step"] - previous, record["step"]
+    epoch = next((epoch for end, epoch in ends if record["step"] <= end), None)
+    if epoch is None or metric not in record:  # a window of an epoch not yet finished
+      continue
+    sums[epoch] = sums.get(epoch, 0.0) + window * float(record[metric])
+    steps[epoch] = steps.get(epoch, 0) + window
+  return {epoch: sums[epoch] / steps[epoch] for epoch in sorted(sums)}

@@ -123,6 +123,42 @@ def validation_figure(
   return fig
 
 
+def plot_epoch_curves(
+  series: dict[str, dict[int, dict[int, float]]],
+  path: str | pathlib.Path,
+  *,
+  ylabel: str,
+  title: str | None = None,
+  reference: dict[str, dict[int, float]] | None = None,
+  reference_label: str = "reference",
+) -> pathlib.Path:
+  """One line per group (label -> seed -> {epoch: value}): the mean over seeds at each epoch, the seeds'
+  range shaded; a reference series per group (label -> {epoch: value}) as black crosses on its line."""
+  fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+  ax = fig.subplots()
+  for index, (label, seeds) in enumerate(series.items()):
+    color = colormaps["tab10"](index % 10)
+    epochs = sorted({epoch for values in seeds.values() for epoch in values})
+    table = np.array([[values.get(epoch, np.nan) for epoch in epochs] for values in seeds.values()])
+    if not epochs:
+      continue
+    ax.plot(epochs, np.nanmean(table, axis=0), color=color, label=f"{label} (mean of {len(seeds)} seeds)")
+    if len(seeds) > 1:
+      ax.fill_between(epochs, np.nanmin(table, axis=0), np.nanmax(table, axis=0), color=color, alpha=0.2, lw=0)
+    if points := (reference or {}).get(label):
+      ax.plot(
+        list(points), list(points.values()), "x", color="black", markersize=6, label=f"{label}: {reference_label}"
+      )
+  ax.set_xlabel("epoch")
+  ax.set_ylabel(ylabel)
+  ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize="small")
+  if title:
+    fig.suptitle("\n".join(_title_lines(title, 6.5)), fontsize="medium")
+  return _save(fig, path)
+
+
 def plot_image_comparison(
   inputs: np.ndarray,
   outputs: dict[str, np.ndarray],

@@ -1,6 +1,6 @@
 """Studies: many runs of several experiments over seeds, launched and compared as one (docs/studies.md).
 
-  spec.py        Study, Group, Evaluate, Table, Metric: what a study file's get_study(variant) returns
+  spec.py        Study, Group, Evaluate, Table, Metric, Curve: what a study file's get_study(variant) returns
   loader.py      load_study("smoke:quick" or a path): experiments/studies/<name>.py
   runner.py      `dvae study run`: train and evaluate every unfinished run, resumably, as local processes
                  or one Slurm job per run (submitit)
@@ -13,10 +13,11 @@ Importing this package is light (no jax): the launcher's runs are processes of t
 """
 
 from dvae_jax.study.loader import load_study, resolve_study
-from dvae_jax.study.spec import Budget, Evaluate, Group, Metric, Study, StudyRun, Table, parse_variant
+from dvae_jax.study.spec import Budget, Curve, Evaluate, Group, Metric, Study, StudyRun, Table, parse_variant
 
 __all__ = [
   "Budget",
+  "Curve",
   "Evaluate",
   "Group",
   "Metric",

@@ -24,6 +24,7 @@ import math
 import pathlib
 
 from dvae_jax.errors import WorkdirError
+from dvae_jax.metric_writer import epoch_series
 from dvae_jax.reports.headline import HEADLINE
 from dvae_jax.study import provenance, spec, stats
 from dvae_jax.study.spec import Study, StudyRun
@@ -218,12 +219,73 @@ def _evaluation(evaluation: dict, classifier: str | None) -> str:
   return ", ".join(parts) or "-"
 
 
+def curve_series(study: Study, curve: spec.Curve, results: list[Result]) -> dict[str, dict[int, dict[int, float]]]:
+  """group -> seed -> {epoch: value - curve.offset} of the finished runs of the curve's groups."""
+  groups = spec.table_groups(study, spec.Table(metrics=(), title=curve.title, groups=curve.groups))
+  return {
+    name: {
+      r.run.seed: {
+        epoch: value - curve.offset for epoch, value in epoch_series(r.run.workdir, curve.metric, curve.split).items()
+      }
+      for r in results
+      if r.run.group == name and r.metrics is not None
+    }
+    for name in groups
+  }
+
+
+def _curve_section(curve: spec.Curve, series: dict[str, dict[int, dict[int, float]]]) -> list[str]:
+  """The curve's table (one row per epoch: each group's mean ± sd over seeds, its reference, the relative gap
+  and how many seeds lie below the reference) and a sentence per referenced group on its largest gap."""
+  epochs = sorted({e for seeds in series.values() for values in seeds.values() for e in values})
+  every = [v for seeds in series.values() for values in seeds.values() for v in values.values()]
+  decimals = _decimals(every)
+  header, rows, notes = ["epoch"], [[epoch] for epoch in epochs], []
+  for name, seeds in series.items():
+    reference = curve.reference.get(name, {})
+    header.append(f"{name}, mean ± sd (n)")
+    if reference:
+      header += [curve.reference_label, "gap, %", "seeds below"]
+    gaps = []
+    for row, epoch in zip(rows, epochs, strict=True):
+      values = [values[epoch] for values in seeds.values() if epoch in values]
+      summary = stats.summarize(values)
+      row.append(f"{_cell(summary, decimals, summary.n)} ({summary.n})" if summary.n else "-")
+      if not reference:
+        continue
+      if epoch not in reference or not summary.n:
+        row += ["-", "-", "-"]
+        continue
+      target = reference[epoch]
+      gap = 100 * (summary.mean - target) / abs(target)
+      gaps.append((abs(gap), gap, epoch, sum(v < target for v in values), len(values)))
+      row += [f"{target:.{decimals}f}", f"{gap:+.2f}", f"{gaps[-1][3]} of {len(values)}"]
+    if gaps:
+      _, gap, epoch, _, _ = max(gaps)
+      inside = sum(0 < below < n for *_, below, n in gaps)
+      notes.append(
+        f"{name}: the largest relative gap to the {curve.reference_label} is {gap:+.2f}% (epoch {epoch}); at "
+        f"{inside} of {len(gaps)} referenced epochs the reference lies between the seeds' lowest and highest values."
+      )
+  offset = f" The runs' values are shown less {curve.offset:g} (see the study's description)." if curve.offset else ""
+  split = "the mean over the epoch's training steps" if curve.split == "train" else "the epoch-end validation record"
+  return [
+    f"{curve.label} (`{curve.metric}`, {split}), per epoch counted from 1; mean ± sd over the seeds (n); the gap is "
+    f'(mean - reference) / |reference|; "seeds below": how many seeds\' values are below the reference.{offset} '
+    f"Figure: [curve_{curve.slug}.png](curve_{curve.slug}.png).",
+    _table(header, rows),
+    *notes,
+  ]
+
+
 def _default_table(results: list[Result]) -> spec.Table:
   present = {key for r in results if r.metrics for key in r.metrics}
   return spec.Table(metrics=[key for _, key in HEADLINE if key in present])
 
 
-def format_readme(study: Study, results: list[Result], *, runs_root, command: str) -> str:
+def format_readme(
+  study: Study, results: list[Result], *, runs_root, command: str, curves: dict[str, dict] | None = None
+) -> str:
   """The report's markdown: the study, its tables and comparisons, wall times, the missing runs."""
   finished = [r for r in results if r.metrics is not None]
   blocks = [f"# Study: {study.name}"]
@@ -259,6 +321,8 @@ def format_readme(study: Study, results: list[Result], *, runs_root, command: st
         '"excludes 0": the interval lies on one side of 0, a difference seed noise is unlikely to explain.'
       )
       blocks.append(_comparison_table(table, results))
+  for curve in study.curves:
+    blocks += [f"## {curve.title}", *_curve_section(curve, (curves or {})[curve.slug])]
   walls = [
     [name, stats.summarize(m for r in results if r.run.group == name and (m := r.train_minutes) is not None)]
     for name in spec.expand_groups(study)
@@ -305,6 +369,22 @@ def write_report(
   out = pathlib.Path(out) if out is not None else spec.study_dir(study, runs_root) / "report"
   out.mkdir(parents=True, exist_ok=True)
   readme, table = out / "README.md", out / "runs.csv"
-  readme.write_text(format_readme(study, results, runs_root=runs_root, command=command))
+  curves = {curve.slug: curve_series(study, curve, results) for curve in study.curves}
+  written = []
+  if curves:
+    from dvae_jax import plots  # matplotlib: only for a study that draws
+
+    for curve in study.curves:
+      written.append(
+        plots.plot_epoch_curves(
+          curves[curve.slug],
+          out / f"curve_{curve.slug}.png",
+          ylabel=curve.label,
+          title=curve.title,
+          reference={name: dict(points) for name, points in curve.reference.items()},
+          reference_label=curve.reference_label,
+        )
+      )
+  readme.write_text(format_readme(study, results, runs_root=runs_root, command=command, curves=curves))
   table.write_text(format_csv(results))
-  return [readme, table]
+  return [readme, table, *written]

@@ -16,6 +16,7 @@ from dvae_jax.errors import ConfigError
 
 # Group names become directory names and command-line words.
 _NAME = re.compile(r"[A-Za-z0-9_.=,+-]+")
+CURVE_SPLITS = ("train", "valid")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +113,40 @@ class Table:
 
 
 @dataclasses.dataclass(frozen=True)
+class Curve:
+  """A per-epoch curve of the report: one metric of the runs of `groups`, epoch by epoch, as the mean ±
+  sd over seeds (a table and a figure), beside a reference series where one is given (e.g. an
+  original's own per-epoch training records).
+
+  Attributes:
+    metric: a key of the runs' metrics.jsonl records.
+    groups: the curve's lines (a grid group's name stands for all its combinations).
+    title: the section's heading; its figure is written as curve_<slug of the title>.png.
+    label: the quantity in words (the axis label).
+    split: "train", the epoch's mean over its training steps (each logged window weighted by its
+      steps: what the training objective averaged over the epoch's batches is); or "valid", the
+      epoch-end validation record.
+    reference: group -> {epoch: value}, epochs counted from 1 (epoch 1 ends after the first pass).
+    reference_label: what the reference is, for the table's column and the figure's legend.
+    offset: subtracted from the runs' values before they are shown and compared (e.g. a likelihood's
+      constant that the reference's loss does not carry); stated with the table.
+  """
+
+  metric: str
+  groups: Sequence[str]
+  title: str
+  label: str
+  split: str = "train"
+  reference: Mapping[str, Mapping[int, float]] = dataclasses.field(default_factory=dict)
+  reference_label: str = "reference"
+  offset: float = 0.0
+
+  @property
+  def slug(self) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", self.title.lower()).strip("_")
+
+
+@dataclasses.dataclass(frozen=True)
 class Study:
   """A set of runs compared over seeds: what `dvae study run` trains and `dvae study report` tabulates.
 
@@ -121,6 +156,7 @@ class Study:
     seeds: the seeds of every group that names none.
     evaluate: how every run is evaluated (a group's own `evaluate` replaces it).
     tables: the report's tables (none: one table of every group with reports.HEADLINE's metrics that the runs have).
+    curves: the report's per-epoch curves (after the tables).
     description: a paragraph for the report.
   """
 
@@ -129,6 +165,7 @@ class Study:
   seeds: Sequence[int] = (0, 1, 2)
   evaluate: Evaluate = Evaluate()
   tables: Sequence[Table] = ()
+  curves: Sequence[Curve] = ()
   description: str = ""
 
   def __post_init__(self):
@@ -165,6 +202,21 @@ class Study:
           if name not in groups:
             raise ConfigError(f"study {self.name}: comparison '{first} - {second}': {name!r} is not {_one_of(groups)}.")
       table_groups(self, table)
+    slugs = [curve.slug for curve in self.curves]
+    for curve in self.curves:
+      if curve.split not in CURVE_SPLITS:
+        raise ConfigError(
+          f"study {self.name}, curve {curve.title!r}: split {curve.split!r}: expected one of {CURVE_SPLITS}."
+        )
+      if not curve.slug or slugs.count(curve.slug) > 1:
+        raise ConfigError(
+          f"study {self.name}, curve {curve.title!r}: expected a title that names it alone (its figure's file)."
+        )
+      rows = table_groups(self, Table(metrics=(), title=curve.title, groups=curve.groups))
+      if unknown := [name for name in curve.reference if name not in rows]:
+        raise ConfigError(
+          f"study {self.name}, curve {curve.title!r}: reference for {unknown}, not among its groups {rows}."
+        )
 
 
 def _one_of(groups: Mapping[str, Any]) -> str:
