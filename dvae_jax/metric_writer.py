@@ -174,8 +174,8 @@ def epoch_series(workdir: str | pathlib.Path, metric: str, split: str = "train")
   """
   records = read_metrics(workdir)
   if split == "valid":
-    return {r["epoch"]: float(r[metric]) for r in records if r["split"] == "valid" and metric in r}
-  ends = sorted((r["step"], r["epoch"]) for r in records if r["split"] in ("valid", "epoch") and "epoch" in r)
+    return {int(r["epoch"]): float(r[metric]) for r in records if r["split"] == "valid" and metric in r}
+  ends = sorted((r["step"], int(r["epoch"])) for r in records if r["split"] in ("valid", "epoch") and "epoch" in r)
   sums: dict[int, float] = {}
   steps: dict[int, int] = {}
   previous = 0

@@ -243,14 +243,14 @@ def _curve_section(curve: spec.Curve, series: dict[str, dict[int, dict[int, floa
   header, rows, notes = ["epoch"], [[epoch] for epoch in epochs], []
   for name, seeds in series.items():
     reference = curve.reference.get(name, {})
-    header.append(f"{name}, mean ± sd (n)")
+    header.append(f"{name}, mean ± sd")
     if reference:
       header += [curve.reference_label, "gap, %", "seeds below"]
     gaps = []
     for row, epoch in zip(rows, epochs, strict=True):
       values = [values[epoch] for values in seeds.values() if epoch in values]
       summary = stats.summarize(values)
-      row.append(f"{_cell(summary, decimals, summary.n)} ({summary.n})" if summary.n else "-")
+      row.append(_cell(summary, decimals, len(seeds)))
       if not reference:
         continue
       if epoch not in reference or not summary.n:
@@ -270,8 +270,8 @@ def _curve_section(curve: spec.Curve, series: dict[str, dict[int, dict[int, floa
   offset = f" The runs' values are shown less {curve.offset:g} (see the study's description)." if curve.offset else ""
   split = "the mean over the epoch's training steps" if curve.split == "train" else "the epoch-end validation record"
   return [
-    f"{curve.label} (`{curve.metric}`, {split}), per epoch counted from 1; mean ± sd over the seeds (n); the gap is "
-    f'(mean - reference) / |reference|; "seeds below": how many seeds\' values are below the reference.{offset} '
+    f"{curve.label} (`{curve.metric}`, {split}), per epoch counted from 1; mean ± sd over the group's seeds; the gap "
+    f'is (mean - reference) / |reference|; "seeds below": how many seeds\' values are below the reference.{offset} '
     f"Figure: [curve_{curve.slug}.png](curve_{curve.slug}.png).",
     _table(header, rows),
     *notes,
