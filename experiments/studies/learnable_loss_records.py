@@ -3,7 +3,7 @@ records (xuganyu96/VAE-GAN-learnable-loss): its dense VAE with BCE and with L2 p
 (experiments/mnist_dense_vae.py) and its dense VAE + dense discriminator with BCE
 (experiments/mnist_vae_gan.py), the three MNIST runs whose folders record a training loss, 3 seeds each.
 
-  dvae study run experiments/studies/learnable_loss_records.py
+  dvae study run experiments/studies/learnable_loss_records.py --jobs 2
   dvae study report experiments/studies/learnable_loss_records.py --out results/learnable_loss_records
 
 The original's records are data, in records/xuganyu96_learnable_loss_mnist.json (each run's folder,
@@ -49,13 +49,13 @@ def get_study(variant: str | None = None) -> Study:
   common = {"train.progress_bar": False, "train.num_epochs": epochs}
   if arg.smoke:
     common |= {"data.train_limit": 640, "data.eval_limit": 256}
-  groups = {
+  groups = {  # the longest runs first: `dvae study run --jobs 2` then ends sooner
+    "vae_gan_bce": Group("mnist_vae_gan:bce", common),
     "dense_vae_l2": Group("mnist_dense_vae:l2", common),
+    "dense_vae_bce": Group("mnist_dense_vae:bce", common),
     "dense_vae_l2_more_seeds": Group(
       "mnist_dense_vae:l2", {**common, "train.num_epochs": extra_epochs}, seeds=tuple(extra_seeds)
     ),
-    "dense_vae_bce": Group("mnist_dense_vae:bce", common),
-    "vae_gan_bce": Group("mnist_vae_gan:bce", common),
   }
   curves = [
     Curve(
