@@ -24,6 +24,7 @@ STUDIES = {
   "autoencoders": (None, "cpu_short"),
   "learnable_loss": (None, "cpu_3epochs", "mnist_cpu5", "mnist_cpu20"),
   "learnable_loss_sweeps": (None, "light", "smoke"),
+  "learnable_loss_records": (None, "smoke"),
   "ablation": (None, "dvae"),
 }
 # The comparison studies, whose "cpu3" variant trains each run in minutes on 2 CPU cores.

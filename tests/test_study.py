@@ -161,6 +161,73 @@ def test_a_study_is_checked_when_built(groups, tables, message):
     Study("bad", groups, seeds=(0,), tables=tables)
 
 
+@pytest.mark.parametrize(
+  "curve, message",
+  [
+    (spec.Curve("m", ["a"], "T", "m", split="test"), "split 'test': expected one of"),
+    (spec.Curve("m", ["a"], "T", "m", reference={"b": {1: 1.0}}), r"reference for \['b'\], not among its groups"),
+    (spec.Curve("m", ["z"], "T", "m"), "'z' is not a group of the study"),
+    (spec.Curve("m", ["a"], "?!", "m"), "a title that names it alone"),
+  ],
+)
+def test_a_studys_curves_are_checked_when_built(curve, message):
+  with pytest.raises(ConfigError, match=message):
+    Study("bad", {"a": Group("x")}, seeds=(0,), curves=(curve,))
+
+
+def _write_run(workdir: pathlib.Path, records: list[dict]) -> None:
+  workdir.mkdir(parents=True)
+  (workdir / "eval_test.json").write_text(json.dumps({"split": "test", "step": 10, "kl_nats": 1.0}))
+  (workdir / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+
+
+def test_epoch_series_weights_each_logged_window_by_its_steps(tmp_path):
+  """Epoch 1: windows of 3 and 2 steps (means 2.0 and 4.0) -> 2.8; epoch 2: 1.0 and 3.0 -> 1.8; the
+  unfinished epoch 3 is left out. Validation records give their own values."""
+  from dvae_jax.metric_writer import epoch_series
+
+  _write_run(
+    tmp_path / "run",
+    [
+      {"step": 3, "split": "train", "m": 2.0},
+      {"step": 5, "split": "train", "m": 4.0},
+      {"step": 5, "split": "valid", "epoch": 1.0, "m": 7.0},
+      {"step": 8, "split": "train", "m": 1.0},
+      {"step": 10, "split": "train", "m": 3.0},
+      {"step": 10, "split": "valid", "epoch": 2.0, "m": 6.0},
+      {"step": 12, "split": "train", "m": 9.0},
+    ],
+  )
+  assert epoch_series(tmp_path / "run", "m") == pytest.approx({1: 2.8, 2: 1.8})
+  assert epoch_series(tmp_path / "run", "m", "valid") == {1: 7.0, 2: 6.0}
+
+
+def test_a_curve_is_reported_beside_its_reference_with_gaps_and_a_figure(tmp_path):
+  """Seeds 0 and 1 of group a: per-epoch means (2.8, 1.8) and (3.2, 1.4), beside the reference (3.0, 1.5):
+  epoch 1 mean 3.0 ± 0.2828, gap 0; epoch 2 mean 1.6 ± 0.2828, gap +6.67%; each time one seed below."""
+
+  def records(first: float, second: float) -> list[dict]:
+    return [
+      {"step": 5, "split": "train", "m": first},
+      {"step": 5, "split": "epoch", "epoch": 1, "epoch_seconds": 1.0},
+      {"step": 10, "split": "train", "m": second},
+      {"step": 10, "split": "epoch", "epoch": 2, "epoch_seconds": 1.0},
+    ]
+
+  _write_run(tmp_path / "runs" / "curves" / "a" / "seed0", records(2.8, 1.8))
+  _write_run(tmp_path / "runs" / "curves" / "a" / "seed1", records(3.2, 1.4))
+  curve = spec.Curve("m", ["a"], "The m curve", "m, nats", reference={"a": {1: 3.0, 2: 1.5}}, reference_label="ref")
+  study = Study("curves", {"a": Group("mnist_vae:smoke")}, seeds=(0, 1), curves=(curve,))
+  written = report.write_report(study, tmp_path / "runs", tmp_path / "out", command="dvae study report")
+  text = (tmp_path / "out" / "README.md").read_text()
+  assert "| epoch | a, mean ± sd | ref | gap, % | seeds below |" in text
+  assert "| 1 | 3.0000 ± 0.2828 | 3.0000 | +0.00 | 1 of 2 |" in text
+  assert "| 2 | 1.6000 ± 0.2828 | 1.5000 | +6.67 | 1 of 2 |" in text
+  assert "a: the largest relative gap to the ref is +6.67% (epoch 2); at 2 of 2 referenced epochs" in text
+  assert tmp_path / "out" / "curve_the_m_curve.png" in written
+  assert (tmp_path / "out" / "curve_the_m_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_an_unknown_study_or_variant_names_what_was_tried():
   with pytest.raises(ConfigError, match=r"no study 'smok': tried experiments/studies/smok.py"):
     load_study("smok")

@@ -5,6 +5,8 @@ records (xuganyu96/VAE-GAN-learnable-loss): its dense VAE with BCE and with L2 p
 
   dvae study run experiments/studies/learnable_loss_records.py --jobs 2
   dvae study report experiments/studies/learnable_loss_records.py --out results/learnable_loss_records
+  dvae study run experiments/studies/learnable_loss_records.py:smoke       # seconds: the pipeline end to end
+  dvae study report experiments/studies/learnable_loss_records.py:smoke --out results/learnable_loss_records_smoke
 
 The original's records are data, in records/xuganyu96_learnable_loss_mnist.json (each run's folder,
 commit and training script). Each run's training script wrote, per epoch, the mean over the epoch's
