@@ -19,6 +19,7 @@ import numpy as np
 from dvae_jax import clustering, console, eval_loop, image_metrics, metric_writer, parallel, published
 from dvae_jax.checkpoint import CheckpointError
 from dvae_jax.data import Split
+from dvae_jax.data.common import from_layout
 from dvae_jax.errors import ConfigError
 from dvae_jax.experiment import Experiment, check_divisible, evaluate_split, module_rngs
 from dvae_jax.figures import save_reconstructions
@@ -79,7 +80,9 @@ def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False)
 
   The reconstructions are scored as images in [0, 1]: a linear output (a Gaussian likelihood with
   gaussian_mean "identity") clipped to [0, 1], as a user measures a saved image
-  (LikelihoodConfig.image); a sigmoid output as it is.
+  (LikelihoodConfig.image); a sigmoid output as it is. Inputs and reconstructions are scored as
+  displayed: a scrambled layout (data.layout) is undone first, so that SSIM and sharpness compare
+  neighbouring pixels of the image (PSNR, per pixel, is the same either way).
 
   With `keep_images`, also returns the inputs and reconstructions as arrays [N, H, W, C] (for the
   classifier-feature Frechet distance), else an empty dict.
@@ -91,7 +94,8 @@ def reconstruction_quality(run: Run, split: Split, *, keep_images: bool = False)
     inputs = experiment.prepare(batch)
     recon = model.apply(Experiment.variables(state), inputs["image"], rngs=module_rngs(key), method="reconstruct")
     recon = experiment.hparams.image(recon)
-    metrics = image_metrics.image_quality(inputs["image"], recon)
+    layout = experiment.config.data.layout
+    metrics = image_metrics.image_quality(from_layout(inputs["image"], layout), from_layout(recon, layout))
     sums = {name: jnp.sum(value * batch["mask"]) for name, value in metrics.items()}
     return (sums, {"images": inputs["image"], "reconstructions": recon}) if keep_images else (sums, {})
 

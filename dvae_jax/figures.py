@@ -10,7 +10,8 @@
 `dvae plot` runs (several runs' validation curves, outputs and prior samples side by side). A
 figure the run's model cannot draw (a classifier has no latent code, only a 2-D latent has a plane
 to scan) is skipped with the reason, not an error. Random draws come from the run's "sample" key:
-the same run gives the same figures.
+the same run gives the same figures. Images are drawn as true images: a run fed a scrambled layout
+(data.layout) has it undone first (`shown`), as the original's displays did.
 """
 
 import dataclasses
@@ -24,6 +25,7 @@ import numpy as np
 
 from dvae_jax import eval_loop, parallel, plots
 from dvae_jax.data import Split, eval_batches
+from dvae_jax.data.common import from_layout
 from dvae_jax.errors import WorkdirError
 from dvae_jax.experiment import Experiment, TrainState, module_rngs
 from dvae_jax.inference import Run, restore_run
@@ -43,6 +45,11 @@ def _require(run: Run, lacking: str, *methods: str) -> None:
     raise FigureSkipped(
       f"the {run.experiment.hparams.family!r} family has {lacking} (its module has no {' or '.join(missing)})."
     )
+
+
+def shown(experiment: Experiment, images: np.ndarray | jax.Array) -> np.ndarray:
+  """Images [..., H, W, C] in the layout the network sees -> as they are displayed (config.data.layout undone)."""
+  return from_layout(np.asarray(images), experiment.config.data.layout)
 
 
 def latent_dim(run: Run) -> int:
@@ -144,7 +151,7 @@ def latent_manifold(run: Run, path: pathlib.Path, *, size: int = 20, extent: flo
       f"the manifold scans a 2-D latent plane; this model's latent has {dim} dimensions "
       "(the scatter shows its codes on their first two principal components)."
     )
-  images = manifold_images(run, size=size, extent=extent)
+  images = shown(run.experiment, manifold_images(run, size=size, extent=extent))
   title = f"outputs decoded over [{-extent:g}, {extent:g}]$^2$ ({size} x {size})"
   return plots.plot_manifold(images, path, extent=extent, title=title)
 
@@ -155,7 +162,7 @@ def denoising(run: Run, path: pathlib.Path, *, split: str = "test", num_images: 
   corruption = getattr(run.experiment.hparams, "corruption", None)
   if getattr(corruption, "name", None) == "none":
     raise FigureSkipped("the model corrupts nothing (model.corruption.name='none'): it is not a denoiser.")
-  clean, corrupted, output = denoising_examples(run, run.split(split), num_images)
+  clean, corrupted, output = (shown(run.experiment, x) for x in denoising_examples(run, run.split(split), num_images))
   title = f"{split} images, {_describe(corruption)} corruption" if corruption is not None else f"{split} images"
   return plots.plot_denoising(clean, corrupted, output, path, title=title)
 
@@ -175,6 +182,7 @@ def interpolation(
   if len(run.split(split)) < 2:
     raise FigureSkipped(f"the {split} split has fewer than 2 images to interpolate between.")
   images, labels = interpolations(run, run.split(split), pairs=pairs, steps=steps)
+  images = shown(run.experiment, images)
   title = f"outputs along straight lines between posterior means of {split} images (row: image indices)"
   return plots.plot_interpolations(images, path, row_labels=labels, title=title)
 
@@ -183,10 +191,10 @@ def samples(run: Run, path: pathlib.Path, *, num_images: int = 10) -> pathlib.Pa
   """A num_images x num_images grid of prior samples, or `num_images` per mixture component, one row each."""
   _require(run, "no prior to sample from", "sample_prior", "output_logits")
   if getattr(getattr(run.experiment.hparams, "prior", None), "components", None):  # a mixture: a row each
-    components = prior_component_samples(run, num_images)
+    components = shown(run.experiment, prior_component_samples(run, num_images))
     blocks = {f"component {k}": images for k, images in enumerate(components)}
     return plots.plot_samples(blocks, path, columns=num_images, title="samples from each prior component")
-  images = run.sample(num_images * num_images)
+  images = shown(run.experiment, run.sample(num_images * num_images))
   return plots.plot_samples(images, path, columns=num_images, title="samples from the prior")
 
 
@@ -274,16 +282,20 @@ def make_comparison_figures(
     inputs_of = {label: run_inputs for label, (run_inputs, _) in pairs.items()}
     path = out_dir / f"{split}_reconstructions.png"
     written.append(plots.plot_image_comparison(inputs, outputs, path, inputs_of=inputs_of))
-  samples = {label: run.sample(2 * num_images) for label, run in restored.items() if run.experiment.family.latent}
+  samples = {
+    label: shown(run.experiment, run.sample(2 * num_images))
+    for label, run in restored.items()
+    if run.experiment.family.latent
+  }
   if samples:
     written.append(plots.plot_samples(samples, out_dir / "prior_samples.png"))
   return written
 
 
 def reconstructions(experiment: Experiment, state: TrainState, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
-  """(inputs, one stochastic reconstruction each) for the first `num` images of `split`."""
+  """(inputs, one stochastic reconstruction each) for the first `num` images of `split`, as displayed (`shown`)."""
   inputs, recon = experiment.reconstruct(state, split.take(np.arange(num)), experiment.keys["sample"])
-  return np.asarray(inputs), np.asarray(recon)
+  return shown(experiment, inputs), shown(experiment, recon)
 
 
 def save_reconstructions(

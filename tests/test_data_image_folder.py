@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from dvae_jax.data import image_folder
+from dvae_jax.data.common import from_layout, to_layout
 from dvae_jax.data.image_folder import ImageFolderOptions, load_image_folder, load_image_folder_split
 from dvae_jax.data.sources import DataError, download, load_split
 from tests.helpers import dvae
@@ -271,6 +272,66 @@ def test_split_is_seeded_disjoint_and_complete(tmp_path):
   assert test == sorted(order[:4].tolist())
   quarter = ImageFolderOptions(image_size=4, test_fraction=0.25)
   assert len(load_image_folder_split(folder, "test", cache_dir=cache, options=quarter).labels) == 5
+
+
+# ---------------------------------------------------------------- layout
+
+
+def test_reshaped_chw_is_the_originals_reshape_a_known_permutation():
+  """xuganyu96/VAE-GAN-learnable-loss reshapes each H x W x C image to C x H x W: channel c of the network's
+  input holds the flat values c H W ... (c + 1) H W - 1 of the RGB-interleaved pixels."""
+  image = np.arange(2 * 2 * 3).reshape(1, 2, 2, 3)  # value = flat index h W C + w C + c
+  fed = to_layout(image, "reshaped_chw")
+  assert fed.shape == image.shape
+  channels_first = fed[0].transpose(2, 0, 1)  # what the original's network read as C x H x W
+  np.testing.assert_array_equal(channels_first, [[[0, 1], [2, 3]], [[4, 5], [6, 7]], [[8, 9], [10, 11]]])
+  # So its "red" plane is the top-left pixel's R, G, B, then the next pixel's R, ...; the true planes are:
+  np.testing.assert_array_equal(image[0].transpose(2, 0, 1)[0], [[0, 3], [6, 9]])
+  # A non-square image: pixel (h, w) of channel c is the flat value c H W + h W + w.
+  tall = np.arange(3 * 2 * 3).reshape(3, 2, 3)
+  fed = to_layout(tall, "reshaped_chw")
+  for h, w, c in np.ndindex(3, 2, 3):
+    assert fed[h, w, c] == tall.reshape(-1)[c * 3 * 2 + h * 2 + w]
+  assert sorted(fed.reshape(-1)) == sorted(tall.reshape(-1))  # a permutation of the values
+  np.testing.assert_array_equal(to_layout(tall, "hwc"), tall)
+  grey = np.arange(12).reshape(1, 3, 4, 1)
+  np.testing.assert_array_equal(to_layout(grey, "reshaped_chw"), grey)  # one channel: nothing moves
+
+
+def test_display_undoes_the_layout_as_the_originals_display_did():
+  import jax.numpy as jnp
+
+  images = np.random.default_rng(0).integers(0, 256, (4, 5, 6, 3), dtype=np.uint8)
+  fed = to_layout(images, "reshaped_chw")
+  assert not np.array_equal(fed, images)
+  np.testing.assert_array_equal(from_layout(fed, "reshaped_chw"), images)
+  np.testing.assert_array_equal(to_layout(from_layout(images, "reshaped_chw"), "reshaped_chw"), images)
+  # The original displays a network output [C, H, W] with `.reshape((H, W, C))`: the same as from_layout.
+  output_chw = fed[0].transpose(2, 0, 1)
+  np.testing.assert_array_equal(from_layout(fed[:1], "reshaped_chw")[0], output_chw.reshape(5, 6, 3))
+  # Leading axes of any number, and jax arrays (inside jit too) as well as numpy's.
+  grid = images.reshape(2, 2, 5, 6, 3)
+  np.testing.assert_array_equal(from_layout(to_layout(grid, "reshaped_chw"), "reshaped_chw"), grid)
+  np.testing.assert_array_equal(np.asarray(to_layout(jnp.asarray(images), "reshaped_chw")), fed)
+  with pytest.raises(DataError, match="unknown image layout 'chw'"):
+    to_layout(images, "chw")
+
+
+def test_a_split_in_the_originals_layout_is_the_true_split_reshaped(tmp_path, decodes):
+  folder = tmp_path / "stripes"
+  for i in range(5):
+    _write(folder / f"{i}.png", _stripes(RED, GREEN, BLUE, (i, i, i), width=1, height=4))
+  cache = tmp_path / "cache"
+  true = load_image_folder_split(folder, "train", cache_dir=cache, options=ImageFolderOptions(image_size=4))
+  decodes.clear()
+  options = ImageFolderOptions(image_size=4, layout="reshaped_chw")
+  fed = load_image_folder_split(folder, "train", cache_dir=cache, options=options)
+  assert decodes == []  # the cache holds the true images: the layout is not decoding
+  np.testing.assert_array_equal(fed.images, to_layout(true.images, "reshaped_chw"))
+  np.testing.assert_array_equal(fed.labels, true.labels)
+  assert fed.images.flags["C_CONTIGUOUS"]
+  with pytest.raises(DataError, match="image layout 'chw'"):
+    ImageFolderOptions(layout="chw")
 
 
 # ---------------------------------------------------------------- cache

@@ -82,6 +82,26 @@ def test_face_vae_parameter_count_in_the_vae_family():
   assert count(stats) == bn_stats(32 + 64) + bn_stats(256 + 128 + 64 + 32) == 1_152
 
 
+def test_face_vae_parameter_count_with_the_originals_posterior_head():
+  """The conv VAE of the original's train_ConvVAE_on_anime.py (ConvVAE(n_latent=512, n_base_channels=32) on
+  64 x 64 RGB faces, its results folder ConvVAE_on_anime/512_32_200) with its head, Dense(2 z) -> BatchNorm ->
+  ReLU (model.posterior_head="dense_bn_relu"): 223,288,448 trainable parameters and 3,200 batch-norm
+  statistics, the head's batch norm adding 2 x 2 z of each to the plain heads' counts above."""
+  section = default_model_config("vae", "face_dcgan")
+  section.update(latent_dim=512, label_head=False, posterior_head="dense_bn_relu")
+  config = model_config(section, image_shape=FACES, num_classes=1)
+  model = get_family("vae").module(config)
+  rngs = {"params": jax.random.key(0), "reparam": jax.random.key(1)}
+  variables = abstract_init(model, jnp.zeros((2, *FACES)), rngs=rngs)
+  z = 512
+  params, stats = variables["params"], variables["batch_stats"]
+  head_params = {name: count(params["inference"][name]) for name in ("mean", "logvar", "bn_mean", "bn_logvar")}
+  assert head_params == {"mean": 110_232_064, "logvar": 110_232_064, "bn_mean": 1_024, "bn_logvar": 1_024}
+  assert sum(head_params.values()) == dense_params(58 * 58 * 64, 2 * z) + bn_params(2 * z)
+  assert count(params) == 223_286_400 + bn_params(2 * z) == 223_288_448
+  assert count(stats) == 1_152 + bn_stats(2 * z) == 3_200
+
+
 def test_deep_face_decoder_parameter_count():
   config = ARCHITECTURES["face_dcgan"].config(decoder_channels=(512, 256, 128, 64))
   decoder = ARCHITECTURES["face_dcgan"].decoder(config, FACES)

@@ -12,14 +12,16 @@ import numpy as np
 import optax
 import pytest
 
-from dvae_jax import evaluate, train, two_player
-from dvae_jax.configs import ConfigError, load_experiment
+from dvae_jax import evaluate, figures, train, two_player
+from dvae_jax.configs import ConfigError, load_experiment, validate
+from dvae_jax.data.image_folder import ImageFolderOptions, load_image_folder_split
 from dvae_jax.experiment import build_experiment, make_objective, module_rngs
+from dvae_jax.inference import restore_run
 from dvae_jax.metric_writer import reproducible_records
 from dvae_jax.models import ARCHITECTURES, get_family, model_config
 from dvae_jax.models.vae_gan import Discriminator
 from dvae_jax.optimizers import make_optimizer
-from tests.helpers import RNGS, assert_trees_equal, final_state, hparams, init_model, point_at_folder
+from tests.helpers import RNGS, assert_trees_equal, dvae, final_state, hparams, init_model, point_at_folder
 
 BATCH = 4
 TINY_NET = dict(fc_sizes=(12, 8))
@@ -147,6 +149,32 @@ def test_face_vae_heads_are_unconstrained_and_64x64():
   assert float(jnp.min(mean)) < 0 and float(jnp.min(logvar)) < 0  # negative values are reachable
 
 
+@pytest.mark.parametrize("train_mode", [True, False])
+def test_the_originals_posterior_head_gives_mean_at_least_0_and_sigma_at_least_1(train_mode):
+  """model.posterior_head="dense_bn_relu": the original conv VAE's Dense -> BatchNorm -> ReLU, on random inputs,
+  with batch statistics (training) and with running averages (evaluation)."""
+  config = hparams(
+    "vae_gan",
+    "face_dcgan",
+    net=dict(ARCHITECTURES["face_dcgan"].config.SMOKE),
+    data=dict(image_shape=(32, 32, 3), num_classes=1),
+    latent_dim=16,
+    posterior_head="dense_bn_relu",
+  )
+  model, _, variables = init_model(config, 8, abstract=False)
+  images = jax.random.uniform(jax.random.key(3), (8, 32, 32, 3), minval=-1.0, maxval=2.0)
+  if train_mode:
+    out, _ = model.apply(variables, images, train=True, rngs=RNGS, mutable=["batch_stats"])
+    mean, logvar = out["mean"], out["logvar"]
+  else:
+    mean, logvar = model.apply(variables, images, method="encode")
+  sigma = jnp.exp(0.5 * logvar)
+  assert float(jnp.min(mean)) >= 0.0 and float(jnp.min(sigma)) >= 1.0
+  assert bool(jnp.any(mean == 0.0)) and bool(jnp.any(sigma == 1.0))  # the ReLU clips: the bounds are reached
+  assert set(variables["params"]["inference"]["bn_mean"]) == {"scale", "bias"}
+  assert set(variables["batch_stats"]["inference"]["bn_logvar"]) == {"mean", "var"}
+
+
 @pytest.fixture(scope="module")
 def gan_run(tmp_path_factory, request):
   make = request.getfixturevalue("tiny_config")
@@ -207,19 +235,76 @@ def test_unknown_variant_lists_the_valid_ones():
     load_experiment("mnist_vae_gan", "l1")
 
 
-@pytest.mark.parametrize("variant", ["resnet,smoke", "deep,smoke"])
+@pytest.mark.parametrize("variant", ["resnet,smoke", "deep,smoke,as_original"])
 def test_face_experiment_trains_on_an_image_folder(variant, face_folder, tmp_path):
-  """The 64 x 64 face runs end to end on a generated folder of real images (MNIST digits as RGB PNGs)."""
+  """The 64 x 64 face runs end to end on a generated folder of real images (MNIST digits as RGB PNGs): on the
+  whole 80% training split, as the original (no validation split), so each epoch records its time and
+  checkpoints, and the test split is evaluated."""
   config = point_at_folder(load_experiment("faces_vae_gan", variant), face_folder, tmp_path / "cache")
   config.data.image_size = 32
   config.train.num_epochs = 1
   config.train.progress_bar = False
   config.num_devices = 1
-  valid = train.train_and_evaluate(config, tmp_path / "run")
-  assert np.isfinite(valid["neg_elbo_nats"]) and valid["disc_loss"] > 0
+  assert train.train_and_evaluate(config, tmp_path / "run") == {}  # no validation metrics without a split
+  experiment = build_experiment(config)
+  assert (len(experiment.splits.train), len(experiment.splits.valid)) == (77, 0)  # 80% of 96 images, all trained on
+  records = [r for r in reproducible_records(tmp_path / "run") if r["split"] == "epoch"]
+  assert [(r["step"], r["epoch"]) for r in records] == [(2, 1.0)]  # 77 // 32 steps
+  assert (tmp_path / "run" / "checkpoints" / "2").is_dir()
   # Evaluation rebuilds the config from the workdir: the saved discriminator replaces the default's.
   result = evaluate.evaluate_checkpoint(tmp_path / "run", iw_samples=0)
-  assert result["recon_ssim"] > 0 and np.isfinite(result["recon_psnr_db"])
+  assert result["recon_ssim"] > 0 and np.isfinite(result["recon_psnr_db"]) and result["disc_loss"] > 0
+
+
+def test_face_vae_as_original_trains_through_dvae_train_and_displays_true_images(face_folder, tmp_path, shared_data):
+  """`dvae train` with the original's layout and head; the figures undo the layout as the original's displays did."""
+  workdir = tmp_path / "run"
+  flags = [f"--config.data.path={face_folder}", f"--config.data.cache_dir={tmp_path / 'cache'}"]
+  flags += ["--config.data.image_size=32", "--config.train.num_epochs=1", "--config.train.progress_bar=False"]
+  config = ["--config", "faces_vae:smoke,as_original", "--workdir", str(workdir)]
+  result = dvae("train", *config, *flags, data_dir=shared_data)
+  assert result.returncode == 0, result.stderr
+  assert "no validation split" in result.stdout + result.stderr
+  run = restore_run(workdir)
+  assert (run.experiment.config.data.layout, run.experiment.hparams.posterior_head) == ("reshaped_chw", "dense_bn_relu")
+  options = ImageFolderOptions(image_size=32)
+  true = load_image_folder_split(face_folder, "test", cache_dir=tmp_path / "cache", options=options).images[:4]
+  fed = run.split("test").take(np.arange(4))["image"]  # as stored: the original's scrambled layout
+  assert not np.array_equal(fed, true)
+  inputs, recon = figures.reconstructions(run.experiment, run.state, run.split("test"), 4)
+  np.testing.assert_allclose(inputs, true / 255.0, atol=1e-6)  # displayed: the true images
+  assert recon.shape == inputs.shape
+  mean, logvar = run.encode(fed)
+  assert float(np.min(mean)) >= 0.0 and float(np.min(np.exp(0.5 * logvar))) >= 1.0
+
+
+def test_as_original_variants_turn_on_the_originals_layout_and_head():
+  expected = {
+    "as_original": ("reshaped_chw", "dense_bn_relu"),
+    "original_layout": ("reshaped_chw", "dense"),
+    "original_head": ("hwc", "dense_bn_relu"),
+    "conv1024,as_original,smoke": ("reshaped_chw", "dense_bn_relu"),
+    "deep,light,as_original": ("reshaped_chw", "dense_bn_relu"),
+    "dense,as_original": ("reshaped_chw", "dense"),  # the original's dense VAE has plain heads
+  }
+  for experiment in ("faces_vae", "faces_vae_gan"):
+    for variant, (layout, head) in expected.items():
+      config = load_experiment(experiment, variant)
+      config.data.path = "/path/to/faces"
+      validate(config)
+      assert (config.data.layout, config.model.posterior_head) == (layout, head), (experiment, variant)
+      # The run is otherwise the same as without the original's flaws.
+      plain = load_experiment(experiment, ",".join(name for name in variant.split(",") if "original" not in name))
+      plain.data.path, plain.data.layout, plain.model.posterior_head = config.data.path, layout, head
+      assert plain.to_dict() == config.to_dict()
+  with pytest.raises(ConfigError, match="has plain posterior heads"):
+    load_experiment("faces_vae_gan", "dense,original_head")
+  with pytest.raises(ConfigError, match="'original_layout' and 'as_original' both choose 'original'"):
+    load_experiment("faces_vae", "original_layout,as_original")
+  mnist = load_experiment("mnist_vae_gan")
+  mnist.data.layout = "reshaped_chw"
+  with pytest.raises(ConfigError, match="config.data.layout='reshaped_chw' with config.data.name='mnist'"):
+    validate(mnist)
 
 
 def test_face_variants_set_the_original_runs():
@@ -240,6 +325,9 @@ def test_face_variants_set_the_original_runs():
     assert (model.latent_dim, model.solo_epochs, model.pbp_decay, model.disc_weight) == (latents, solo, 1.0, 10.0)
     assert config.optim.learning_rate == config.optim.discriminator_learning_rate == lr
     assert model.update_order == "alternating" and model.network.kernel_init == "xavier_uniform"
+    # The original's 80% training split, all trained on; the true images and plain heads unless asked otherwise.
+    assert (config.data.test_fraction, config.data.validation_fraction) == (0.2, 0.0)
+    assert (config.data.layout, model.posterior_head) == ("hwc", "dense")
   assert load_experiment("faces_vae_gan", "deep").model.network.decoder_channels == (512, 256, 128, 64)
   dense = load_experiment("faces_vae_gan", "dense").model
   assert dense.network.fc_sizes == (1024,) * 5 and dense.discriminator.hidden_sizes == (1024,)

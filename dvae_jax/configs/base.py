@@ -57,6 +57,9 @@ def base_config(family: str = "vae", network: str | None = None) -> StrictConfig
   c.data.test_fraction = 0.2
   c.data.split_seed = 0
   c.data.cache_dir = config_dict.placeholder(str)  # None: <data dir>/image_folder_cache
+  # ... and the layout the network is fed (dvae_jax/data/common.py): "hwc", the true images; "reshaped_chw", the
+  # scrambled one xuganyu96/VAE-GAN-learnable-loss fed its face networks (reshaped, not transposed, to C x H x W).
+  c.data.layout = "hwc"
 
   c.model = StrictConfigDict(_overridable(models.default_model_config(family, network)))
 

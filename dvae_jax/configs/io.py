@@ -31,6 +31,7 @@ IDENTITY_KEYS = (
   "data.resize_filter",
   "data.test_fraction",
   "data.split_seed",
+  "data.layout",
   "train.batch_size",
 )
 

@@ -162,8 +162,9 @@ def learnable_loss_mnist(
 
 def learnable_loss_faces(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The face setting of xuganyu96/VAE-GAN-learnable-loss: an image folder (`data.path`) resized to
-  64 x 64 RGB and split 80/20 by a seeded shuffle, one posterior draw, no label head and no L2,
-  Xavier-uniform init, BCE pixel loss, Adam 1e-3 on the per-image mean over batches of 64, 200 epochs.
+  64 x 64 RGB and split 80/20 by a seeded shuffle, training on the whole 80% (no validation split: the
+  original validates on nothing but its 20%, the test split here), one posterior draw, no label head and
+  no L2, Xavier-uniform init, BCE pixel loss, Adam 1e-3 on the per-image mean over batches of 64, 200 epochs.
 
   `config` must come from `base_config(family, network)` for the vae or vae_gan family.
   """
@@ -171,6 +172,7 @@ def learnable_loss_faces(config: ml_collections.ConfigDict) -> ml_collections.Co
   config.data.invert = False
   config.data.image_size = 64
   config.data.test_fraction = 0.2
+  config.data.validation_fraction = 0.0
   textbook_vae(config, batch_size=64)
   config.model.latent_dim = 512
   config.model.network.kernel_init = "xavier_uniform"
@@ -231,6 +233,8 @@ class FaceRun:
     network_keys: set on the VAE's network.
     light_network_keys: set on its lighter CPU stand-in (LIGHT_NETWORKS) instead; None: the run has none.
     discriminator_keys: set on the discriminator (the original's or its lighter stand-in).
+    bn_relu_head: whether the original's VAE ends its encoder Dense -> BatchNorm -> ReLU (its conv VAEs do,
+      its dense one does not): the head of the "as_original" variants.
   """
 
   network: str
@@ -241,6 +245,7 @@ class FaceRun:
   network_keys: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   light_network_keys: Mapping[str, Any] | None = dataclasses.field(default_factory=dict)
   discriminator_keys: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  bn_relu_head: bool = True
 
   def vae_network(self, *, light: bool) -> str:
     """The VAE's network, or its lighter CPU stand-in (`light`); a ConfigError if the run has none."""
@@ -281,8 +286,14 @@ FACE_RUNS = {
     network_keys={"fc_sizes": (1024,) * 5, "activation": "relu", "batch_norm": False},
     light_network_keys=None,
     discriminator_keys={"hidden_sizes": (1024,)},
+    bn_relu_head=False,
   ),
 }
+# The original's face pipeline as it ran, flaws included (docs/reference.md), chosen by the faces experiments'
+# variants: "original_layout", its images reshaped rather than transposed to C x H x W (data.layout);
+# "original_head", its conv VAEs' Dense -> BatchNorm -> ReLU posterior head (model.posterior_head);
+# "as_original", both (the head only where the run's VAE had it: not the dense one).
+ORIGINAL_PIPELINE = (None, "original_layout", "original_head", "as_original")
 # The lighter CPU networks instead of the original's (docs/models.md): VAE network, discriminators.
 LIGHT_NETWORKS = {
   "face_dcgan": "dcgan_conv",
@@ -293,13 +304,21 @@ LIGHT_NETWORKS = {
 
 
 def learnable_loss_face_run(
-  config: ml_collections.ConfigDict, *, run: FaceRun, light: bool = False
+  config: ml_collections.ConfigDict, *, run: FaceRun, light: bool = False, original: str | None = None
 ) -> ml_collections.ConfigDict:
   """One of the 64 x 64 face runs of xuganyu96/VAE-GAN-learnable-loss (FACE_RUNS), on the lighter networks
-  that train on a CPU if `light`: the VAE + D of the run (family "vae_gan"), or its VAE alone ("vae").
+  that train on a CPU if `light`: the VAE + D of the run (family "vae_gan"), or its VAE alone ("vae"); with
+  the original's scrambled layout and / or posterior head as `original` (one of ORIGINAL_PIPELINE) says.
 
   `config` must come from `base_config(family, run.vae_network(light=light))`.
   """
+  if original not in ORIGINAL_PIPELINE:
+    raise ConfigError(f"face run: original={original!r}; expected one of {ORIGINAL_PIPELINE}.")
+  if original == "original_head" and not run.bn_relu_head:
+    raise ConfigError(
+      f"face run on {run.network!r}: the original's VAE of this run has plain posterior heads (only its conv VAEs "
+      "end Dense -> BatchNorm -> ReLU); drop the variant 'original_head' ('as_original' gives this run as it ran)."
+    )
   if config.model.network.name != run.vae_network(light=light):
     raise ConfigError(
       f"face run: config.model.network.name is {config.model.network.name!r}; expected "
@@ -317,4 +336,8 @@ def learnable_loss_face_run(
     model.solo_epochs = run.solo_epochs
     config.optim.discriminator_learning_rate = run.learning_rate
   config.optim.learning_rate = run.learning_rate
+  if original in ("original_layout", "as_original"):
+    config.data.layout = "reshaped_chw"
+  if original in ("original_head", "as_original") and run.bn_relu_head:
+    model.posterior_head = "dense_bn_relu"
   return config

@@ -15,6 +15,7 @@ import ml_collections
 from dvae_jax import models
 from dvae_jax.configs.base import base_config
 from dvae_jax.configs.locking import check_known_keys
+from dvae_jax.data.common import LAYOUTS
 from dvae_jax.data.image_folder import CHANNELS, RESIZE_FILTERS
 from dvae_jax.data.pipeline import BINARIZE, VALIDATION_SPLITS
 from dvae_jax.data.sources import DATASETS, PATH_DATASETS
@@ -112,6 +113,14 @@ def _check_image_folder(config: ml_collections.ConfigDict) -> None:
   _check(config, "data.resize_filter", check_choice, RESIZE_FILTERS)
   _check(config, "data.test_fraction", check_range, 0.0, 1.0, low_open=True)
   _check(config, "data.split_seed", check_positive, allow_zero=True)
+  _check(config, "data.layout", check_choice, LAYOUTS)
+  if data.layout != "hwc" and (data.name != "image_folder" or data.grayscale):
+    raise ConfigError(
+      f"config.data.layout={data.layout!r} with config.data.name={data.name!r} and config.data.grayscale="
+      f"{data.grayscale!r}: expected data.name='image_folder' without grayscale. The layout is the image-folder "
+      "loader's (xuganyu96/VAE-GAN-learnable-loss's face images), and a scrambled image has no colour channels to "
+      "turn grey; pass --config.data.layout=hwc."
+    )
   if data.name == "image_folder" and data.invert:
     raise ConfigError(
       "config.data.invert=True with config.data.name='image_folder': expected False. Inversion (1 - pixel) is the "

@@ -28,6 +28,10 @@ Split: the readable images, in sorted order of their relative paths, are shuffle
 rest the training split (each kept in sorted order). The split has its own seed, not the training
 seed, so runs with different training seeds are measured on the same test images.
 
+Layout: each split's images are then laid out as `layout` says (`common.to_layout`): "hwc", the true
+images, or "reshaped_chw", the scrambled layout xuganyu96/VAE-GAN-learnable-loss fed its face networks
+(each image's values reshaped, not transposed, to channels first). The cache holds the true images.
+
 Cache: the decoded images of the whole folder go to one uncompressed .npz (uint8 images, int32
 labels, the relative paths, the class names and the skipped files as string arrays: nothing is
 pickled) in the cache dir, named `<folder name>-<key>.npz`. The key is a sha256 over the folder's
@@ -52,7 +56,7 @@ import zlib
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from dvae_jax.data.common import DataError, ImageData
+from dvae_jax.data.common import LAYOUTS, DataError, ImageData, to_layout
 
 IMAGE_FORMATS: tuple[str, ...] = ("PNG", "JPEG")
 RESIZE_FILTERS: dict[str, Image.Resampling] = {"lanczos": Image.Resampling.LANCZOS, "area": Image.Resampling.BOX}
@@ -72,7 +76,7 @@ _log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class ImageFolderOptions:
-  """How a folder's images are decoded (these are part of the cache key) and split (these are not)."""
+  """How a folder's images are decoded (these are part of the cache key), split and laid out (these are not)."""
 
   image_size: int = 64
   center_crop: bool = False
@@ -80,6 +84,11 @@ class ImageFolderOptions:
   resize_filter: str = "lanczos"
   test_fraction: float = 0.2
   split_seed: int = 0
+  layout: str = "hwc"  # one of common.LAYOUTS
+
+  def __post_init__(self):
+    if self.layout not in LAYOUTS:
+      raise DataError(f"image layout {self.layout!r}: expected one of {', '.join(LAYOUTS)} (config.data.layout).")
 
   def decoding(self) -> dict[str, object]:
     return {
@@ -310,7 +319,8 @@ def load_image_folder_split(
   cache_dir: str | pathlib.Path,
   options: ImageFolderOptions | None = None,
 ) -> ImageData:
-  """One split ("train" or "test") of an image folder as ImageData (uint8 [N, S, S, C], int32 labels).
+  """One split ("train" or "test") of an image folder as ImageData (uint8 [N, S, S, C], int32 labels), its
+  images in `options.layout`.
 
   Raises:
     DataError: as `load_image_folder`, and when the split would leave the training or test split empty.
@@ -328,4 +338,5 @@ def load_image_folder_split(
       "--config.data.test_fraction."
     )
   chosen = index[split]
-  return ImageData(images=data.images[chosen], labels=data.labels[chosen])
+  images = np.ascontiguousarray(to_layout(data.images[chosen], options.layout))
+  return ImageData(images=images, labels=data.labels[chosen])

@@ -102,6 +102,7 @@ def image_folder_options_from_config(data: ml_collections.ConfigDict) -> ImageFo
     resize_filter=data.resize_filter,
     test_fraction=data.test_fraction,
     split_seed=data.split_seed,
+    layout=data.layout,
   )
 
 

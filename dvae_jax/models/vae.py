@@ -21,6 +21,7 @@ from dvae_jax.models.priors import prior_field, standard_normal_log_prob
 
 SAMPLE_MODES = ("average_z", "elbo")
 POSTERIOR_SCALES = ("logvar", "softplus")
+POSTERIOR_HEADS = ("dense", "dense_bn_relu")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -44,6 +45,12 @@ class VAEConfig(ModelConfig, LikelihoodConfig):
   # What the posterior's scale head outputs: "logvar", log sigma^2 (the reference's); "softplus",
   # h with sigma = softplus(h) (arunarn2/AutoEncoder's MLP VAE, docs/reference.md).
   posterior_scale: str = "logvar"
+  # The heads from the encoder features to the mean and the scale: "dense", plain dense layers
+  # (unconstrained); "dense_bn_relu", each followed by batch norm (Gluon's: trainable scale and offset,
+  # epsilon 1e-5, the network's momentum) and a ReLU, as xuganyu96/VAE-GAN-learnable-loss's conv VAEs end
+  # their encoder (Dense(2 z) -> BatchNorm -> ReLU, split into mean and log-variance): both >= 0, so with
+  # posterior_scale "logvar" sigma >= 1.
+  posterior_head: str = "dense"
 
   def __post_init__(self):
     ModelConfig.__post_init__(self)
@@ -51,6 +58,7 @@ class VAEConfig(ModelConfig, LikelihoodConfig):
     hparams.check_positive(self, "latent_dim", "samples")
     hparams.check_choice(self, "sample_mode", SAMPLE_MODES)
     hparams.check_choice(self, "posterior_scale", POSTERIOR_SCALES)
+    hparams.check_choice(self, "posterior_head", POSTERIOR_HEADS)
     hparams.check_positive(self, "label_loss_weight", allow_zero=True)
 
 
@@ -112,15 +120,26 @@ class InferenceNet(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
     cfg = self.config
     features = cfg.architecture.encoder(cfg.network, name="trunk")(x, train=train)  # [B, F]
-    init = cfg.network.kernel_init
-    out = {"features": features, "mean": dense(cfg.latent_dim, init, "mean")(features)}  # mean [B, z]
+    out = {"features": features, "mean": posterior_head(cfg, features, "mean", train=train)}  # mean [B, z]
     if cfg.posterior_scale == "logvar":
-      out["logvar"] = dense(cfg.latent_dim, init, "logvar")(features)  # [B, z]
+      out["logvar"] = posterior_head(cfg, features, "logvar", train=train)  # [B, z]
     else:  # "softplus": the head outputs h, and sigma = softplus(h)
-      out["logvar"] = softplus_logvar(dense(cfg.latent_dim, init, "scale")(features))  # [B, z]
+      out["logvar"] = softplus_logvar(posterior_head(cfg, features, "scale", train=train))  # [B, z]
     if cfg.label_head:
       out["label_logits"] = label_logits(cfg, features, train=train)  # [B, classes]
     return out
+
+
+def posterior_head(config: VAEConfig, features: jax.Array, name: str, *, train: bool) -> jax.Array:
+  """One posterior head, features [B, F] -> [B, z], as `config.posterior_head` says."""
+  h = dense(config.latent_dim, config.network.kernel_init, name)(features)
+  if config.posterior_head == "dense":
+    return h
+  # "dense_bn_relu": the two heads together are the original's Dense(2 z) -> BatchNorm -> ReLU (batch norm
+  # normalizes each unit on its own, so splitting it in two changes nothing).
+  momentum = config.network.batch_norm_momentum or 0.9  # Gluon's default, for a network without batch norm
+  norm = nn.BatchNorm(use_running_average=not train, momentum=momentum, epsilon=1e-5, name=f"bn_{name}")
+  return nn.relu(norm(h))
 
 
 def label_logits(config: ModelConfig, features: jax.Array, *, train: bool) -> jax.Array:

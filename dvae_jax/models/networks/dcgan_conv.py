@@ -8,9 +8,9 @@ the two).
   decoder  dense to the last grid (4 x 4 x 8 base for 4 stages), batch norm, act, then the mirror:
            `stages` x [transposed conv 4x4 stride 2 (+ `extra_convs` conv 3x3)], the last to the
            image's channels as logits
-The family's heads map the flattened features to the posterior: plain dense layers, so the mean and
-log-variance are unconstrained (the original's encoder ends Dense -> BN -> ReLU, which forces both
-to be >= 0; not reproduced). `extra_convs=1` is the "deep" variant.
+The family's heads map the flattened features to the posterior: by default plain dense layers, so the
+mean and log-variance are unconstrained (the original's encoder ends Dense -> BN -> ReLU, which forces
+both to be >= 0: `model.posterior_head="dense_bn_relu"`). `extra_convs=1` is the "deep" variant.
 """
 
 import dataclasses

@@ -13,9 +13,9 @@ the lighter stand-in that trains on a CPU.
            (1 -> 4 -> 8 -> 16 -> 32 -> 64, widths 256, 128, 64, 32, then 3)
 
 What differs from the original:
-  - the posterior heads are the family's plain dense layers to the mean and the log-variance
-    (together the original's Dense(2 z)); its Dense -> BatchNorm -> ReLU forces both to be >= 0, not
-    reproduced
+  - the posterior heads are the family's: by default plain dense layers to the mean and the
+    log-variance (together the original's Dense(2 z)); its Dense -> BatchNorm -> ReLU, which forces both
+    to be >= 0, is `model.posterior_head="dense_bn_relu"` (the faces experiments' `as_original` variant)
   - the initial grid is (H / 2^n, W / 2^n) for n = len(decoder_channels), made by a transposed conv
     with that kernel from the 1 x 1 map: the original's 4 x 4 for 64 x 64 images and 4 widths, and
     any image whose sides are divisible by 2^n otherwise (the original decodes 64 x 64 only)
