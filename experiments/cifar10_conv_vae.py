@@ -15,7 +15,8 @@ at a constant rate on the per-image mean over batches of 100, no clipping and no
 (kvfran's is 20; this is experiments/cifar10_mlp_vae.py's, so the page's comparison of the two
 networks changes the network only); 50 epochs on CIFAR-10, 20 on CelebA (ten times the images per epoch); no
 importance-sampled NLL (a cross-entropy on continuous pixels is not a likelihood). Differences
-from kvfran's network: 4x4 kernels (not 5x5), and LeakyReLU (not ReLU) in the decoder too.
+from kvfran's network: 4x4 kernels (not 5x5), LeakyReLU (not ReLU) in the decoder too, and
+Xavier-normal weights (not kvfran's N(0, 0.02), truncated in the convs).
 
 CelebA is read as a folder of images (`data.path`: the extracted img_align_celeba/), each
 centre-cropped to its 178 x 178 square and resized to 64 x 64 RGB, split 80/20 into training and

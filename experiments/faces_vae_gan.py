@@ -33,7 +33,8 @@ Xavier-uniform init, 200 epochs. Variants (one run, optionally "light", combinab
 
 The weight, decay and solo/combo sweeps of the original are experiments/studies/learnable_loss_sweeps.py;
 without a discriminator: experiments/faces_vae.py. The original publishes image grids and wall times
-(200 epochs: 6783 s all combo, 5515 s with 50 solo epochs, 4326 s with 100, 3121 s with 150), no metric.
+(200 epochs: 6783 s all combo, 5515 s with 50 solo epochs, 4326 s with 100, 3121 s with 150) and each
+run's per-epoch training losses; no metric on held-out images.
 """
 
 from dvae_jax import configs

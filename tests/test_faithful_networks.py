@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from dvae_jax.configs import presets
 from dvae_jax.errors import ConfigError
 from dvae_jax.models import ARCHITECTURES, default_model_config, get_family, model_config
 from dvae_jax.models.networks import NetworkConfig
@@ -103,15 +104,18 @@ def test_face_vae_parameter_count_with_the_originals_posterior_head():
 
 
 def test_deep_face_decoder_parameter_count():
+  """At the deep run's z = 1024 (DeepConvVAE_DeepConvDisc_on_anime/1024_32_64_200_10_1_initlr2e-4)."""
+  z = presets.FACE_RUNS["deep"].latents
+  assert z == 1024
   config = ARCHITECTURES["face_dcgan"].config(decoder_channels=(512, 256, 128, 64))
   decoder = ARCHITECTURES["face_dcgan"].decoder(config, FACES)
-  variables = abstract_init(decoder, jnp.zeros((2, 512)))
-  widths = (512, 512, 256, 128, 64)
+  variables = abstract_init(decoder, jnp.zeros((2, z)))
+  widths = (z, 512, 256, 128, 64)
   expected = sum(
     conv_params(4, c_in, c_out, bias=False) + bn_params(c_out) for c_in, c_out in itertools.pairwise(widths)
   )
   expected += conv_params(4, 64, 3, bias=False)
-  assert count(variables["params"]) == expected == 6_951_808
+  assert count(variables["params"]) == expected == 11_146_112
   assert count(variables["batch_stats"]) == bn_stats(512 + 256 + 128 + 64) == 1_920
 
 
