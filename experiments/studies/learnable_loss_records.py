@@ -14,10 +14,10 @@ batches of the batch's mean per-image loss, in training mode; dvae-jax logs the 
 training objective (`objective_nats`; for the VAE + D, the VAE's loss `vae_loss` and the
 discriminator's `disc_loss`), and the report puts its mean over the epoch's steps beside the record.
 
-The L2 run's single original record lies below or above dvae-jax's seeds? Whether it lies inside
-their spread needs more seeds than three: the group dense_vae_l2_more_seeds trains 10 more seeds to
-epoch 11, the L2 run's first recorded epoch (with a constant learning rate, a run's first 11 epochs
-do not depend on its length).
+Whether the L2 run's record (one run of the original) lies inside dvae-jax's spread over seeds needs
+more seeds than three: the group dense_vae_l2_more_seeds trains 10 more seeds to epoch 11, the L2
+run's first recorded epoch (with a constant learning rate, a run's first 11 epochs do not depend on
+its length), and the report lists every seed's loss and KL (how much of its latent each seed uses).
 
 Variants:
   (none)  the original's length: 50 epochs a run (about 6-8 min a dense VAE run and 20 min a VAE + D
@@ -76,6 +76,14 @@ def get_study(variant: str | None = None) -> Study:
       reference={name: _record("dense_vae_l2") for name in ("dense_vae_l2", "dense_vae_l2_more_seeds")},
       reference_label=ORIGINAL,
       offset=L2_CONSTANT,
+      seed_epochs=(11, 21, 31, 41),
+    ),
+    Curve(  # with the loss's per-seed values: whether the seeds differ by how much of the latent they use
+      "kl_nats",
+      ["dense_vae_l2", "dense_vae_l2_more_seeds"],
+      "Dense VAE, L2: KL per epoch",
+      "KL(q(z|x) || p(z)), nats per image",
+      seed_epochs=(11, 21, 31, 41),
     ),
     Curve(
       "vae_loss",
