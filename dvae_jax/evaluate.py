@@ -25,9 +25,8 @@ from dvae_jax.experiment import Experiment, check_divisible, evaluate_split, mod
 from dvae_jax.figures import save_reconstructions
 from dvae_jax.inference import Run, restore_run
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
-from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import decoded_logvar
-from dvae_jax.workdir import output_dir
+from dvae_jax.workdir import INITIALIZATION, output_dir
 
 
 def classifier_error_on_reconstructions(run: Run, classifier: Run, split: Split) -> float:
@@ -249,33 +248,14 @@ def importance_weighted_nll(
   }
 
 
-def cluster_counts(run: Run, split: Split) -> np.ndarray:
-  """Counts [components, classes] of the images of `split` by mixture component (`cluster`) and label."""
-  experiment = run.experiment
-  model, components = experiment.model, experiment.hparams.prior.components
-  sharding = parallel.batch_sharding(experiment.mesh)
-
-  @jax.jit
-  def counts(state, batch):
-    inputs = experiment.prepare(batch)
-    clusters = model.apply(Experiment.variables(state), inputs["image"], method="cluster")
-    table = jnp.zeros((components, experiment.hparams.num_classes), jnp.int32)
-    return table.at[clusters, inputs["label"]].add(batch["mask"].astype(jnp.int32))
-
-  batches = eval_loop.split_batches(split, experiment.config.train.eval_batch_size, "mixture components")
-  return eval_loop.summed(eval_loop.map_batches(counts, run.state, batches, sharding), np.int64)
-
-
-def cluster_metrics(run: Run, split: Split) -> dict[str, float]:
-  """How well the mixture prior's components cluster the labels of `split` (see clustering.py):
-  accuracy under the best one-to-one mapping of components to labels (unmatched components count
-  as wrong), under the majority-label mapping, and how many components hold any image."""
-  counts = cluster_counts(run, split)
-  return {
-    "cluster_accuracy": clustering.one_to_one_accuracy(counts),
-    "cluster_accuracy_many_to_one": clustering.many_to_one_accuracy(counts),
-    "cluster_components_used": int(np.count_nonzero(counts.sum(axis=1))),
-  }
+def initialization_record(workdir: pathlib.Path) -> dict[str, float]:
+  """The numbers of the run's initialization.json (a run started from config.init_workdir: the state it
+  started from, e.g. VaDE's clustering right after its GMM fit); {} for a run without one."""
+  path = workdir / INITIALIZATION
+  if not path.exists():
+    return {}
+  record = json.loads(path.read_text())
+  return {key: value for key, value in record.items() if isinstance(value, int | float) and not isinstance(value, bool)}
 
 
 def evaluate_checkpoint(
@@ -336,8 +316,10 @@ def evaluate_checkpoint(
     result.update(quality)
     if classifier is not None:
       result.update(classifier_frechet_distances(run, classifier, arrays))
-  if isinstance(getattr(experiment.hparams, "prior", None), MixturePrior):
-    result.update(cluster_metrics(run, data))
+  if clustering.clusters(experiment):  # on the test split above; here also on every image, and at the start
+    every = clustering.every_image(experiment.splits)
+    result.update(clustering.split_metrics(experiment, run.state, every, suffix="_all"))
+    result.update(initialization_record(workdir))
   num_samples = eval_config.iw_samples if iw_samples is None else iw_samples
   if experiment.family.latent and num_samples:
     limit = eval_config.iw_limit if iw_limit is None else iw_limit

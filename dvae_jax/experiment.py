@@ -19,7 +19,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from dvae_jax import configs, eval_loop, losses, parallel, two_player
+from dvae_jax import clustering, configs, eval_loop, losses, parallel, two_player
 from dvae_jax.data import (
   Batch,
   PreprocessSpec,
@@ -358,7 +358,9 @@ def check_divisible(path: str, batch_size: int, num_devices: int) -> None:
 def evaluate_split(
   experiment: Experiment, state: TrainState, split: Split, *, desc: str = "metrics"
 ) -> dict[str, float]:
-  """Means of every metric over `split` (each example counted once; z sampled, BN in eval mode).
+  """Means of every metric over `split` (each example counted once; z sampled, BN in eval mode), and for
+  a model whose mixture components cluster the images how well they cluster the labels
+  (clustering.split_metrics: numbers of the whole split, not means per example).
 
   An empty split (e.g. data.validation_fraction=0) has no metrics: {}.
   """
@@ -369,4 +371,5 @@ def evaluate_split(
   outputs = eval_loop.map_batches(experiment.eval_step, state, batches, sharding, key=experiment.keys["eval"])
   totals = eval_loop.summed([sums for sums, _ in outputs], np.float32)  # as on the device
   count = eval_loop.summed([n for _, n in outputs])
-  return {name: float(value) / float(count) for name, value in totals.items()}
+  means = {name: float(value) / float(count) for name, value in totals.items()}
+  return {**means, **clustering.split_metrics(experiment, state, split)}

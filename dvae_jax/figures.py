@@ -23,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dvae_jax import eval_loop, parallel, plots
-from dvae_jax.data import Split, eval_batches
+from dvae_jax import clustering, parallel, plots
+from dvae_jax.data import Split
 from dvae_jax.data.common import from_layout
 from dvae_jax.errors import WorkdirError
 from dvae_jax.experiment import Experiment, TrainState, module_rngs
@@ -63,18 +63,21 @@ def latent_dim(run: Run) -> int:
 
 def posterior_means(run: Run, split: Split, num: int) -> tuple[np.ndarray, np.ndarray]:
   """(posterior means [N, z], labels [N]) of the first `num` images of `split` (all if fewer)."""
-  experiment = run.experiment
-  model = experiment.model
-
-  def encode(state, batch):
-    image = experiment.prepare(batch)["image"]
-    return model.apply(Experiment.variables(state), image, method="encode")[0]
-
-  encode = jax.jit(encode, out_shardings=parallel.replicated(experiment.mesh))
   data = split.head(num)
-  batches = eval_batches(data, experiment.config.train.eval_batch_size)
-  outputs = eval_loop.map_batches(encode, run.state, batches, parallel.batch_sharding(experiment.mesh))
-  return eval_loop.concatenated(outputs, len(data)), data.labels
+  return clustering.posterior_means(run.experiment, run.state, data), data.labels
+
+
+def component_rows(run: Run, split: str = "test") -> list[tuple[int, str]]:
+  """(component, row label) of each mixture component, in the order of the labels of `split` they match
+  one-to-one (the Hungarian mapping of the cluster accuracy; unmatched components last), for a model that
+  clusters; else in index order."""
+  components = run.experiment.hparams.prior.components
+  data = run.split(split)
+  if not clustering.clusters(run.experiment) or not len(data):
+    return [(k, f"component {k}") for k in range(components)]
+  matched = clustering.matched_labels(clustering.cluster_counts(run.experiment, run.state, data))
+  order = sorted(range(components), key=lambda k: (k not in matched, matched.get(k, 0), k))
+  return [(k, f"label {matched[k]} (component {k})" if k in matched else f"component {k} (unmatched)") for k in order]
 
 
 def manifold_images(run: Run, *, size: int = 20, extent: float = 2.0) -> np.ndarray:
@@ -192,8 +195,9 @@ def samples(run: Run, path: pathlib.Path, *, num_images: int = 10) -> pathlib.Pa
   _require(run, "no prior to sample from", "sample_prior", "output_logits")
   if getattr(getattr(run.experiment.hparams, "prior", None), "components", None):  # a mixture: a row each
     components = shown(run.experiment, prior_component_samples(run, num_images))
-    blocks = {f"component {k}": images for k, images in enumerate(components)}
-    return plots.plot_samples(blocks, path, columns=num_images, title="samples from each prior component")
+    blocks = {label: components[k] for k, label in component_rows(run)}
+    title = "samples from each prior component (rows: the test label each matches one-to-one)"
+    return plots.plot_samples(blocks, path, columns=num_images, title=title)
   images = shown(run.experiment, run.sample(num_images * num_images))
   return plots.plot_samples(images, path, columns=num_images, title="samples from the prior")
 

@@ -11,11 +11,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dvae_jax import batch_norm, configs
-from dvae_jax.checkpoint import Checkpointer, CheckpointError
+from dvae_jax import batch_norm
 from dvae_jax.data import Split
-from dvae_jax.experiment import Experiment, TrainState, build_experiment
-from dvae_jax.workdir import restore_or_init
+from dvae_jax.experiment import Experiment, TrainState
+from dvae_jax.workdir import read_run
 
 SPLITS = ("train", "valid", "test")
 
@@ -138,16 +137,8 @@ def restore_run(
   (batch_norm.recompute_batch_norm_statistics); the checkpoint itself is not changed.
   """
   workdir = pathlib.Path(workdir)
-  config = config or configs.load_config(workdir)
-  experiment = build_experiment(config)
-  checkpointer = Checkpointer(workdir / "checkpoints", read_only=True)  # a reader: writes nothing, takes no lock
-  try:
-    if checkpointer.latest_step() is None:
-      raise CheckpointError(f"no checkpoint found in {workdir / 'checkpoints'}; train first with `dvae train`.")
-    state, step = restore_or_init(experiment, checkpointer)
-  finally:
-    checkpointer.close()
-  batches = config.eval.recompute_batch_norm if recompute_batch_norm is None else recompute_batch_norm
+  experiment, state, step = read_run(workdir, config)
+  batches = experiment.config.eval.recompute_batch_norm if recompute_batch_norm is None else recompute_batch_norm
   if batches:
     state = batch_norm.recompute_batch_norm_statistics(experiment, state, batches)
   return Run(workdir, experiment, state, step, recomputed_batch_norm=batches)

@@ -3,11 +3,12 @@
 `prepare_workdir` checks that a workdir can be written before any work; `locked` holds its lock
 (one writer per workdir); `restore_or_init` resumes the latest checkpoint of the experiment (after
 checking it belongs to it) or starts fresh; `save_checkpoint` saves a state stepped by hand;
-`output_dir` is where a reader of the run (evaluation, figures) writes. Reading a trained run is
-`inference.restore_run`.
+`output_dir` is where a reader of the run (evaluation, figures) writes. `read_run` reads a trained run
+(`inference.restore_run` for users); `initialized` starts a fresh run from another (config.init_workdir).
 """
 
 import contextlib
+import json
 import logging
 import os
 import pathlib
@@ -15,11 +16,12 @@ import tempfile
 from collections.abc import Iterator
 
 import jax
+import ml_collections
 
-from dvae_jax import configs, parallel, workdir_lock
-from dvae_jax.checkpoint import Checkpointer, CheckpointRemoved, optimizer_changes, training_meta
-from dvae_jax.errors import WorkdirError
-from dvae_jax.experiment import Experiment, TrainState
+from dvae_jax import clustering, configs, metric_writer, parallel, workdir_lock
+from dvae_jax.checkpoint import Checkpointer, CheckpointError, CheckpointRemoved, optimizer_changes, training_meta
+from dvae_jax.errors import ConfigError, WorkdirError
+from dvae_jax.experiment import Experiment, TrainState, build_experiment
 from dvae_jax.models import ARCHITECTURES
 
 
@@ -92,13 +94,14 @@ _ATTEMPTS = 5
 
 def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple[TrainState, int]:
   """The latest checkpoint's state (after checking it belongs to this experiment and its contents
-  match their digest), else a fresh one. A reader beside a running training takes the newest
-  checkpoint still there when the one it was reading is deleted."""
+  match their digest), else a fresh one: the random init, or with config.init_workdir what the family
+  makes of that run (`initialized`). A reader beside a running training takes the newest checkpoint
+  still there when the one it was reading is deleted."""
   state = experiment.init_state()
   for attempt in range(_ATTEMPTS):
     latest = checkpointer.latest_step()
     if latest is None:
-      return state, 0
+      return initialized(experiment, state, checkpointer.directory.parent), 0
     try:
       return _restore(experiment, checkpointer, latest, state), latest
     except CheckpointRemoved:
@@ -106,6 +109,75 @@ def restore_or_init(experiment: Experiment, checkpointer: Checkpointer) -> tuple
         raise
       checkpointer.reload()
   raise AssertionError("unreachable")
+
+
+INITIALIZATION = "initialization.json"  # what a run's start from config.init_workdir did, in its workdir
+
+
+def read_run(
+  workdir: pathlib.Path, config: ml_collections.ConfigDict | None = None
+) -> tuple[Experiment, TrainState, int]:
+  """The experiment of a run's workdir (from its config.json unless given), its latest state and step, only
+  read: a CheckpointError if it has no checkpoint. `inference.restore_run` is this for users."""
+  experiment = build_experiment(config or configs.load_config(workdir))
+  checkpointer = Checkpointer(workdir / "checkpoints", read_only=True)  # a reader: writes nothing, takes no lock
+  try:
+    if checkpointer.latest_step() is None:
+      raise CheckpointError(f"no checkpoint found in {workdir / 'checkpoints'}; train first with `dvae train`.")
+    state, step = restore_or_init(experiment, checkpointer)
+  finally:
+    checkpointer.close()
+  return experiment, state, step
+
+
+def initialized(experiment: Experiment, state: TrainState, workdir: pathlib.Path) -> TrainState:
+  """A fresh `state`, started as its family defines (Family.initialize) from the finished run that
+  config.init_workdir names, when it names one. What that did goes to WORKDIR/initialization.json with the
+  clustering right after, for a model that clusters (`dvae evaluate` reports its numbers). Deterministic: a
+  run stopped before its first checkpoint starts again from the same bits."""
+  source_dir = experiment.config.init_workdir
+  if source_dir is None:
+    return state
+  logging.info("Starting from the run in %s", source_dir)
+  source, source_state, step = read_run(pathlib.Path(source_dir))
+  _check_source(experiment, source, step)
+  replicated = parallel.replicated(experiment.mesh)
+
+  def codes(params):
+    placed = state.replace(params=jax.device_put(params, replicated))
+    return clustering.posterior_means(experiment, placed, experiment.splits.train)
+
+  params, record = experiment.family.initialize(
+    jax.device_get(state.params), jax.device_get(source_state.params), codes, experiment.hparams, experiment.config.seed
+  )
+  state = state.replace(params=jax.device_put(params, replicated))
+  record = {"init_source_workdir": str(source_dir), "init_source_step": step, **record}
+  for suffix, split in (("", experiment.splits.test), ("_all", clustering.every_image(experiment.splits))):
+    metrics = clustering.split_metrics(experiment, state, split, suffix=suffix)
+    record.update({f"init_{name}": value for name, value in metrics.items()})
+  if parallel.is_primary():
+    metric_writer.atomic_write_text(workdir / INITIALIZATION, json.dumps(record, indent=2, sort_keys=True) + "\n")
+  return state
+
+
+def _check_source(experiment: Experiment, source: Experiment, step: int) -> None:
+  """A ConfigError unless the run config.init_workdir names is a finished run of the family's source family
+  on the same data, preprocessed alike."""
+  where = f"config.init_workdir={experiment.config.init_workdir!r}"
+  wanted, found = experiment.family.init_source, source.hparams.family
+  if wanted is not None and found != wanted:
+    family = experiment.hparams.family
+    raise ConfigError(f"{where} holds a {found!r} run; a {family!r} run starts from one of family {wanted!r}.")
+  total = source.config.train.num_epochs * source.steps_per_epoch
+  if step < total:
+    raise ConfigError(
+      f"{where} has trained {step} of its {total} steps; expected a finished run (rerun its `dvae train` to "
+      "finish it). Nothing was trained."
+    )
+  ours = (experiment.config.data.name, experiment.preprocess_spec, experiment.hparams.image_shape)
+  theirs = (source.config.data.name, source.preprocess_spec, source.hparams.image_shape)
+  if ours != theirs:
+    raise ConfigError(f"{where} was trained on other inputs {theirs} than this run's {ours}; expected the same.")
 
 
 def _restore(experiment: Experiment, checkpointer: Checkpointer, latest: int, state: TrainState) -> TrainState:

@@ -1,5 +1,6 @@
 """What several test modules share (constants and small helpers); fixtures live in conftest.py."""
 
+import contextlib
 import os
 import pathlib
 import subprocess
@@ -61,6 +62,19 @@ def assert_trees_equal(a, b) -> None:
   assert jax.tree.structure(a) == jax.tree.structure(b)
   for x, y in zip(leaves_a, leaves_b, strict=True):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@contextlib.contextmanager
+def study_process_environment(monkeypatch, data_dir: pathlib.Path):
+  """What a study's processes see inside the block: the data in `data_dir`, one CPU device as for a user,
+  and the tests' compilation cache."""
+  with monkeypatch.context() as patch:
+    patch.setenv("DVAE_DATA_DIR", str(data_dir))
+    patch.setenv("XLA_FLAGS", xla_flags_with_cpu_devices(1))
+    patch.setenv("JAX_COMPILATION_CACHE_DIR", str(jax.config.jax_compilation_cache_dir))
+    patch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    patch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+    yield
 
 
 def dvae(*args: str, data_dir: pathlib.Path) -> subprocess.CompletedProcess:

@@ -74,8 +74,8 @@ def test_every_evaluation_path_runs_through_the_one_loop():
     "evaluate.py:classifier_error_on_reconstructions",
     "evaluate.py:reconstruction_quality",
     "evaluate.py:importance_weighted_nll",
-    "evaluate.py:cluster_counts",
-    "figures.py:posterior_means",
+    "clustering.py:cluster_counts",
+    "clustering.py:posterior_means",
   }
   # Features of image arrays (not a split) batch them by hand, into the same loop.
   assert "eval_loop.map_batches(" in (PACKAGE / "evaluate.py").read_text().split("def classifier_features")[1]

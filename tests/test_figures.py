@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dvae_jax import figures, plots, train
+from dvae_jax import clustering, figures, plots, train
 from dvae_jax.experiment import Experiment, build_experiment, module_rngs
 from dvae_jax.figures import reconstructions
 from dvae_jax.inference import Run, restore_run
@@ -133,11 +133,15 @@ def test_interpolation_runs_between_posterior_means(runs):
 
 
 class _TwoComponentVAE(VAE):
-  """A stand-in for a mixture prior: components at -3 and +3 on every axis, same parameters as the VAE."""
+  """A stand-in for a mixture prior: components at -3 and +3 on every axis, same parameters as the VAE; an
+  image belongs to the component on the side of its posterior mean's first coordinate."""
 
   def sample_prior_components(self, key: jax.Array, num: int) -> jax.Array:
     noise = jax.random.normal(key, (num, self.config.latent_dim))
     return jnp.stack([noise - 3.0, noise + 3.0])  # [K, num, z]
+
+  def cluster(self, x: jax.Array) -> jax.Array:
+    return (self.encode(x)[0][:, 0] > 0).astype(jnp.int32)
 
 
 def test_prior_samples_plain_grid_or_one_row_per_component(runs, tmp_path):
@@ -155,6 +159,11 @@ def test_prior_samples_plain_grid_or_one_row_per_component(runs, tmp_path):
   assert components.shape == (2, 4, 28, 28, 1)
   noise = jax.random.normal(run.experiment.keys["sample"], (4, 2))
   np.testing.assert_allclose(components[1], run.decode(noise + 3.0), atol=1e-6)
+  rows = figures.component_rows(mixture)  # in the order of the test labels the components match
+  counts = clustering.cluster_counts(mixture.experiment, mixture.state, mixture.split("test"))
+  matched = clustering.matched_labels(counts)
+  assert [k for k, _ in rows] == sorted(matched, key=matched.get)
+  assert rows[0][1] == f"label {matched[rows[0][0]]} (component {rows[0][0]})"
   one_row_each = figures.samples(mixture, tmp_path / "mixture.png", num_images=4)
   plain_width, plain_height = _png_size(tmp_path / "plain.png")  # 4 x 4 grid
   width, height = _png_size(one_row_each)  # 2 labelled rows of 4

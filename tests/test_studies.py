@@ -26,6 +26,7 @@ STUDIES = {
   "learnable_loss_sweeps": (None, "light", "smoke"),
   "learnable_loss_records": (None, "smoke"),
   "ablation": (None, "dvae"),
+  "vade": (None, "cpu", "smoke"),
 }
 # The comparison studies, whose "cpu3" variant trains each run in minutes on 2 CPU cores.
 CPU3 = ("dvae_table", "binarized_nll", "denoising_vae_nll", "mixture_prior")

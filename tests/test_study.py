@@ -12,17 +12,15 @@ import subprocess
 import sys
 import time
 
-import jax
 import pytest
 from absl import flags
 from ml_collections.config_flags import tuple_parser
 
 from dvae_jax import main
 from dvae_jax.errors import ConfigError, WorkdirError
-from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from dvae_jax.preemption import PREEMPTED_EXIT_STATUS
 from dvae_jax.study import Evaluate, Group, Study, Table, load_study, report, runner, spec, stats
-from tests.helpers import REPO
+from tests.helpers import REPO, study_process_environment
 
 FIXTURES = REPO / "tests" / "fixtures" / "study"
 QUICK = "smoke:quick"  # experiments/studies/smoke.py with one seed: runs vae seed 0, dvae seed 0
@@ -216,7 +214,8 @@ def test_a_curve_is_reported_beside_its_reference_with_gaps_and_a_figure(tmp_pat
 
   _write_run(tmp_path / "runs" / "curves" / "a" / "seed0", records(2.8, 1.8))
   _write_run(tmp_path / "runs" / "curves" / "a" / "seed1", records(3.2, 1.4))
-  curve = spec.Curve("m", ["a"], "The m curve", "m, nats", reference={"a": {1: 3.0, 2: 1.5}}, reference_label="ref")
+  reference = {"a": {1: 3.0, 2: 1.5}}
+  curve = spec.Curve("m", ["a"], "The m curve", "m, nats", reference=reference, reference_label="ref", seed_epochs=(2,))
   study = Study("curves", {"a": Group("mnist_vae:smoke")}, seeds=(0, 1), curves=(curve,))
   written = report.write_report(study, tmp_path / "runs", tmp_path / "out", command="dvae study report")
   text = (tmp_path / "out" / "README.md").read_text()
@@ -224,6 +223,7 @@ def test_a_curve_is_reported_beside_its_reference_with_gaps_and_a_figure(tmp_pat
   assert "| 1 | 3.0000 ± 0.2828 | 3.0000 | +0.00 | 1 of 2 |" in text
   assert "| 2 | 1.6000 ± 0.2828 | 1.5000 | +6.67 | 1 of 2 |" in text
   assert "a: the largest relative gap to the ref is +6.67% (epoch 2); at 2 of 2 referenced epochs" in text
+  assert "| seed | epoch 2 |\n| --- | --- |\n| 0 | 1.8000 |\n| 1 | 1.4000 |" in text
   assert tmp_path / "out" / "curve_the_m_curve.png" in written
   assert (tmp_path / "out" / "curve_the_m_curve.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -367,12 +367,7 @@ def test_a_run_with_a_checkpoint_is_reported_as_resumed(tmp_path):
 @pytest.fixture(scope="module")
 def study_environment(shared_data):
   """What a study's processes see: one CPU device as for a user, and the tests' compilation cache."""
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setenv("DVAE_DATA_DIR", str(shared_data))
-    patch.setenv("XLA_FLAGS", xla_flags_with_cpu_devices(1))
-    patch.setenv("JAX_COMPILATION_CACHE_DIR", str(jax.config.jax_compilation_cache_dir))
-    patch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-    patch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+  with study_process_environment(pytest.MonkeyPatch(), shared_data):
     yield
 
 

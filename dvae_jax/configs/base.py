@@ -33,6 +33,9 @@ def base_config(family: str = "vae", network: str | None = None) -> StrictConfig
   # prints beside the run's own; None for an experiment with none.
   c.published = config_dict.placeholder(str)
   c.num_devices = config_dict.placeholder(int)  # None: all visible devices
+  # A finished run that a fresh run of this one starts from, as its family defines (models/family.py,
+  # Family.initialize; VaDE: a pretrained autoencoder and a GMM fit of its codes); None: random init.
+  c.init_workdir = config_dict.placeholder(str)
 
   c.data = StrictConfigDict()
   c.data.name = "mnist"
@@ -43,7 +46,10 @@ def base_config(family: str = "vae", network: str | None = None) -> StrictConfig
   c.data.invert = True  # the reference uses 1 - pixel / 255 for MNIST
   c.data.binarize = "none"
   c.data.validation_fraction = 0.1
-  c.data.validation_split = "first"  # the reference: the first 10%, unshuffled
+  c.data.validation_split = "first"  # the reference: the first 10%, unshuffled; "test": the test split
+  # Train on the test file's images too (labels unused): the clustering literature's protocol (DEC,
+  # VaDE: all 70,000 MNIST images); the test split is still the test file, for evaluation.
+  c.data.train_on_test = False
   c.data.train_limit = config_dict.placeholder(int)  # keep only the first N training examples
   c.data.eval_limit = config_dict.placeholder(int)  # and the first N validation / test examples
   # The file of data.name="npz" (x_train, y_train, x_test, y_test), or the folder of data.name="image_folder".

@@ -15,6 +15,7 @@ from dvae_jax.errors import ConfigError, WorkdirError
 # Config entries that define what a checkpoint *is*; anything else (epochs, logging) may change.
 IDENTITY_KEYS = (
   "seed",
+  "init_workdir",
   "model",
   "data.name",
   "data.path",
@@ -24,6 +25,7 @@ IDENTITY_KEYS = (
   "data.binarize",
   "data.validation_split",
   "data.validation_fraction",
+  "data.train_on_test",
   "data.train_limit",
   "data.image_size",
   "data.image_channels",

@@ -219,6 +219,48 @@ def mixture_comparison(config: ml_collections.ConfigDict, *, mixture: bool) -> m
   return config
 
 
+# VaDE (Jiang et al., IJCAI 2017) on MNIST: the encoder's hidden layers (DEC's 784-500-500-2000-10 less its
+# code layer; the decoder mirrors them) and the code's width.
+VADE_TRUNK = (500, 500, 2000)
+VADE_LATENT_DIM = 10
+
+
+def vade_mnist(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """VaDE's MNIST protocol as the authors' code (slim1017/VaDE) has it, shared by its pretraining autoencoder
+  (`config` from base_config("ae", "mlp")) and VaDE itself (base_config("vade", "mlp")): every one of the
+  70,000 images trains (the training and the test file, labels unused: data.train_on_test), as pixel / 255
+  (not inverted, not binarized); the test split validates (nothing is held out of training); the hidden
+  layers VADE_TRUNK with ReLU and Glorot-uniform weights (Keras's default); a Bernoulli likelihood (the
+  code's 784 x mean binary cross-entropy); no L2, no gradient clipping, the loss's mean over the batch
+  (Keras's); no importance-weighted NLL (the pixels are not binary). VaDE's code is model.latent_dim
+  (VADE_LATENT_DIM, the family's default); the autoencoder's is `vade_code_layer`'s, applied after the
+  variant (the smoke variant shrinks the trunk).
+  """
+  data = config.data
+  data.update(name="mnist", invert=False, binarize="none", train_on_test=True)
+  data.update(validation_split="test", validation_fraction=0.0)
+  config.model.network.update(fc_sizes=VADE_TRUNK, activation="relu", kernel_init="xavier_uniform")
+  config.model.likelihood = "bernoulli"
+  config.model.weight_decay = 0.0
+  config.optim.clip_value = 0.0
+  config.optim.batch_reduction = "mean"
+  config.train.eval_batch_size = 1000
+  config.eval.iw_samples = 0
+  return config
+
+
+def vade_code_layer(config: ml_collections.ConfigDict, latent_dim: int) -> ml_collections.ConfigDict:
+  """The pretraining autoencoder's code (`config` from base_config("ae", "mlp") and `vade_mnist`): a linear
+  layer of width `latent_dim` after the trunk `config` has, the decoder the trunk's mirror (the authors'
+  ae_mnist.json: 784-500-500-2000-10-2000-500-500-784, ReLU, a sigmoid output). Its last encoder layer is
+  what VaDE's posterior mean head starts from (models/vade.py)."""
+  trunk = tuple(config.model.network.fc_sizes)
+  config.model.network.update(
+    fc_sizes=(*trunk, latent_dim), code_activation="linear", decoder_fc_sizes=tuple(reversed(trunk))
+  )
+  return config
+
+
 @dataclasses.dataclass(frozen=True)
 class FaceRun:
   """A 64 x 64 face run of xuganyu96/VAE-GAN-learnable-loss as its run records have it (w_disc 10, w_pbp 1

@@ -81,6 +81,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _check(config, "data.binarize", check_choice, BINARIZE)
   _check(config, "data.validation_split", check_choice, VALIDATION_SPLITS)
   _check(config, "data.validation_fraction", check_range, 0.0, 1.0, low_open=False)
+  if config.data.validation_split == "test" and config.data.validation_fraction:
+    raise ConfigError(
+      f"config.data.validation_fraction={config.data.validation_fraction!r} with config.data.validation_split='test': "
+      "expected 0. The test split validates, so nothing is carved out of the training file; pass "
+      "--config.data.validation_fraction=0."
+    )
+  if not isinstance(config.data.train_on_test, bool):
+    raise ConfigError(f"config.data.train_on_test={config.data.train_on_test!r} is not valid; expected True or False.")
   _check(config, "optim.learning_rate", check_positive)
   _check(config, "train.num_epochs", check_positive)
   _check_schedule(config)
@@ -95,6 +103,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if _value(config, path) is not None:
       _check(config, path, check_positive)
   models.model_config(config.model)  # the family's and network's own checks
+  if config.init_workdir is not None and models.get_family(config.model.family).initialize is None:
+    raise ConfigError(
+      f"config.init_workdir={config.init_workdir!r}: the {config.model.family!r} family does not start from another "
+      f"run; expected None, or a family that does ({sorted(n for n, f in models.FAMILIES.items() if f.initialize)})."
+    )
   _check(config, "optim.batch_reduction", check_choice, ("sum", "mean"))
   for path in POSITIVE:
     _check(config, path, check_positive)

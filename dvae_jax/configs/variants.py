@@ -27,6 +27,7 @@ from dvae_jax.configs.locking import nearest
 from dvae_jax.errors import ConfigError
 
 GENERIC_VARIANTS = ("smoke", "cpu")
+SMOKE_LATENT_DIM = 8  # the smoke variant's model.latent_dim
 GENERIC = "generic"  # the setting the generic variants choose
 
 
@@ -158,7 +159,7 @@ def _smoke(config: ml_collections.ConfigDict) -> None:
   config.data.train_limit = 512
   config.data.eval_limit = 256
   if "latent_dim" in config.model:
-    config.model.latent_dim = 8
+    config.model.latent_dim = SMOKE_LATENT_DIM
   # A tiny network of the same kind; running statistics must settle within a few steps.
   config.model.network.update(ARCHITECTURES.get_named(config.model.network.name).config.SMOKE)
   if "discriminator" in config.model:

@@ -21,7 +21,9 @@ from dvae_jax.data.image_folder import ImageFolderOptions
 from dvae_jax.data.sources import load_split
 
 BINARIZE = ("none", "static", "dynamic")
-VALIDATION_SPLITS = ("first", "random")
+# How the validation split is chosen: the first or a random data.validation_fraction of the training
+# file, or "test": the test split (nothing carved out of the training file).
+VALIDATION_SPLITS = ("first", "random", "test")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +109,9 @@ def image_folder_options_from_config(data: ml_collections.ConfigDict) -> ImageFo
 
 
 def load_splits(data: ml_collections.ConfigDict, *, seed: int) -> Splits:
-  """Loads train and test files and carves the validation split out of the training file.
+  """Loads train and test files and carves the validation split out of the training file (or takes the
+  test split as it, data.validation_split "test"); with data.train_on_test the training split also holds
+  the test file's images, after the training file's.
 
   For "image_folder" the "files" are the folder's seeded train/test split (data.test_fraction).
   """
@@ -141,9 +145,14 @@ def load_splits(data: ml_collections.ConfigDict, *, seed: int) -> Splits:
     ids = ids[:limit] if limit else ids
     return Split(train_file.images[ids], train_file.labels[ids].astype(np.int32), ids)
 
+  train = subset(train_ids, None)
+  if data.train_on_test:  # the clustering protocol (DEC, VaDE): the test file's images train too
+    train = Split(
+      *(np.concatenate([getattr(train, field), getattr(test, field)]) for field in ("images", "labels", "ids"))
+    )
   return Splits(
-    train=subset(train_ids, data.train_limit),
-    valid=subset(valid_ids, data.eval_limit),
+    train=train.head(data.train_limit),
+    valid=test.head(data.eval_limit) if data.validation_split == "test" else subset(valid_ids, data.eval_limit),
     test=test.head(data.eval_limit),
     num_classes=num_classes,
   )

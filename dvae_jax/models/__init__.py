@@ -8,7 +8,7 @@ file below; add an experiment config. The training loop does not change.
 from typing import Any
 
 from dvae_jax.errors import ConfigError
-from dvae_jax.models import autoencoder, classifier, denoising_vae, dvae, hparams, vae, vae_gan  # noqa: F401 (registration)
+from dvae_jax.models import autoencoder, classifier, denoising_vae, dvae, hparams, vade, vae, vae_gan  # noqa: F401 (registration)
 from dvae_jax.models.family import CONTEXT_FIELDS, FAMILIES, Family, ModelConfig, get_family
 from dvae_jax.models.networks import ARCHITECTURES
 

@@ -140,6 +140,13 @@ class Family:
   # The top-level params subtree of a second player (a discriminator), which gets its own
   # optimizer (experiment.make_optimizer); None for a family with one.
   discriminator_params: str | None = None
+  # How a fresh run of this family starts from the finished run of family `init_source` that
+  # config.init_workdir names (VaDE: a pretrained autoencoder and a GMM fit of its codes):
+  # initialize(params, source params, codes, config, seed) -> (params, record), host params in and out;
+  # codes(params) are the posterior means [N, z] of the training split under `params`; the record's
+  # numbers go to initialization.json (workdir.initialized). None: the random init only.
+  initialize: Callable[..., tuple[dict[str, Any], dict[str, Any]]] | None = None
+  init_source: str | None = None
 
   def check(self, config: ModelConfig, name: str) -> None:
     """Config checks that need the family as well as its config."""

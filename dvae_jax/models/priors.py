@@ -23,6 +23,15 @@ def standard_normal_log_prob(z: jax.Array) -> jax.Array:
   return -0.5 * jnp.sum(jnp.square(z) + _LOG_2PI, axis=-1)
 
 
+def mixture_joint_log_prob(z: jax.Array, means: jax.Array, log_scales: jax.Array, log_weights: jax.Array) -> jax.Array:
+  """log pi_k + log N(z; mu_k, diag sigma_k^2) [..., K] of codes [..., z], for means and log-scales
+  [K, z] and log-weights [K]: the mixture's joint density of component and code, in log space (its
+  softmax over k is the responsibilities p(k | z), its logsumexp log p(z))."""
+  scaled = (z[..., None, :] - means) * jnp.exp(-log_scales)  # [..., K, z]
+  log_normal = -0.5 * jnp.sum(jnp.square(scaled) + 2.0 * log_scales + _LOG_2PI, axis=-1)
+  return log_weights + log_normal
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class StandardNormalPrior:
   """N(0, I): the KL to a Gaussian posterior is analytic."""
@@ -100,11 +109,13 @@ class GaussianMixture(nn.Module):
     """log pi_k [K]."""
     return jax.nn.log_softmax(self.logits)
 
+  def parameters(self) -> dict[str, jax.Array]:
+    """The mixture as arrays: means and log-scales [K, z], log-weights [K] (for a pure loss)."""
+    return {"means": self.means, "log_scales": self.log_scales, "log_weights": self.log_weights()}
+
   def joint_log_prob(self, z: jax.Array) -> jax.Array:
     """log pi_k + log N(z; mu_k, diag sigma_k^2) [..., K] of codes [..., z]."""
-    scaled = (z[..., None, :] - self.means) * jnp.exp(-self.log_scales)  # [..., K, z]
-    log_normal = -0.5 * jnp.sum(jnp.square(scaled) + 2.0 * self.log_scales + _LOG_2PI, axis=-1)
-    return self.log_weights() + log_normal
+    return mixture_joint_log_prob(z, self.means, self.log_scales, self.log_weights())
 
   def log_prob(self, z: jax.Array) -> jax.Array:
     """log p(z) [...] of codes [..., z]."""

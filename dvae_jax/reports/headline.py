@@ -24,6 +24,10 @@ HEADLINE = (
   ("autoencoder output vs the clean image: sum of squared errors", "recon_mse"),
   ("autoencoder output vs the clean image: PSNR, dB", "psnr_db"),
   ("corrupted input vs the clean image: PSNR, dB", "noisy_psnr_db"),
+  ("mixture components as clusters: accuracy, one-to-one", "cluster_accuracy"),
+  ("  ... on every image (training and test files)", "cluster_accuracy_all"),
+  ("mixture components as clusters: NMI", "cluster_nmi"),
+  ("  ... on every image (training and test files)", "cluster_nmi_all"),
 )
 
 

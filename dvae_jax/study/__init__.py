@@ -13,7 +13,18 @@ Importing this package is light (no jax): the launcher's runs are processes of t
 """
 
 from dvae_jax.study.loader import load_study, resolve_study
-from dvae_jax.study.spec import Budget, Curve, Evaluate, Group, Metric, Study, StudyRun, Table, parse_variant
+from dvae_jax.study.spec import (
+  Budget,
+  Curve,
+  Evaluate,
+  Group,
+  Metric,
+  RunFigures,
+  Study,
+  StudyRun,
+  Table,
+  parse_variant,
+)
 
 __all__ = [
   "Budget",
@@ -21,6 +32,7 @@ __all__ = [
   "Evaluate",
   "Group",
   "Metric",
+  "RunFigures",
   "Study",
   "StudyRun",
   "Table",

@@ -267,6 +267,13 @@ def _curve_section(curve: spec.Curve, series: dict[str, dict[int, dict[int, floa
         f"{name}: the largest relative gap to the {curve.reference_label} is {gap:+.2f}% (epoch {epoch}); at "
         f"{inside} of {len(gaps)} referenced epochs the reference lies between the seeds' lowest and highest values."
       )
+  for name, seeds in series.items() if curve.seed_epochs else ():
+    header_seeds = ["seed", *(f"epoch {epoch}" for epoch in curve.seed_epochs)]
+    rows_seeds = [
+      [seed, *(f"{values[epoch]:.{decimals}f}" if epoch in values else "-" for epoch in curve.seed_epochs)]
+      for seed, values in sorted(seeds.items())
+    ]
+    notes += [f"{name}, each seed:", _table(header_seeds, rows_seeds)]
   offset = f" The runs' values are shown less {curve.offset:g} (see the study's description)." if curve.offset else ""
   split = "the mean over the epoch's training steps" if curve.split == "train" else "the epoch-end validation record"
   return [
@@ -284,7 +291,13 @@ def _default_table(results: list[Result]) -> spec.Table:
 
 
 def format_readme(
-  study: Study, results: list[Result], *, runs_root, command: str, curves: dict[str, dict] | None = None
+  study: Study,
+  results: list[Result],
+  *,
+  runs_root,
+  command: str,
+  curves: dict[str, dict] | None = None,
+  figures: list[tuple[str, list[pathlib.Path], dict[str, str]]] | None = None,
 ) -> str:
   """The report's markdown: the study, its tables and comparisons, wall times, the missing runs."""
   finished = [r for r in results if r.metrics is not None]
@@ -323,6 +336,10 @@ def format_readme(
       blocks.append(_comparison_table(table, results))
   for curve in study.curves:
     blocks += [f"## {curve.title}", *_curve_section(curve, (curves or {})[curve.slug])]
+  for name, paths, skipped in figures or []:
+    blocks.append(f"## Figures: {name}")
+    blocks += [f"![{name}: {path.stem}]({path.parent.name}/{path.name})" for path in paths]
+    blocks += [f"Not drawn: {figure}: {why}" for figure, why in skipped.items()]
   walls = [
     [name, stats.summarize(m for r in results if r.run.group == name and (m := r.train_minutes) is not None)]
     for name in spec.expand_groups(study)
@@ -385,6 +402,27 @@ def write_report(
           reference_label=curve.reference_label,
         )
       )
-  readme.write_text(format_readme(study, results, runs_root=runs_root, command=command, curves=curves))
+  figures = run_figures(study, results, out)
+  written += [path for _, paths, _ in figures for path in paths]
+  readme.write_text(format_readme(study, results, runs_root=runs_root, command=command, curves=curves, figures=figures))
   table.write_text(format_csv(results))
   return [readme, table, *written]
+
+
+def run_figures(
+  study: Study, results: list[Result], out: pathlib.Path
+) -> list[tuple[str, list[pathlib.Path], dict[str, str]]]:
+  """The study's figures of single runs (spec.RunFigures) drawn into OUT/figures_<group>_seed<N>/ from each
+  finished run: (its name, the files, {figure: why not drawn}); a run not finished is left out."""
+  drawn = []
+  for request in study.figures:
+    seed = study.figure_seed(request)
+    result = next(r for r in results if r.run.group == request.group and r.run.seed == seed)
+    if result.metrics is None:
+      continue
+    from dvae_jax import figures  # jax and matplotlib: only for a study that draws runs
+
+    folder = out / f"figures_{request.group}_seed{seed}"
+    paths, skipped = figures.make_run_figures(result.run.workdir, folder, which=request.which)
+    drawn.append((result.run.name, paths, skipped))
+  return drawn

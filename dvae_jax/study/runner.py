@@ -155,7 +155,8 @@ def format_stop(event: str, how: str, finished: list[Planned], total: int) -> st
 
 def launch(planned: list[Planned], backend, *, out: TextIO) -> int:
   """Runs every unfinished run through `backend` (start / poll / stop; None when there is none to run), a
-  run after the run whose workdir is its classifier; prints a line per run and a summary of failures.
+  run after the runs whose workdirs are its classifier and the one it starts from (init_workdir); prints
+  a line per run and a summary of failures.
 
   Returns the exit status: 0 when every run is done as the study asks, 1 when some failed or finished
   otherwise, INTERRUPTED_EXIT_STATUS after Ctrl-C and PREEMPTED_EXIT_STATUS after SIGTERM (the runs in
@@ -199,20 +200,21 @@ def launch(planned: list[Planned], backend, *, out: TextIO) -> int:
 
 
 def _launch_pending(pending, by_workdir, active, outcomes, backend, total: int, out: TextIO) -> None:
-  """launch's loop: starts each pending run when its classifier is done and the backend has room, until
-  every run has an outcome."""
+  """launch's loop: starts each pending run when the runs it depends on (its classifier's, the one it starts
+  from) are done and the backend has room, until every run has an outcome."""
   while pending or active:
     for p in list(pending):
-      dependency = by_workdir.get(p.run.classifier_workdir)
-      if dependency is not None and not dependency.finished:
-        if dependency.run.workdir not in outcomes:
-          continue  # waits for its classifier
-        if outcomes[dependency.run.workdir][1].status != "ok":
-          outcome = Outcome("skipped", {}, f"its classifier run ({dependency.run.name}) did not finish")
-          outcomes[p.run.workdir] = (p, outcome)
-          print(format_outcome(p, outcome, total), file=out, flush=True)
-          pending.remove(p)
-          continue
+      dependencies = [by_workdir[path] for path in p.run.dependencies if path in by_workdir]
+      unfinished = [dependency for dependency in dependencies if not dependency.finished]
+      if any(dependency.run.workdir not in outcomes for dependency in unfinished):
+        continue  # waits for them
+      if failed := [d for d in unfinished if outcomes[d.run.workdir][1].status != "ok"]:
+        role = "classifier run" if failed[0].run.workdir == p.run.classifier_workdir else "run it starts from"
+        outcome = Outcome("skipped", {}, f"its {role} ({failed[0].run.name}) did not finish")
+        outcomes[p.run.workdir] = (p, outcome)
+        print(format_outcome(p, outcome, total), file=out, flush=True)
+        pending.remove(p)
+        continue
       if len(active) >= backend.capacity:
         break
       pending.remove(p)

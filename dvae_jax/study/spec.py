@@ -64,6 +64,8 @@ class Group:
     grid: dotted keys -> lists of values; the group stands for one group per combination.
     published: metric -> a published value, shown beside the group's mean in the tables.
     evaluate: this group's evaluation options instead of the study's (None: the study's).
+    init_from: a group of the study whose run with the same seed each run of this group starts from
+      (`--config.init_workdir`, e.g. VaDE from its pretraining); that run is trained and evaluated first.
   """
 
   experiment: str
@@ -72,6 +74,7 @@ class Group:
   grid: Mapping[str, Sequence[Any]] = dataclasses.field(default_factory=dict)
   published: Mapping[str, float] = dataclasses.field(default_factory=dict)
   evaluate: Evaluate | None = None
+  init_from: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +133,8 @@ class Curve:
     reference_label: what the reference is, for the table's column and the figure's legend.
     offset: subtracted from the runs' values before they are shown and compared (e.g. a likelihood's
       constant that the reference's loss does not carry); stated with the table.
+    seed_epochs: epochs at which every seed's own value is listed too (a table of seed x epoch per
+      group), where the spread over seeds matters more than its mean and sd.
   """
 
   metric: str
@@ -140,10 +145,27 @@ class Curve:
   reference: Mapping[str, Mapping[int, float]] = dataclasses.field(default_factory=dict)
   reference_label: str = "reference"
   offset: float = 0.0
+  seed_epochs: Sequence[int] = ()
 
   @property
   def slug(self) -> str:
     return re.sub(r"[^a-z0-9]+", "_", self.title.lower()).strip("_")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFigures:
+  """Figures of one finished run of a group, drawn into the report as `dvae figures` draws them.
+
+  Attributes:
+    group: the run's group.
+    which: names of dvae_jax.figures.FIGURES, e.g. ("samples",): decoded draws from the prior (one row per
+      component of a mixture prior).
+    seed: the run's seed (None: the group's first).
+  """
+
+  group: str
+  which: Sequence[str] = ("samples",)
+  seed: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +179,7 @@ class Study:
     evaluate: how every run is evaluated (a group's own `evaluate` replaces it).
     tables: the report's tables (none: one table of every group with reports.HEADLINE's metrics that the runs have).
     curves: the report's per-epoch curves (after the tables).
+    figures: figures of single runs, drawn into the report (after the curves).
     description: a paragraph for the report.
   """
 
@@ -166,6 +189,7 @@ class Study:
   evaluate: Evaluate = Evaluate()
   tables: Sequence[Table] = ()
   curves: Sequence[Curve] = ()
+  figures: Sequence[RunFigures] = ()
   description: str = ""
 
   def __post_init__(self):
@@ -187,6 +211,7 @@ class Study:
           f"study {self.name}, group {name}: {', '.join(unset)} = None: a command-line override cannot unset a key; "
           "leave it out to keep the experiment's value."
         )
+      _check_init_from(self, name, group, groups)
       classifier = (group.evaluate or self.evaluate).classifier
       if classifier is not None and classifier not in groups:
         raise ConfigError(f"study {self.name}, group {name}: classifier {classifier!r} is not {_one_of(groups)}.")
@@ -217,6 +242,34 @@ class Study:
         raise ConfigError(
           f"study {self.name}, curve {curve.title!r}: reference for {unknown}, not among its groups {rows}."
         )
+    for figures in self.figures:
+      if figures.group not in groups:
+        raise ConfigError(f"study {self.name}, figures: group {figures.group!r} is not {_one_of(groups)}.")
+      if figures.seed is not None and figures.seed not in _seeds(self, groups[figures.group]):
+        raise ConfigError(f"study {self.name}, figures of {figures.group}: the group has no seed {figures.seed}.")
+
+  def figure_seed(self, figures: RunFigures) -> int:
+    """The seed of the run `figures` draws."""
+    return _seeds(self, expand_groups(self)[figures.group])[0] if figures.seed is None else figures.seed
+
+
+def _check_init_from(study: "Study", name: str, group: Group, groups: Mapping[str, Group]) -> None:
+  """A ConfigError unless `group.init_from` (if any) is another group with every seed of this one."""
+  if group.init_from is None:
+    return
+  where = f"study {study.name}, group {name}: init_from {group.init_from!r}"
+  if group.init_from not in groups or group.init_from == name:
+    raise ConfigError(f"{where} is not {_one_of({g: v for g, v in groups.items() if g != name})}.")
+  if "init_workdir" in group.overrides:
+    raise ConfigError(f"{where}: config.init_workdir is set by init_from, not an override.")
+  source = groups[group.init_from]
+  missing = set(_seeds(study, group)) - set(_seeds(study, source))
+  if missing:
+    raise ConfigError(f"{where} has no run with seed {sorted(missing)}; expected every seed of {name}.")
+
+
+def _seeds(study: "Study", group: Group) -> list[int]:
+  return list(study.seeds if group.seeds is None else group.seeds)
 
 
 def _one_of(groups: Mapping[str, Any]) -> str:
@@ -270,10 +323,16 @@ class StudyRun:
   evaluate: Evaluate
   workdir: pathlib.Path
   classifier_workdir: pathlib.Path | None = None
+  init_workdir: pathlib.Path | None = None  # the run it starts from (also its override init_workdir)
 
   @property
   def name(self) -> str:
     return f"{self.group} seed {self.seed}"
+
+  @property
+  def dependencies(self) -> list[pathlib.Path]:
+    """The workdirs of the runs that must finish before this one starts: its classifier's, its init's."""
+    return [path for path in (self.classifier_workdir, self.init_workdir) if path is not None]
 
 
 def study_dir(study: Study, runs_root: str | pathlib.Path) -> pathlib.Path:
@@ -282,7 +341,8 @@ def study_dir(study: Study, runs_root: str | pathlib.Path) -> pathlib.Path:
 
 def runs(study: Study, runs_root: str | pathlib.Path) -> list[StudyRun]:
   """Every run of the study: the classifier groups' first, then seed by seed (each seed of every group
-  before the next seed, so that a study stopped halfway already has complete pairs)."""
+  before the next seed, so that a study stopped halfway already has complete pairs). A group with
+  `init_from` has the override init_workdir of its run of the same seed."""
   groups = expand_groups(study)
   classifiers = {(group.evaluate or study.evaluate).classifier for group in groups.values()} - {None}
   found = []
@@ -298,7 +358,11 @@ def runs(study: Study, runs_root: str | pathlib.Path) -> list[StudyRun]:
       classifier_workdir = (
         None if classifier is None else study_dir(study, runs_root) / classifier / f"seed{first_seed}"
       )
-      run = StudyRun(name, seed, group.experiment, dict(group.overrides), evaluate, workdir, classifier_workdir)
+      overrides, init_workdir = dict(group.overrides), None
+      if group.init_from is not None:
+        init_workdir = study_dir(study, runs_root) / group.init_from / f"seed{seed}"
+        overrides["init_workdir"] = str(init_workdir)
+      run = StudyRun(name, seed, group.experiment, overrides, evaluate, workdir, classifier_workdir, init_workdir)
       found.append((name not in classifiers, position, run))
   return [run for *_, run in sorted(found, key=lambda item: item[:2])]
 

@@ -1,0 +1,40 @@
+"""Cluster metrics (clustering.py) on hand-made assignments: NMI against scikit-learn on the labels, the
+one-to-one matching, and every image of a run's splits once."""
+
+import numpy as np
+from sklearn.metrics import normalized_mutual_info_score
+
+from dvae_jax import clustering
+from dvae_jax.data import Split, Splits
+
+
+def test_nmi_from_the_contingency_table_equals_scikit_learns_on_the_labels():
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 4, 500)
+  clusters = np.where(rng.uniform(size=500) < 0.7, labels, rng.integers(0, 5, 500))  # 5 clusters, 4 labels
+  counts = clustering.contingency(clusters, labels, 5, 4)
+  expected = normalized_mutual_info_score(labels, clusters)
+  assert abs(clustering.normalized_mutual_information(counts) - expected) < 1e-12
+  assert clustering.normalized_mutual_information(np.diag([3, 4, 5])) == 1.0  # a perfect clustering
+
+
+def test_the_matching_is_the_one_of_the_accuracy():
+  # counts [[5, 1], [0, 4], [2, 2]]: components 0 -> label 0, 1 -> label 1, component 2 unmatched.
+  counts = np.array([[5, 1], [0, 4], [2, 2]])
+  assert clustering.matched_labels(counts) == {0: 0, 1: 1}
+  assert clustering.matched_labels(np.array([[0, 7], [6, 1]])) == {0: 1, 1: 0}
+  scores = clustering.scores(counts)
+  assert scores["cluster_accuracy"] == 9 / 14 and scores["cluster_components_used"] == 3
+
+
+def test_every_image_takes_each_example_once():
+  def split(ids):
+    ids = np.asarray(ids, np.int32)
+    return Split(ids[:, None, None, None].astype(np.uint8), ids % 3, ids)
+
+  # A run that trains on the test file too (data.train_on_test) has the test images in two splits.
+  splits = Splits(train=split([0, 1, 2, 5, 6]), valid=split([3, 4]), test=split([5, 6]), num_classes=3)
+  every = clustering.every_image(splits)
+  np.testing.assert_array_equal(every.ids, [0, 1, 2, 5, 6, 3, 4])
+  np.testing.assert_array_equal(every.images[:, 0, 0, 0], every.ids)
+  np.testing.assert_array_equal(every.labels, every.ids % 3)
