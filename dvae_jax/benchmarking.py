@@ -45,54 +45,61 @@ def gemm_flops_per_second(n: int = 2048, repeats: int = 10) -> float:
 
 
 class JaxRunner:
-  """An experiment's real `train_step` on `num_batches` real training batches (sharded and
-  preprocessed as `dvae train` does), compiled and warmed up; `window(steps)` times it."""
+  """An experiment's real training path, as `dvae train` takes it: each dispatch's rows of the
+  epoch's order (`data.train_batches`) passed to `Experiment.train_step`, which gathers them inside
+  the step from the training split on the devices or on the host (data.on_device), one dispatch
+  queued behind the running one. Compiled and warmed up; `window(steps)` times it."""
 
-  def __init__(self, name: str, fast_ops: str, data_dir: str | None, num_batches: int, steps_per_dispatch: int = 1):
-    from dvae_jax import parallel
-    from dvae_jax.configs import load_experiment
-    from dvae_jax.data import train_batches
+  def __init__(self, config):
     from dvae_jax.experiment import build_experiment
 
-    if num_batches % steps_per_dispatch:
-      raise ValueError(f"--steps={num_batches} must be a multiple of steps_per_dispatch={steps_per_dispatch}")
-    config = load_experiment(name)
-    config.num_devices = 1
-    config.model.network.fast_ops = fast_ops
-    config.train.steps_per_dispatch = steps_per_dispatch
-    config.data.train_limit = num_batches * config.train.batch_size
-    if data_dir:
-      config.data.dir = data_dir
     self.experiment = build_experiment(config)
     self.batch_size = config.train.batch_size
-    sharding = parallel.batch_sharding(self.experiment.mesh, leading_axes=1)
-    self.batches = [
-      parallel.global_batch(batch, sharding)
-      for _, batch in train_batches(
-        self.experiment.splits.train,
-        key=self.experiment.keys["data"],
-        epoch=0,
-        batch_size=self.batch_size,
-        start_step=0,
-        steps_per_dispatch=steps_per_dispatch,
-      )
-    ]
-    self.steps_per_dispatch = steps_per_dispatch
+    self.steps_per_dispatch = config.train.steps_per_dispatch
     self.state = self.experiment.init_state()
-    compiled = self.experiment.train_step.lower(self.state, self.batches[0]).compile()
+    self.epoch, self._chunks = 0, iter(())
+    self.first_rows = self._next_rows()
+    compiled = self.experiment.train_step.lower(self.state, self.first_rows).compile()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list | tuple) else cost
-    self.flops_per_step = float(cost.get("flops", float("nan"))) / steps_per_dispatch
-    self.window(2)  # warm-up
+    self.flops_per_step = float(cost.get("flops", float("nan"))) / self.steps_per_dispatch
+    remainder = self.experiment.steps_per_epoch % self.steps_per_dispatch
+    if remainder:  # the epoch's last, shorter dispatch compiles once too (outside any window)
+      last = self._rows(self.epoch, start_step=self.experiment.steps_per_epoch - remainder)
+      self.state, _ = self.experiment.train_step(self.state, next(last)[1])
+    self.window(2 * self.steps_per_dispatch)  # warm-up
+
+  def _rows(self, epoch: int, start_step: int = 0):
+    from dvae_jax.data import train_batches
+
+    return train_batches(
+      self.experiment.splits.train,
+      key=self.experiment.keys["data"],
+      epoch=epoch,
+      batch_size=self.batch_size,
+      start_step=start_step,
+      steps_per_dispatch=self.steps_per_dispatch,
+    )
+
+  def _next_rows(self):
+    for _, rows in self._chunks:
+      return rows
+    self.epoch += 1
+    self._chunks = self._rows(self.epoch)
+    return next(self._chunks)[1]
 
   def window(self, steps: int) -> float:
-    """Images per second over `steps` train steps (dispatch through completion)."""
-    dispatches = max(1, steps // self.steps_per_dispatch)
+    """Images per second over at least `steps` train steps (dispatch through completion)."""
+    done, queued = 0, None
     start = time.perf_counter()
-    for i in range(dispatches):
-      self.state, _ = self.experiment.train_step(self.state, self.batches[i % len(self.batches)])
+    while done < steps:
+      rows = self._next_rows()
+      self.state, metrics = self.experiment.train_step(self.state, rows)
+      if queued is not None:
+        jax.block_until_ready(queued)  # as dvae train: one dispatch stays queued behind the running one
+      queued, done = metrics, done + len(rows)
     jax.block_until_ready(self.state)
-    return dispatches * self.steps_per_dispatch * self.batch_size / (time.perf_counter() - start)
+    return done * self.batch_size / (time.perf_counter() - start)
 
 
 class TorchRunner:

@@ -8,6 +8,7 @@ figures use it; none of them builds a model on its own.
 """
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from dvae_jax.data import (
   PreprocessSpec,
   Split,
   Splits,
+  binarize_statically,
   load_splits,
   preprocess,
   preprocess_spec_from_config,
@@ -39,24 +41,50 @@ KEY_TAGS = {"init": 0, "data": 1, "train": 2, "eval": 3, "sample": 4, "binarize"
 RNG_STREAMS = {"params": 0, "reparam": 1, "noise": 2, "dropout": 3}
 
 
+# data.on_device="auto" keeps the training split on the devices when it takes at most this share of
+# the smallest device's memory: the rest is the model's, its activations' and XLA's.
+ON_DEVICE_FRACTION = 0.25
+
+
 @dataclasses.dataclass(frozen=True)
 class CheckedStep:
-  """A jitted step that checks the leading axes of its batch first, so that a batch shaped for the
-  other step is a clear error rather than one from deep in sharding. Anything else (`lower`,
-  `trace`, ...) is the jitted function's."""
+  """A jitted step that takes either a built batch (global arrays, `Experiment.device_batch`) or
+  rows not yet gathered (a `data.Batch`), and checks the leading axes of either first, so that a
+  batch shaped for the other step is a clear error rather than one from deep in sharding.
 
-  jitted: Callable
+  Rows are gathered where their split lives (`feed`): inside the jitted step from the training
+  split kept on the devices (data.on_device), or else on the host, each process gathering and
+  transferring its own devices' rows. Both give the step the same arrays, so the choice changes
+  speed, not results. `lower` lowers the program a batch runs; anything else (`trace`, ...) is the
+  built-batch program's."""
+
+  jitted: Callable  # (state, built batch, *args)
   name: str  # "train_step" or "eval_step"
   axes: int  # leading axes before an example's own: 2 for train_step ([k, B]), 1 for eval_step ([B])
+  feed: Callable[[Batch], tuple[Callable, tuple]]  # rows -> (the jitted program, its batch arguments)
 
   def __call__(self, state, batch, *args):
+    program, batch_args = self._program(batch)
+    return program(state, *batch_args, *args)
+
+  def lower(self, state, batch, *args):
+    program, batch_args = self._program(batch)
+    return program.lower(state, *batch_args, *args)
+
+  def _program(self, batch) -> tuple[Callable, tuple]:
+    if isinstance(batch, Batch):
+      self._check(batch.index.shape, f"Given rows whose index has shape {batch.index.shape}")
+      return self.feed(batch)
     labels = batch.get("label") if isinstance(batch, dict) else None
-    if labels is not None and np.ndim(labels) != self.axes:
+    if labels is not None:
+      self._check(np.shape(labels), f"Given a batch whose labels have shape {np.shape(labels)}")
+    return self.jitted, (batch,)
+
+  def _check(self, shape: tuple[int, ...], given: str) -> None:
+    if len(shape) != self.axes:
       expected, other_form, unchanged = _BATCH_FORMS[self.name]
-      given = f"Given a batch whose labels have shape {np.shape(labels)}"
-      hint = f", {other_form}" if np.ndim(labels) == 3 - self.axes else ""
+      hint = f", {other_form}" if len(shape) == 3 - self.axes else ""
       raise ValueError(f"{expected} {given}{hint}. {unchanged}")
-    return self.jitted(state, batch, *args)
 
   def __getattr__(self, name: str) -> Any:
     try:
@@ -70,13 +98,13 @@ class CheckedStep:
 _BATCH_FORMS = {
   "train_step": (
     "train_step takes a batch of k steps of B images, arrays [k, B, ...], which Experiment.device_batch(split, index) "
-    "builds from a 2-D index [k, B].",
+    "builds from a 2-D index [k, B], or the rows data.Batch(split, index) of such an index.",
     "built from a 1-D index [B] (eval_step's form); for one step, pass index[None] (shape [1, B])",
     "The state was not changed.",
   ),
   "eval_step": (
     "eval_step takes one batch of B images, arrays [B, ...] with a mask, which Experiment.device_batch(split, index) "
-    "builds from a 1-D index [B].",
+    "builds from a 1-D index [B], or the rows data.Batch(split, index) of such an index.",
     "built from a 2-D index [k, B] (train_step's form); evaluate one row of it at a time, index[i]",
     "Nothing was evaluated.",
   ),
@@ -101,7 +129,8 @@ def module_rngs(key: jax.Array) -> dict[str, jax.Array]:
 
 
 def make_objective(family: Family, model, hparams: ModelConfig, *, batch_reduction: str) -> Objective:
-  """objective(params, model_state, batch, key, *, train) -> (loss, (metrics, new_model_state)).
+  """objective(params, model_state, batch, key, *, train, **call) -> (loss, (metrics, new_model_state));
+  `call`: keyword arguments of the module's __call__ beyond `train` (e.g. the VAE + D's `discriminator`).
 
     `loss` is what is optimized: the per-image objective reduced over the batch ("sum", as the
     reference does, or "mean"), plus the L2 penalty of `hparams.l2_scheme`. `metrics` holds
@@ -123,13 +152,15 @@ def make_objective(family: Family, model, hparams: ModelConfig, *, batch_reducti
     )
     return per_image * (batch_size if batch_reduction == "sum" else 1)
 
-  def objective(params, model_state, batch, key, *, train: bool):
+  def objective(params, model_state, batch, key, *, train: bool, **call):
     variables = {"params": params, **model_state}
     rngs = module_rngs(key)
     if train:
-      outputs, new_state = model.apply(variables, batch["image"], train=True, rngs=rngs, mutable=list(model_state))
+      outputs, new_state = model.apply(
+        variables, batch["image"], train=True, rngs=rngs, mutable=list(model_state), **call
+      )
     else:
-      outputs, new_state = model.apply(variables, batch["image"], train=False, rngs=rngs), model_state
+      outputs, new_state = model.apply(variables, batch["image"], train=False, rngs=rngs, **call), model_state
     terms, per_example = family.terms(outputs, batch, hparams)
     batch_size = per_example.shape[0]
     l2 = l2_penalty(params, batch_size)
@@ -163,9 +194,12 @@ class Experiment:
   optimizer: Optimizer  # .transform, .schedule; per player for a two-player family
   keys: dict[str, jax.Array]
   steps_per_epoch: int
+  # The training split's step fields (`Split.input_fields`) on every device (data.on_device), which
+  # train_step gathers rows of; None: rows are gathered on the host.
+  train_on_device: dict[str, jax.Array] | None
   prepare: Callable  # (uint8 batch, step=None) -> {"image": floats in [0, 1], "label"}; traceable
-  train_step: CheckedStep  # (state, batches [k, B, ...]) -> (state, metrics [k])
-  eval_step: CheckedStep  # (state, batch [B, ...], key) -> metric sums
+  train_step: CheckedStep  # (state, batches [k, B, ...] or rows data.Batch [k, B]) -> (state, metrics [k])
+  eval_step: CheckedStep  # (state, batch [B, ...] or rows data.Batch [B], key) -> metric sums
   reconstruct: Callable  # (state, batch [B, ...], key) -> (inputs, reconstructions)
   traces: dict[str, int]
 
@@ -210,6 +244,9 @@ class Experiment:
       state, metrics = experiment.train_step(state, experiment.device_batch("train", np.arange(64)[None]))
 
     A batch of the wrong form for a step is a ValueError from that step, naming the shape it takes.
+    The steps also take the rows themselves, `data.Batch(experiment.splits.train, index)`, which
+    `dvae train` passes: train_step gathers them on the device when the training split is kept there
+    (`train_on_device`), without building them on the host.
     """
     split = getattr(self.splits, split) if isinstance(split, str) else split
     index = np.asarray(index)
@@ -237,31 +274,33 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
   num_devices = mesh.devices.size
   for name in ("batch_size", "eval_batch_size"):
     check_divisible(f"train.{name}", config.train[name], num_devices)
-  splits = load_splits(config.data, seed=config.seed)
+  keys = named_keys(config.seed)
+  preprocess_spec = preprocess_spec_from_config(config.data)
+  splits = binarize_statically(load_splits(config.data, seed=config.seed), preprocess_spec, keys["binarize"])
   steps_per_epoch = len(splits.train) // config.train.batch_size
   if steps_per_epoch == 0:
     raise configs.ConfigError(
       f"the training split has {len(splits.train)} examples, fewer than one batch of "
       f"config.train.batch_size={config.train.batch_size}."
     )
-  preprocess_spec = preprocess_spec_from_config(config.data)
   hparams = model_config(
     config.model, image_shape=preprocess_spec.image_shape(splits.raw_image_shape), num_classes=splits.num_classes
   )
   family = get_family(hparams.family)
   model = family.module(hparams)
   optimizer = make_optimizer(config.optim, steps_per_epoch, discriminator_params=family.discriminator_params)
-  keys = named_keys(config.seed)
   objective = make_objective(family, model, hparams, batch_reduction=config.optim.batch_reduction)
   traces = {"train": 0, "eval": 0}
 
   def prepare(batch, step=None):
+    if "binarized" in batch:  # a static binarization, drawn once per example (binarize_statically)
+      return {"image": batch["binarized"].astype(jnp.float32), "label": batch["label"]}
     try:
       ids = batch["id"]  # the example ids key static and evaluation binarization
     except KeyError:
       raise KeyError(
-        "prepare(batch) needs the keys 'image', 'label' and 'id' (example ids); "
-        "Experiment.device_batch(split, index) builds such batches."
+        "prepare(batch) needs the keys 'image', 'label' and 'id' (example ids), or 'binarized' (a split's static "
+        "binarization) and 'label'; Experiment.device_batch(split, index) builds such batches."
       ) from None
     image = preprocess(batch["image"], ids, spec=preprocess_spec, key=keys["binarize"], step=step)
     return {"image": image, "label": batch["label"]}
@@ -316,6 +355,37 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     return inputs["image"], recon
 
   replicated = parallel.replicated(mesh)
+  train_sharding, eval_sharding = parallel.batch_sharding(mesh, leading_axes=1), parallel.batch_sharding(mesh)
+  train_jitted = jax.jit(
+    multi_step, in_shardings=(replicated, train_sharding), out_shardings=(replicated, replicated), donate_argnums=0
+  )
+  eval_jitted = jax.jit(eval_step, in_shardings=(replicated, eval_sharding, replicated), out_shardings=replicated)
+
+  # The training split on the devices: a step takes a global index [k, B] sharded like a batch and
+  # gathers its rows itself; the same program as `train_jitted` after the gather.
+  def multi_step_on_device(state: TrainState, split, index):
+    return multi_step(state, parallel.gather_rows(split, index, train_sharding))
+
+  on_device_jitted = jax.jit(
+    multi_step_on_device,
+    in_shardings=(replicated, replicated, train_sharding),
+    out_shardings=(replicated, replicated),
+    donate_argnums=0,
+  )
+  train_on_device = None
+  if keep_on_device(config.data.on_device, splits.train, mesh):
+    train_on_device = parallel.resident_split(splits.train.take(slice(None), splits.train.input_fields), mesh)
+
+  def train_feed(batch: Batch) -> tuple[Callable, tuple]:
+    if train_on_device is not None and batch.split is splits.train:
+      return on_device_jitted, (train_on_device, parallel.global_index(batch.index, train_sharding))
+    return train_jitted, (parallel.global_batch(batch, train_sharding),)
+
+  def eval_feed(batch: Batch) -> tuple[Callable, tuple]:
+    if batch.mask is None:  # every row counted, as device_batch's [B] form
+      batch = Batch(batch.split, batch.index, np.ones(batch.index.shape, np.float32))
+    return eval_jitted, (parallel.global_batch(batch, eval_sharding),)
+
   return Experiment(
     config=config,
     mesh=mesh,
@@ -327,27 +397,32 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     optimizer=optimizer,
     keys=keys,
     steps_per_epoch=steps_per_epoch,
+    train_on_device=train_on_device,
     prepare=prepare,
-    train_step=CheckedStep(
-      jax.jit(
-        multi_step,
-        in_shardings=(replicated, parallel.batch_sharding(mesh, leading_axes=1)),
-        out_shardings=(replicated, replicated),
-        donate_argnums=0,
-      ),
-      "train_step",
-      axes=2,
-    ),
-    eval_step=CheckedStep(
-      jax.jit(
-        eval_step, in_shardings=(replicated, parallel.batch_sharding(mesh), replicated), out_shardings=replicated
-      ),
-      "eval_step",
-      axes=1,
-    ),
+    train_step=CheckedStep(train_jitted, "train_step", axes=2, feed=train_feed),
+    eval_step=CheckedStep(eval_jitted, "eval_step", axes=1, feed=eval_feed),
     reconstruct=jax.jit(reconstruct, out_shardings=replicated),
     traces=traces,
   )
+
+
+def keep_on_device(setting: bool | str, split: Split, mesh: Mesh) -> bool:
+  """`data.on_device` resolved for `split`: "auto" keeps it on the devices when it takes at most
+  ON_DEVICE_FRACTION of the smallest device's memory, in every process (they must all agree: each
+  runs the program of the path it takes)."""
+  if setting != "auto":
+    return setting
+  size, memory = split.input_bytes, parallel.device_memory_bytes(mesh)
+  fits = size <= ON_DEVICE_FRACTION * memory
+  if jax.process_count() > 1:
+    fits = not parallel.any_process(not fits)
+  logging.info(
+    "data.on_device='auto': the training split (%.1f MB) %s on each device (%.1f GB)",
+    size / 1e6,
+    "is kept" if fits else "is too large to keep",
+    memory / 1e9,
+  )
+  return fits
 
 
 def check_divisible(path: str, batch_size: int, num_devices: int) -> None:

@@ -4,11 +4,19 @@ The same code runs on one CPU, eight GPUs or a multi-host pod: the mesh spans ev
 devices, each process gathers and feeds only the rows of each global batch that its own devices
 hold (`jax.make_array_from_process_local_data`), and the CLI's --distributed flag joins the
 processes with `jax.distributed.initialize()` first.
+
+A split that fits in device memory can instead live on the devices (`resident_split`: every device
+holds all of it, replicated like the parameters), and a step then gathers its rows inside the
+jitted program (`gather_rows`) from a global index sharded like a batch (`global_index`): the same
+rows on the same devices as `global_batch` gives, without the host gathering and transferring
+every image of every step.
 """
 
 import functools
+import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -83,6 +91,44 @@ def _gather_local_rows(batch: Batch, sharding: NamedSharding) -> dict[str, jax.A
     name: jax.make_array_from_process_local_data(sharding, value, (*shape, *value.shape[len(shape) :]))
     for name, value in local.items()
   }
+
+
+def global_index(index: np.ndarray | jax.Array, sharding: NamedSharding) -> jax.Array:
+  """A global index [..., B] sharded like a batch (`sharding`); each process transfers only the rows
+  its own devices hold, as `global_batch` does. A global array is returned unchanged."""
+  if isinstance(index, jax.Array) and index.sharding == sharding:
+    return index
+  index = np.asarray(index, np.int32)
+  return jax.make_array_from_callback(index.shape, sharding, lambda rows: index[rows])
+
+
+def resident_split(fields: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+  """A split's fields [N, ...] on every device of the mesh (replicated), for `gather_rows`. Every
+  process holds the whole split on the host and transfers it to its own devices."""
+  sharding = replicated(mesh)
+  return {
+    name: jax.make_array_from_callback(value.shape, sharding, lambda rows, value=value: value[rows])
+    for name, value in fields.items()
+  }
+
+
+def gather_rows(split: dict[str, jax.Array], index: jax.Array, sharding: NamedSharding) -> dict[str, jax.Array]:
+  """Inside a jitted step: the rows `index` [..., B] of a resident split, sharded as `global_batch`
+  shards a batch (`sharding`): each device gathers its own rows from its own copy, no communication."""
+  return {
+    name: jax.lax.with_sharding_constraint(jnp.take(value, index, axis=0, mode="clip"), sharding)
+    for name, value in split.items()
+  }
+
+
+def device_memory_bytes(mesh: Mesh) -> int:
+  """The memory of the smallest of this process's mesh devices: the allocator's limit where the
+  backend reports one (GPU, TPU); on the CPU, the host's physical memory shared by its devices."""
+  local = [device for device in mesh.devices.flat if device.process_index == jax.process_index()]
+  limits = [(device.memory_stats() or {}).get("bytes_limit") for device in local]
+  if all(limits):
+    return int(min(limits))
+  return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // len(local)
 
 
 def any_process(flag: bool) -> bool:

@@ -161,7 +161,6 @@ def _train_loop(
 ) -> dict[str, float]:
   cfg = experiment.config.train
   total_steps = cfg.num_epochs * experiment.steps_per_epoch
-  sharding = parallel.batch_sharding(experiment.mesh, leading_axes=1)
   profiler = _StepProfiler(workdir / "profile", cfg.profile_start_step, cfg.profile_steps)
   progress = _progress_bar(cfg.progress_bar, total=total_steps, initial=step)
   # Throughput counts training time only (the bar's rate and ETA too): validation, checkpoint
@@ -187,7 +186,9 @@ def _train_loop(
       for first, batch in batches:
         profiler.before(step)
         traced, call_start = experiment.traces["train"], time.perf_counter()
-        loop.state, metrics = experiment.train_step(loop.state, parallel.global_batch(batch, sharding))
+        # The rows, not yet gathered: the step gathers them on the device when the training split
+        # is kept there (data.on_device), else on the host; the same batches either way.
+        loop.state, metrics = experiment.train_step(loop.state, batch)
         if experiment.traces["train"] != traced:  # this call traced and compiled before dispatching
           chrono.exclude("compile_seconds", time.perf_counter() - call_start)
         previous, step = step, step + len(batch)

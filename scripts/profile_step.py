@@ -23,6 +23,7 @@ import tempfile
 import jax
 
 from dvae_jax.benchmarking import JaxRunner
+from dvae_jax.configs import load_experiment
 
 # (substring of the op_name, piece); the first match wins, so deconv_* comes before conv_*.
 PIECES = (
@@ -78,8 +79,14 @@ def main() -> None:
   parser.add_argument("--data-dir", default=None)
   args = parser.parse_args()
 
-  runner = JaxRunner(args.config, args.fast_ops, args.data_dir, args.steps)
-  metadata = op_metadata(runner.experiment.train_step.lower(runner.state, runner.batches[0]).compile().as_text())
+  config = load_experiment(args.config)
+  config.num_devices = 1
+  config.model.network.fast_ops = args.fast_ops
+  config.data.train_limit = args.steps * config.train.batch_size
+  if args.data_dir:
+    config.data.dir = args.data_dir
+  runner = JaxRunner(config)
+  metadata = op_metadata(runner.experiment.train_step.lower(runner.state, runner.first_rows).compile().as_text())
   directory = tempfile.mkdtemp()
   with jax.profiler.trace(directory, create_perfetto_trace=True):
     rate = runner.window(args.steps)
@@ -106,7 +113,8 @@ def main() -> None:
   print("| op | ms/step | output | jax op_name |\n|---|---|---|---|")
   for name, microseconds in per_op.most_common(args.top):
     shape, op_name = metadata[name]
-    print(f"| {name} | {ms(microseconds):.1f} | {shape.split('{')[0]} | {op_name.removeprefix('jit(multi_step)/')} |")
+    op_name = re.sub(r"^jit\(\w+\)/", "", op_name)
+    print(f"| {name} | {ms(microseconds):.1f} | {shape.split('{')[0]} | {op_name} |")
 
 
 if __name__ == "__main__":

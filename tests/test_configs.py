@@ -32,6 +32,9 @@ from dvae_jax.optimizers import make_schedule
     ("optim.min_learning_rate", -1e-5, "expected a non-negative number"),
     ("train.batch_size", 0, "expected a positive number"),
     ("data.binarize", "yes", "expected one of"),
+    ("data.on_device", "yes", r"expected 'auto' \(the training split on the devices when .*\), True .* or False"),
+    ("data.on_device", 1, r"expected 'auto' .*, True \(on the devices\) or False \(batches gathered on the host\)"),
+    ("data.on_device", None, "expected 'auto'"),
   ],
 )
 def test_bad_values_are_named(path, value, message):

@@ -1,4 +1,5 @@
-"""Validation split, epoch order, batching policy and on-device preprocessing."""
+"""Validation split, epoch order, batching policy, on-device preprocessing, the static binarization
+drawn once, and the rows of a split kept on the devices."""
 
 import jax
 import jax.numpy as jnp
@@ -6,8 +7,19 @@ import ml_collections
 import numpy as np
 import pytest
 
-from dvae_jax import configs
-from dvae_jax.data import PreprocessSpec, Split, eval_batches, load_splits, preprocess, train_batches
+from dvae_jax import configs, parallel
+from dvae_jax.data import (
+  Batch,
+  PreprocessSpec,
+  Split,
+  Splits,
+  binarize_statically,
+  eval_batches,
+  load_splits,
+  pipeline,
+  preprocess,
+  train_batches,
+)
 from dvae_jax.data.pipeline import epoch_permutation
 
 
@@ -102,8 +114,6 @@ def test_binarization(mode):
 def test_a_batch_becomes_the_same_global_arrays_whether_gathered_by_rows_or_whole():
   """`parallel.global_batch` of a lazy Batch (each process gathers its devices' rows) equals that
   of the gathered host arrays, for a [k, B] training chunk and a padded, masked evaluation batch."""
-  from dvae_jax import parallel
-
   mesh = parallel.make_mesh(4)
   split = _split(10)
   (_, chunk), *_ = train_batches(
@@ -121,3 +131,82 @@ def test_a_batch_becomes_the_same_global_arrays_whether_gathered_by_rows_or_whol
       assert lazy[name].sharding == whole[name].sharding
       np.testing.assert_array_equal(lazy[name], whole[name])
   np.testing.assert_array_equal(evaluation["mask"], [1, 1, 0, 0, 0, 0, 0, 0])
+
+
+def _image_splits(n: int, shape: tuple[int, int, int]) -> Splits:
+  """Splits of random uint8 images, ids as load_splits numbers them (test ids after the training file's)."""
+  rng = np.random.default_rng(0)
+
+  def split(first_id: int) -> Split:
+    images = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
+    return Split(images, np.arange(n, dtype=np.int32) % 10, np.arange(first_id, first_id + n, dtype=np.int32))
+
+  return Splits(train=split(2 * n), valid=split(0), test=split(3 * n), num_classes=10)
+
+
+@pytest.mark.parametrize(
+  "spec,shape",
+  [
+    (PreprocessSpec(binarize="static", invert=True), (28, 28, 1)),
+    (PreprocessSpec(binarize="static", grayscale=True), (8, 8, 3)),
+    (PreprocessSpec(binarize="static"), (8, 8, 3)),
+  ],
+)
+def test_the_static_binarization_drawn_once_is_the_steps_draw_bit_for_bit(spec, shape, monkeypatch):
+  """Stored with the split, it equals what `preprocess` draws inside a jitted step (any step: static)
+  and in evaluation (keyed by id), for every split, across chunk boundaries (the last one padded)."""
+  monkeypatch.setattr(pipeline, "BINARIZE_CHUNK", 7)
+  key = jax.random.fold_in(jax.random.key(0), 5)  # as named_keys makes the binarization key
+  splits = _image_splits(20, shape)
+  stored = binarize_statically(splits, spec, key)
+  in_step = jax.jit(lambda images, ids, step: preprocess(images, ids, spec=spec, key=key, step=step))
+  for name in ("train", "valid", "test"):
+    split = getattr(stored, name)
+    assert split.binarized.dtype == np.uint8 and split.binarized.shape == (20, *spec.image_shape(shape))
+    np.testing.assert_array_equal(split.images, getattr(splits, name).images)  # kept as stored
+    assert split.input_fields == ("binarized", "label", "id")
+    index = np.array([3, 17, 0, 9, 14, 6])  # a batch across chunks, in epoch order
+    drawn = in_step(split.images[index], split.ids[index], jnp.int32(11))
+    np.testing.assert_array_equal(split.binarized[index].astype(np.float32), np.asarray(drawn))
+    evaluated = preprocess(split.images, split.ids, spec=spec, key=key)
+    np.testing.assert_array_equal(split.binarized.astype(np.float32), np.asarray(evaluated))
+  assert 0.3 < stored.train.binarized.mean() < 0.7  # bits of random pixels, not all of one value
+
+
+@pytest.mark.parametrize("binarize", ["none", "dynamic"])
+def test_only_a_static_binarization_is_stored(binarize):
+  splits = _image_splits(4, (2, 2, 1))
+  assert binarize_statically(splits, PreprocessSpec(binarize=binarize), jax.random.key(0)) is splits
+  assert splits.train.input_fields == ("image", "label", "id")
+
+
+@pytest.mark.parametrize("num_devices", [1, 4])
+def test_rows_gathered_on_the_device_are_the_host_batches(num_devices):
+  """`parallel.gather_rows` from a split kept on the devices gives, for each [k, B] training chunk,
+  the arrays and sharding `global_batch` builds on the host: the same batches on the same devices."""
+  mesh = parallel.make_mesh(num_devices)
+  sharding = parallel.batch_sharding(mesh, leading_axes=1)
+  split = binarize_statically(_image_splits(30, (4, 4, 1)), PreprocessSpec(binarize="static"), jax.random.key(1)).train
+  resident = parallel.resident_split(split.take(slice(None), split.input_fields), mesh)
+  assert all(value.sharding.is_fully_replicated for value in resident.values())
+  gather = jax.jit(lambda resident, index: parallel.gather_rows(resident, index, sharding))
+  chunks = train_batches(split, key=jax.random.key(0), epoch=1, batch_size=8, start_step=0, steps_per_dispatch=2)
+  for _, batch in chunks:  # [2, 8] then [1, 8]
+    on_device, on_host = (
+      gather(resident, parallel.global_index(batch.index, sharding)),
+      parallel.global_batch(batch, sharding),
+    )
+    assert set(on_device) == set(on_host) == {"binarized", "label", "id"}
+    for name in on_host:
+      assert on_device[name].sharding.is_equivalent_to(on_host[name].sharding, on_host[name].ndim), name
+      assert on_device[name].dtype == on_host[name].dtype
+      np.testing.assert_array_equal(on_device[name], on_host[name])
+
+
+def test_a_batch_reads_the_stored_binarization_and_inspects_any_field():
+  split = binarize_statically(_image_splits(6, (2, 2, 1)), PreprocessSpec(binarize="static"), jax.random.key(0)).train
+  batch = Batch(split, np.array([[4, 1]]))
+  assert set(batch.rows()) == {"binarized", "label", "id"}  # what a step reads: not the stored image too
+  np.testing.assert_array_equal(batch["image"], split.images[[[4, 1]]])
+  np.testing.assert_array_equal(batch["binarized"], split.binarized[[[4, 1]]])
+  assert split.input_bytes == split.binarized.nbytes + split.labels.nbytes + split.ids.nbytes

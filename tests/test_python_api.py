@@ -2,11 +2,14 @@
 host batch, and a restored run that encodes, decodes, reconstructs and samples images as the
 dataset stores them, refusing anything else."""
 
+import itertools
+
 import jax
 import numpy as np
 import pytest
 
 import dvae_jax
+from dvae_jax.data import Batch, train_batches
 from dvae_jax.experiment import build_experiment
 from dvae_jax.inference import Run
 
@@ -85,6 +88,60 @@ def test_a_step_refuses_a_batch_shaped_for_the_other_step(experiment):
     ValueError, match=r"device_batch takes an index \[B\] .* or \[k, B\] .* given an index of shape \(\)"
   ):
     experiment.device_batch("train", np.int64(3))
+
+
+# ---------------------------------------------------------------- the training split on the devices
+
+
+def _first_chunks(experiment, count: int = 2) -> list[Batch]:
+  """The rows of the first `count` dispatches of two steps, as `dvae train` makes them."""
+  chunks = train_batches(
+    experiment.splits.train, key=experiment.keys["data"], epoch=0, batch_size=16, start_step=0, steps_per_dispatch=2
+  )
+  return [rows for _, rows in itertools.islice(chunks, count)]
+
+
+@pytest.mark.parametrize("num_devices", [1, 4])
+def test_rows_trained_on_the_device_train_as_the_host_batches(tiny_config, num_devices):
+  """data.on_device: train_step on rows not yet gathered (what `dvae train` passes) gathers them
+  inside the step from the split on the devices, or else on the host; the states after two
+  dispatches of two steps equal each other's, and those of the built batches, bit for bit."""
+  final = {}
+  for on_device in (True, False):
+    config = tiny_config(family="vae", num_devices=num_devices, data__binarize="static", data__on_device=on_device)
+    experiment = build_experiment(config)
+    assert (experiment.train_on_device is not None) == on_device
+    for form in ("rows", "built"):
+      state = experiment.init_state()
+      for rows in _first_chunks(experiment):
+        batch = rows if form == "rows" else experiment.device_batch("train", rows.index)
+        state, _ = experiment.train_step(state, batch)
+      final[on_device, form] = jax.device_get(state)
+    assert experiment.traces["train"] == 1 + on_device  # on the device, rows and built batches: two programs
+  for key in ((True, "built"), (False, "rows"), (False, "built")):
+    for expected, actual in zip(jax.tree.leaves(final[True, "rows"]), jax.tree.leaves(final[key]), strict=True):
+      np.testing.assert_array_equal(expected, actual)
+
+
+def test_auto_keeps_the_training_split_on_the_device_when_it_fits(experiment, monkeypatch):
+  from dvae_jax import experiment as experiment_module
+  from dvae_jax import parallel
+
+  split = experiment.splits.train
+  assert experiment.train_on_device is not None  # tiny_config: "auto", a few kilobytes
+  assert experiment_module.keep_on_device("auto", split, experiment.mesh)
+  monkeypatch.setattr(parallel, "device_memory_bytes", lambda mesh: 4 * split.input_bytes - 1)
+  assert not experiment_module.keep_on_device("auto", split, experiment.mesh)
+  assert experiment_module.keep_on_device(True, split, experiment.mesh)
+
+
+def test_the_steps_refuse_rows_shaped_for_the_other_step(experiment):
+  state = experiment.init_state()
+  with pytest.raises(ValueError, match=r"train_step takes .* rows whose index has shape \(16,\), built from a 1-D"):
+    experiment.train_step(state, Batch(experiment.splits.train, np.arange(16)))
+  sums, count = experiment.eval_step(state, Batch(experiment.splits.valid, np.arange(32)), jax.random.key(0))
+  expected, _ = experiment.eval_step(state, experiment.device_batch("valid", np.arange(32)), jax.random.key(0))
+  assert float(count) == 32 and float(sums["neg_elbo_nats"]) == float(expected["neg_elbo_nats"])
 
 
 # ---------------------------------------------------------------- a run's errors, a state saved by hand, a rerun

@@ -63,6 +63,11 @@ def base_config(family: str = "vae", network: str | None = None) -> StrictConfig
   c.data.test_fraction = 0.2
   c.data.split_seed = 0
   c.data.cache_dir = config_dict.placeholder(str)  # None: <data dir>/image_folder_cache
+  # Where the training split lives (docs/performance.md): True keeps it on every device and each step
+  # gathers its rows inside the jitted step; False gathers every batch on the host and transfers it;
+  # "auto" keeps it on the devices when it takes at most a quarter of a device's memory. The batches,
+  # and so the results, are the same either way.
+  c.data.on_device = config_dict.FieldReference("auto", field_type=object)
   # ... and the layout the network is fed (dvae_jax/data/common.py): "hwc", the true images; "reshaped_chw", the
   # scrambled one xuganyu96/VAE-GAN-learnable-loss fed its face networks (reshaped, not transposed, to C x H x W).
   c.data.layout = "hwc"

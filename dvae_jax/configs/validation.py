@@ -99,6 +99,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
       "for any other dataset)."
     )
   _check_image_folder(config)
+  on_device = config.data.on_device
+  if not (isinstance(on_device, bool) or on_device == "auto"):
+    raise ConfigError(
+      f"config.data.on_device={on_device!r} is not valid; expected 'auto' (the training split on the devices when "
+      "it takes at most a quarter of a device's memory), True (on the devices) or False (batches gathered on the "
+      "host)."
+    )
   for path in OPTIONAL_POSITIVE:
     if _value(config, path) is not None:
       _check(config, path, check_positive)

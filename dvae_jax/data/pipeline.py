@@ -2,7 +2,9 @@
 
 Host side: load a dataset, cut the validation split, and produce per-epoch index orders that are a
 pure function of (data key, epoch). Device side: `preprocess` turns uint8 images into floats in
-[0, 1] (grayscale, invert, binarize) inside the jitted step.
+[0, 1] (grayscale, invert, binarize) inside the jitted step. A static binarization is fixed for the
+run, so it is drawn once per example (`binarize_statically`, the same draws) and stored with the
+split rather than redrawn at every step.
 
 Last-partial-batch policy: training drops the last partial batch of each epoch (every epoch is
 reshuffled, so every example is still seen); evaluation pads it and masks the padding out, so every
@@ -28,28 +30,58 @@ VALIDATION_SPLITS = ("first", "random", "test")
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-  """Examples of one split. `ids` are unique across the dataset's files (static binarization keys)."""
+  """Examples of one split. `ids` are unique across the dataset's files (static binarization keys).
 
-  images: np.ndarray  # uint8 [N, H, W, C]
+  `binarized` is the split's static binarization when the run has one (`binarize_statically`):
+  what the steps read in place of `images`, which stay as stored for everything else (figures,
+  `Run.inputs`, a user's own preprocessing).
+  """
+
+  images: np.ndarray  # uint8 [N, H, W, C], as stored
   labels: np.ndarray  # int32 [N]
   ids: np.ndarray  # int32 [N]
+  binarized: np.ndarray | None = None  # uint8 0/1 [N, H, W, C'] (C' = 1 for grayscale), or None
 
   def __len__(self) -> int:
     return len(self.labels)
 
   def head(self, n: int | None) -> "Split":
     """The first n examples (all when n is None or 0)."""
-    return Split(self.images[:n], self.labels[:n], self.ids[:n]) if n else self
+    if not n:
+      return self
+    return Split(self.images[:n], self.labels[:n], self.ids[:n], None if self.binarized is None else self.binarized[:n])
 
-  def take(self, index: np.ndarray) -> dict[str, np.ndarray]:
-    return {"image": self.images[index], "label": self.labels[index], "id": self.ids[index]}
+  @property
+  def input_bytes(self) -> int:
+    """The bytes of the fields a step reads: what `data.on_device` keeps on each device."""
+    return sum(self.fields[name].nbytes for name in self.input_fields)
+
+  @property
+  def input_fields(self) -> tuple[str, ...]:
+    """The fields a step reads: the stored image, or its static binarization when the split holds one."""
+    return ("image" if self.binarized is None else "binarized", "label", "id")
+
+  @property
+  def fields(self) -> dict[str, np.ndarray]:
+    """The stored fields: "image" (as stored), "label", "id" and, when the split holds one, "binarized"."""
+    stored = {"image": self.images, "label": self.labels, "id": self.ids, "binarized": self.binarized}
+    return {name: value for name, value in stored.items() if value is not None}
+
+  def take(self, index: np.ndarray, fields: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Every stored field of the examples `index`, or only `fields`."""
+    stored = self.fields
+    missing = set(fields or ()) - set(stored)
+    if missing:
+      raise KeyError(f"the split has no field {sorted(missing)}; its fields: {sorted(stored)}")
+    return {name: stored[name][index] for name in fields or stored}
 
 
 @dataclasses.dataclass(frozen=True)
 class Batch:
   """The rows `index` of `split` (any index shape, e.g. [k, B] for k steps of B images), not yet
   gathered: each process of a multi-process run gathers only the rows its own devices hold
-  (`parallel.global_batch`). `mask` (evaluation) is 0 on padding rows. `batch[name]` gathers a
+  (`parallel.global_batch`), or a step gathers them from a split kept on the device
+  (`Experiment.train_step`). `mask` (evaluation) is 0 on padding rows. `batch[name]` gathers a
   whole field, e.g. for inspection."""
 
   split: Split
@@ -60,14 +92,18 @@ class Batch:
     return len(self.index)
 
   def rows(self, selection: tuple[slice, ...] = ()) -> dict[str, np.ndarray]:
-    """Every field of the rows index[selection], gathered from the split."""
-    fields = self.split.take(self.index[selection])
+    """The fields a step reads (`Split.input_fields`, and `mask`) of the rows index[selection],
+    gathered from the split."""
+    fields = self.split.take(self.index[selection], self.split.input_fields)
     if self.mask is not None:
       fields["mask"] = self.mask[selection]
     return fields
 
+  def __contains__(self, name: str) -> bool:
+    return name in self.split.fields or (name == "mask" and self.mask is not None)
+
   def __getitem__(self, name: str) -> np.ndarray:
-    return self.rows()[name]
+    return self.mask if name == "mask" and self.mask is not None else self.split.take(self.index, (name,))[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,6 +217,43 @@ def preprocess(
   keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(jax.random.fold_in(key, 1), ids.reshape(-1))
   draws = jax.vmap(jax.random.bernoulli)(keys, x.reshape(-1, *x.shape[-3:]))
   return draws.reshape(x.shape).astype(jnp.float32)
+
+
+# Examples binarized per call of `binarize_statically`'s jitted draw: one compilation for any split
+# (the last chunk is padded), a bounded device footprint for any dataset.
+BINARIZE_CHUNK = 2048
+
+
+def binarize_statically(splits: Splits, spec: PreprocessSpec, key: jax.Array) -> Splits:
+  """`splits` with each split's static binarization drawn once and stored (`Split.binarized`).
+
+  A static binarization is a property of the example, fixed for the run: `preprocess` would draw
+  the same bits (keyed by example id) at every step that sees the example, a threefry draw per
+  pixel, which costs a small model much of its step (results/performance/README.md). Here
+  `preprocess` itself draws them once per example, on this process's first device, so the stored
+  bits are the ones it draws in the step, bit for bit; the step only converts them to floats. Evaluation keys its draw
+  by example id for every binarization, so the stored bits are also what the validation and test
+  splits are evaluated on. Other specs ("none", "dynamic": a new draw at every training step)
+  return `splits` unchanged.
+  """
+  if spec.binarize != "static":
+    return splits
+  device = jax.local_devices()[0]
+  draw = jax.jit(lambda images, ids: preprocess(images, ids, spec=spec, key=key).astype(jnp.uint8))
+
+  def binarized(split: Split) -> Split:
+    chunks = []
+    for start in range(0, len(split), BINARIZE_CHUNK):
+      rows = np.minimum(np.arange(start, start + BINARIZE_CHUNK), len(split) - 1)  # the last chunk padded
+      images, ids = jax.device_put((split.images[rows], split.ids[rows]), device)
+      chunks.append(draw(images, ids)[: len(split) - start])
+    shape = (0, *spec.image_shape(split.images.shape[1:]))
+    bits = np.concatenate(jax.device_get(chunks)) if chunks else np.zeros(shape, np.uint8)
+    return dataclasses.replace(split, binarized=bits)
+
+  return dataclasses.replace(
+    splits, train=binarized(splits.train), valid=binarized(splits.valid), test=binarized(splits.test)
+  )
 
 
 def epoch_permutation(key: jax.Array, epoch: int, num_examples: int) -> np.ndarray:
