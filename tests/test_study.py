@@ -3,6 +3,7 @@
 the Slurm launcher on submitit's local executor, then killed halfway as local processes and rerun."""
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -89,6 +90,15 @@ def test_report_of_fixture_runs(tmp_path, capsys):
   ]
   assert rows[0] == {**rows[0], "iw_nll_nats": "100.0", "iw_samples": "10", "kl_nats": "10.0", "train_minutes": "2.0"}
   assert rows[1]["train_minutes"] == "" and "split" not in rows[0]  # strings are no numbers
+
+
+def test_a_per_seed_table_has_a_row_for_each_run():
+  study = dataclasses.replace(
+    load_study(FIXTURES / "fixture.py"), tables=[Table(["iw_nll_nats", "kl_nats"], groups=["b"], per_seed=True)]
+  )
+  text = report.format_readme(study, report.collect(study, FIXTURES), runs_root=FIXTURES, command="dvae study report")
+  assert "| b | 0, 1 | 2 | 99.50 ± 0.71 | 8.4500 ± 0.6364 |" in text
+  assert "| b: seed 0 | 0 | 1 | 99.00 | 8.0000 |\n| b: seed 1 | 1 | 1 | 100.00 | 8.9000 |" in text
 
 
 def test_report_without_finished_runs_is_an_error(tmp_path):

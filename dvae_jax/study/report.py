@@ -129,14 +129,21 @@ def _group_table(study: Study, table: spec.Table, results: list[Result]) -> str:
   for name in groups:
     finished = [r for r in results if r.run.group == name and r.metrics is not None]
     cells = [name, ", ".join(str(r.run.seed) for r in finished) or "-", len(finished)]
+    decimals = {m.key: _decimals([v for g in groups for v in _by_seed(results, g, m.key).values()]) for m in columns}
     for metric in columns:
       values = list(_by_seed(results, name, metric.key).values())
-      every = [v for g in groups for v in _by_seed(results, g, metric.key).values()]
-      cells.append(_cell(stats.summarize(values), _decimals(every), len(finished)))
+      cells.append(_cell(stats.summarize(values), decimals[metric.key], len(finished)))
     rows.append(cells)
+    for result in finished if table.per_seed else []:
+      values = [result.metrics.get(m.key) for m in columns]
+      rows.append([f"{name}: seed {result.run.seed}", result.run.seed, 1, *_seed_cells(values, columns, decimals)])
     if published := expanded[name].published:
       rows.append([f"{name}: published", "", "", *(_published(published.get(m.key)) for m in columns)])
   return _table(header, rows)
+
+
+def _seed_cells(values: list, columns: list[spec.Metric], decimals: dict[str, int]) -> list[str]:
+  return ["-" if value is None else f"{value:.{decimals[m.key]}f}" for value, m in zip(values, columns, strict=True)]
 
 
 def _published(value) -> str:

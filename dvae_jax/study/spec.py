@@ -94,12 +94,15 @@ class Table:
     comparisons: "A - B" of two groups: A's value minus B's, paired by seed.
     title: the table's heading.
     groups: its rows (a grid group's name stands for all its combinations); None: every group.
+    per_seed: also a row for each seed's run under its group's mean ± sd (e.g. to read one metric against
+      another run by run).
   """
 
   metrics: Sequence[str | Metric]
   comparisons: Sequence[str] = ()
   title: str = "Results"
   groups: Sequence[str] | None = None
+  per_seed: bool = False
 
   def columns(self) -> list[Metric]:
     return [metric if isinstance(metric, Metric) else Metric(metric) for metric in self.metrics]
