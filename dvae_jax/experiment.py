@@ -8,6 +8,7 @@ figures use it; none of them builds a model on its own.
 """
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -199,6 +200,8 @@ class Experiment:
   train_on_device: dict[str, jax.Array] | None
   prepare: Callable  # (uint8 batch, step=None) -> {"image": floats in [0, 1], "label"}; traceable
   train_step: CheckedStep  # (state, batches [k, B, ...] or rows data.Batch [k, B]) -> (state, metrics [k])
+  # A family with a second player and solo epochs: the VAE-only step of those epochs (train_step_for).
+  solo_train_step: CheckedStep | None
   eval_step: CheckedStep  # (state, batch [B, ...] or rows data.Batch [B], key) -> metric sums
   reconstruct: Callable  # (state, batch [B, ...], key) -> (inputs, reconstructions)
   traces: dict[str, int]
@@ -211,6 +214,13 @@ class Experiment:
   def variables(state: TrainState) -> dict[str, Any]:
     """The Flax variables of a train state."""
     return {"params": state.params, **state.model_state}
+
+  def train_step_for(self, epoch: int) -> CheckedStep:
+    """The step of epoch `epoch` (from 0): `solo_train_step` in a two-player family's solo epochs (the
+    VAE alone, none of the discriminator's computation), else `train_step`."""
+    if self.solo_train_step is not None and epoch < self.hparams.solo_epochs:
+      return self.solo_train_step
+    return self.train_step
 
   def init_state(self) -> TrainState:
     sample = jnp.zeros((1, *self.hparams.image_shape), jnp.float32)
@@ -309,11 +319,12 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     """Epochs of training so far (float), for families whose loss follows a schedule in epochs."""
     return state.step.astype(jnp.float32) / steps_per_epoch
 
-  def one_step(state: TrainState, batch) -> tuple[TrainState, dict[str, jax.Array]]:
+  def one_step(state: TrainState, batch, *, solo: bool = False) -> tuple[TrainState, dict[str, jax.Array]]:
     inputs = {**prepare(batch, state.step), "epoch": epoch_of(state)}
     step_key = jax.random.fold_in(keys["train"], state.step)
     if family.discriminator_params is not None:
-      params, model_state, opt_state, loss, metrics, grads = two_player.train_step(
+      player_step = two_player.solo_step if solo else two_player.train_step
+      params, model_state, opt_state, loss, metrics, grads = player_step(
         objective, optimizer, hparams, state, inputs, step_key, epoch_index=state.step // steps_per_epoch
       )
     else:
@@ -327,8 +338,9 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     new_state = TrainState(step=state.step + 1, params=params, model_state=model_state, opt_state=opt_state)
     return new_state, metrics
 
-  def multi_step(state: TrainState, batches):
+  def multi_step(state: TrainState, batches, *, solo: bool = False):
     traces["train"] += 1  # runs at trace time only
+    step = functools.partial(one_step, solo=solo)
     # Straight-line code only: XLA:CPU compiles a while-loop body apart and gives its convolutions
     # non-canonical layouts and the generic loop emitter (a rolled lax.scan of 5 reference-VAE steps
     # measured 10 img/s against 137 for one step per dispatch). So one step runs as is, and several
@@ -337,9 +349,9 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     # chunk of an epoch may be shorter); XLA fuses across the copies, so results equal k = 1 only
     # up to float32 rounding.
     if batches["label"].shape[0] == 1:
-      state, metrics = one_step(state, jax.tree.map(lambda x: x[0], batches))
+      state, metrics = step(state, jax.tree.map(lambda x: x[0], batches))
       return state, jax.tree.map(lambda m: m[None], metrics)
-    return jax.lax.scan(one_step, state, batches, unroll=True)
+    return jax.lax.scan(step, state, batches, unroll=True)
 
   def eval_step(state: TrainState, batch, key):
     traces["eval"] += 1
@@ -356,30 +368,37 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
 
   replicated = parallel.replicated(mesh)
   train_sharding, eval_sharding = parallel.batch_sharding(mesh, leading_axes=1), parallel.batch_sharding(mesh)
-  train_jitted = jax.jit(
-    multi_step, in_shardings=(replicated, train_sharding), out_shardings=(replicated, replicated), donate_argnums=0
-  )
   eval_jitted = jax.jit(eval_step, in_shardings=(replicated, eval_sharding, replicated), out_shardings=replicated)
-
-  # The training split on the devices: a step takes a global index [k, B] sharded like a batch and
-  # gathers its rows itself; the same program as `train_jitted` after the gather.
-  def multi_step_on_device(state: TrainState, split, index):
-    return multi_step(state, parallel.gather_rows(split, index, train_sharding))
-
-  on_device_jitted = jax.jit(
-    multi_step_on_device,
-    in_shardings=(replicated, replicated, train_sharding),
-    out_shardings=(replicated, replicated),
-    donate_argnums=0,
-  )
   train_on_device = None
   if keep_on_device(config.data.on_device, splits.train, mesh):
     train_on_device = parallel.resident_split(splits.train.take(slice(None), splits.train.input_fields), mesh)
 
-  def train_feed(batch: Batch) -> tuple[Callable, tuple]:
-    if train_on_device is not None and batch.split is splits.train:
-      return on_device_jitted, (train_on_device, parallel.global_index(batch.index, train_sharding))
-    return train_jitted, (parallel.global_batch(batch, train_sharding),)
+  def compiled_train_step(*, solo: bool) -> CheckedStep:
+    """The training step (`solo`: a solo epoch's, the VAE alone: two_player.solo_step), for batches
+    built on the host and, with the training split on the devices, for rows it gathers itself."""
+    steps = functools.partial(multi_step, solo=solo)
+    train_jitted = jax.jit(
+      steps, in_shardings=(replicated, train_sharding), out_shardings=(replicated, replicated), donate_argnums=0
+    )
+
+    # The training split on the devices: a step takes a global index [k, B] sharded like a batch and
+    # gathers its rows itself; the same program as `train_jitted` after the gather.
+    def steps_on_device(state: TrainState, split, index):
+      return steps(state, parallel.gather_rows(split, index, train_sharding))
+
+    on_device_jitted = jax.jit(
+      steps_on_device,
+      in_shardings=(replicated, replicated, train_sharding),
+      out_shardings=(replicated, replicated),
+      donate_argnums=0,
+    )
+
+    def train_feed(batch: Batch) -> tuple[Callable, tuple]:
+      if train_on_device is not None and batch.split is splits.train:
+        return on_device_jitted, (train_on_device, parallel.global_index(batch.index, train_sharding))
+      return train_jitted, (parallel.global_batch(batch, train_sharding),)
+
+    return CheckedStep(train_jitted, "train_step", axes=2, feed=train_feed)
 
   def eval_feed(batch: Batch) -> tuple[Callable, tuple]:
     if batch.mask is None:  # every row counted, as device_batch's [B] form
@@ -399,7 +418,8 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
     steps_per_epoch=steps_per_epoch,
     train_on_device=train_on_device,
     prepare=prepare,
-    train_step=CheckedStep(train_jitted, "train_step", axes=2, feed=train_feed),
+    train_step=compiled_train_step(solo=False),
+    solo_train_step=compiled_train_step(solo=True) if getattr(hparams, "solo_epochs", 0) else None,
     eval_step=CheckedStep(eval_jitted, "eval_step", axes=1, feed=eval_feed),
     reconstruct=jax.jit(reconstruct, out_shardings=replicated),
     traces=traces,

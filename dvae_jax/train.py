@@ -175,6 +175,7 @@ def _train_loop(
     while step < total_steps:
       epoch, position = experiment.epoch_of(step)
       progress.set_description(f"epoch {epoch + 1}/{cfg.num_epochs}", refresh=False)
+      train_step = experiment.train_step_for(epoch)  # a solo epoch's VAE-only step, or the full one
       batches = train_batches(
         experiment.splits.train,
         key=experiment.keys["data"],
@@ -188,7 +189,7 @@ def _train_loop(
         traced, call_start = experiment.traces["train"], time.perf_counter()
         # The rows, not yet gathered: the step gathers them on the device when the training split
         # is kept there (data.on_device), else on the host; the same batches either way.
-        loop.state, metrics = experiment.train_step(loop.state, batch)
+        loop.state, metrics = train_step(loop.state, batch)
         if experiment.traces["train"] != traced:  # this call traced and compiled before dispatching
           chrono.exclude("compile_seconds", time.perf_counter() - call_start)
         previous, step = step, step + len(batch)

@@ -8,14 +8,25 @@ player's parameters (models/vae_gan.py), so one gradient of it holds both player
   "simultaneous"  one reconstruction, one gradient, both players' Adam steps at once.
   "alternating"   the order of xuganyu96/VAE-GAN-learnable-loss: first the discriminator steps, on a
                   fresh reconstruction (key 0 of the step); then the VAE steps against the UPDATED
-                  discriminator, on another fresh reconstruction (key 1). In solo epochs the
-                  discriminator's step is computed but not taken (its parameters, Adam moments and
-                  step count stay as they were, as in the original, which trains the VAE alone).
+                  discriminator, on another fresh reconstruction (key 1).
                   Metrics: the discriminator's (`disc_*`) from its own step, on the batch it trained
                   on before its update (what the original logs); all others from the VAE's step.
 
+Solo epochs (`solo_epochs`, the VAE alone) take `solo_step`, chosen on the host per epoch
+(Experiment.train_step_for): the VAE's step of `train_step`, the same key and the same numbers, but
+without the discriminator: it is not applied (so its batch-norm statistics do not move), its step
+is not computed, and its optimizer state is not touched (its Adam step count does not run on), as
+in the original, which trains the VAE alone. `train_step` in a solo epoch gives the VAE the same
+update, and leaves the discriminator's parameters and Adam state as they were (alternating) or gives
+it a zero gradient (simultaneous), but it pays for the discriminator's passes, which update its
+batch-norm statistics.
+
 Batch-norm statistics are updated by every forward pass in training mode, in the order of the
-passes, so an alternating step updates them twice.
+passes. The objective applies the VAE once and the discriminator three times (on the reconstruction
+for the adversarial term, on x, on the stopped reconstruction), and an alternating step evaluates it
+twice: the VAE's statistics update twice per combo step and the discriminator's six times (the
+original: three and three); a solo step updates the VAE's once and the discriminator's never (the
+original's too).
 
 The gate (`max_disc_loss`, the original's option): the adversarial term of the VAE's loss is
 dropped for a whole epoch after a combo epoch whose mean discriminator loss (per image, the mean
@@ -123,5 +134,30 @@ def train_step(
 
   if gate is not None:
     gate = record_gate(gate, jnp.mean(disc_metrics["disc_loss"]), combo)
+    model_state = {**model_state, GATE: gate}
+  return params, model_state, opt_state, loss, metrics, grads
+
+
+def solo_step(
+  objective, optimizer: Optimizer, hparams, state, inputs: dict[str, jax.Array], key: jax.Array, *, epoch_index
+):
+  """A solo epoch's step, the VAE alone: `train_step`'s outputs (params, model_state, opt_state,
+  loss, per-example metrics, gradients), with the VAE's part exactly as `train_step` computes it in
+  a solo epoch (the same key: fold_in(key, 1) for "alternating", `key` for "simultaneous"), the
+  discriminator not applied and nothing of it changed. Metrics and gradients are the VAE's alone."""
+  model_state = dict(state.model_state)
+  gate = model_state.pop(GATE, None)
+  if gate is not None:  # rolled as train_step rolls it; a solo step adds no discriminator loss to it
+    gate = roll_gate(gate, epoch_index, hparams.max_disc_loss)
+    inputs = {**inputs, "adversarial": gate["open"]}
+  model_key = key if hparams.update_order == "simultaneous" else jax.random.fold_in(key, 1)
+
+  def vae_only(params, model_state, inputs, key, *, train):
+    return objective(params, model_state, inputs, key, train=train, discriminator=False)
+
+  params, model_state, opt_state, loss, metrics, grads = _player_step(
+    vae_only, optimizer, "model", state.params, model_state, state.opt_state, inputs, model_key
+  )
+  if gate is not None:
     model_state = {**model_state, GATE: gate}
   return params, model_state, opt_state, loss, metrics, grads

@@ -15,11 +15,11 @@ discriminator first, then the VAE against the updated discriminator, each on a f
 reconstruction), or "simultaneous" (both from one gradient).
 
 Schedules, in epochs of training (the step's `epoch` in the batch): `solo_epochs` of the VAE alone
-(no adversarial term, w_pbp = 1 as in the original; an alternating step leaves the discriminator as
-it is, a simultaneous one gives it a zero gradient: its Adam moments stay zero though its step count
-runs on) before the "combo" epochs, and w_pbp multiplied by `pbp_decay` every `pbp_decay_epochs`
-combo epochs. `max_disc_loss` drops the adversarial term for an epoch after an epoch whose mean
-discriminator loss exceeded it (two_player.py).
+(no adversarial term, w_pbp = 1 as in the original; the training loop takes two_player.solo_step
+there, which runs neither the discriminator nor its optimizer, so the discriminator, its Adam state
+and its batch-norm statistics stay as they are) before the "combo" epochs, and w_pbp multiplied by
+`pbp_decay` every `pbp_decay_epochs` combo epochs. `max_disc_loss` drops the adversarial term for an
+epoch after an epoch whose mean discriminator loss exceeded it (two_player.py).
 PBP is the likelihood's: BCE for "bernoulli"; L2 (the sum of squared errors, up to a constant) for
 "gaussian" with gaussian_log_std = -log(2) / 2, i.e. variance 1/2.
 """
@@ -96,8 +96,13 @@ class VAEGAN(VAE):
     super().setup()
     self.discriminator = Discriminator(self.config.discriminator)
 
-  def __call__(self, x: jax.Array, *, train: bool) -> dict[str, jax.Array]:
+  def __call__(self, x: jax.Array, *, train: bool, discriminator: bool = True) -> dict[str, jax.Array]:
+    """The VAE's outputs and, with `discriminator`, the discriminator's three logits. Without it (the
+    VAE-only step of a solo epoch, two_player.solo_step), the discriminator does not run at all: its
+    batch-norm statistics stay as they are, as in the original, which trains the VAE alone."""
     out = super().__call__(x, train=train)
+    if not discriminator:
+      return out
     # What the discriminator sees: the likelihood's mean as an image in [0, 1] (a sigmoid, or a clipped linear output).
     reconstruction = self.config.image(self.config.mean(out["logits"][0]))  # [B, H, W, C]
     # The VAE's adversarial term: gradients reach the reconstruction, not the discriminator.
@@ -122,9 +127,13 @@ def _bce(logits: jax.Array, real: bool) -> jax.Array:
 def vae_gan_terms(outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: VAEGANConfig) -> Terms:
   terms, _ = vae_terms(outputs, batch, config)
   epoch = batch.get("epoch", jnp.inf)
+  pbp_weight = config.pbp_weight_at(epoch)
+  if "real_logits" not in outputs:  # the VAE alone (a solo epoch's step): KL + w_pbp PBP, w_pbp = 1 there
+    vae_loss = terms["kl_nats"] + pbp_weight * terms["recon_nats"]
+    terms.update(vae_loss=vae_loss, pbp_weight=jnp.broadcast_to(pbp_weight, vae_loss.shape))
+    return terms, vae_loss
   combo = (epoch >= config.solo_epochs).astype(jnp.float32)
   gate = batch.get("adversarial", 1.0)  # 0: dropped by max_disc_loss for this epoch
-  pbp_weight = config.pbp_weight_at(epoch)
   adversarial = _bce(outputs["adversarial_logits"], real=True)
   real, fake = _bce(outputs["real_logits"], real=True), _bce(outputs["fake_logits"], real=False)
   vae_loss = terms["kl_nats"] + pbp_weight * terms["recon_nats"] + combo * gate * config.disc_weight * adversarial
