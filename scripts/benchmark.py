@@ -72,7 +72,8 @@ class BareLoop:
       )
       recon = jnp.sum(optax.sigmoid_binary_cross_entropy(out["logits"], x[None]), axis=(-3, -2, -1)).mean(axis=0)
       mean, logvar = out["mean"], out["logvar"]
-      per_image = recon + 0.5 * jnp.sum(jnp.exp(logvar) + mean**2 - 1.0 - logvar, axis=-1)
+      kl = 0.5 * jnp.sum(jnp.exp(logvar) + mean**2 - 1.0 - logvar, axis=-1)
+      per_image = recon + kl
       if "label_logits" in out:
         per_image += hparams.label_loss_weight * optax.softmax_cross_entropy_with_integer_labels(
           out["label_logits"], labels
@@ -80,24 +81,41 @@ class BareLoop:
       loss = jnp.sum(per_image) if sum_over_batch else jnp.mean(per_image)
       if weight_decay:  # dense weights and biases, conv biases (the reference's set), counted once
         loss += weight_decay * sum(0.5 * jnp.sum(w**2) for w in jax.tree.leaves(params) if w.ndim < 4)
-      return loss, model_state
+      return loss, (model_state, recon, kl)
 
     def step(carry, index, images, labels):
       params, model_state, opt_state, count = carry
       key = jax.random.fold_in(experiment.keys["train"], count)
       grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-      (loss, model_state), grads = grad_fn(params, model_state, images[index], labels[index], key)
+      (loss, (model_state, recon, kl)), grads = grad_fn(params, model_state, images[index], labels[index], key)
       updates, opt_state = optimizer.update(grads, opt_state, params)
-      return (optax.apply_updates(params, updates), model_state, opt_state, count + 1), loss
+      # The step's loss and its mean terms, as a loop that logs them. Measured on XLA:CPU (jax 0.10):
+      # the same loop returning the loss alone takes twice the CPU time per image (XLA then fuses the
+      # per-pixel terms into the loss's reduction differently), so the peer keeps the faster form.
+      return (optax.apply_updates(params, updates), model_state, opt_state, count + 1), (loss, recon.mean(), kl.mean())
 
     def run(carry, images, labels, order):  # order [steps, B]
+      if self.steps_per_call == 1:  # straight-line code: no while loop
+        carry, outputs = step(carry, order[0], images, labels)
+        return carry, jax.tree.map(lambda x: x[None], outputs)
       return jax.lax.scan(lambda c, index: step(c, index, images, labels), carry, order)
 
-    self.run = jax.jit(run, donate_argnums=0)
     state = experiment.init_state()
     self.carry = (state.params, state.model_state, optimizer.init(state.params), jnp.zeros((), jnp.int32))
+    # XLA:CPU compiles a while loop's body apart, where it runs convolutions an order of magnitude
+    # slower (docs/performance.md: why train.steps_per_dispatch unrolls); a rolled scan is the bare
+    # loop's form for dense networks only, and on the CPU a network with convolutions runs one step per call.
+    probe = jax.make_jaxpr(step)(self.carry, np.zeros(self.batch_size, np.int32), self.images, self.labels)
+    if jax.default_backend() == "cpu" and "conv_general_dilated" in str(probe):
+      self.steps_per_call = 1
+    self.description = (
+      "bare jitted loop (one step per call)"
+      if self.steps_per_call == 1
+      else f"bare jitted loop (lax.scan of {self.steps_per_call} steps)"
+    )
+    self.run = jax.jit(run, donate_argnums=0)
     self.rng, self.order = np.random.default_rng(0), np.zeros((0, self.batch_size), np.int32)
-    self.window(steps_per_call)  # compilation and warm-up
+    self.window(self.steps_per_call)  # compilation and warm-up
 
   def _next_order(self) -> np.ndarray:
     """The next call's [steps, B] rows of a shuffled order (a new permutation when an epoch runs out)."""
@@ -172,11 +190,11 @@ def main() -> None:
   entries = args.configs or (BARE_MODELS if args.peer == "bare" else ["mnist_vae", "mnist_dvae"])
 
   gemm = gemm_flops_per_second() if args.peer == "torch" else None
-  peer_label = {"torch": "PyTorch eager", "bare": f"bare jitted loop (lax.scan of {args.bare_steps} steps)"}[args.peer]
-  header = "| config | implementation | images/s (median of windows) | vs " + peer_label + " |"
+  peer_label = {"torch": "PyTorch eager", "bare": "the bare jitted loop"}[args.peer]
+  header = f"| config | implementation | images/s (median of windows) | vs {peer_label} | CPU us per image (median) |"
   rows = [
     header + (" GFLOP/s | of the GEMM rate |" if gemm else ""),
-    "|---|---|---|---|" + ("---|---|" if gemm else ""),
+    "|---|---|---|---|---|" + ("---|---|" if gemm else ""),
   ]
   for entry in entries:
     runners = {}
@@ -206,15 +224,20 @@ def main() -> None:
       peer = runners[peer_label]
       rate = peer.window(peer.steps_per_call)
       steps = peer.steps_per_call * max(1, round(args.seconds * rate / peer.batch_size / peer.steps_per_call))
-    rates = {label: [] for label in runners}
+    rates, cpu = {label: [] for label in runners}, {label: [] for label in runners}
     for _ in range(args.windows):  # interleaved windows: every implementation sees the same machine state
       for label, runner in runners.items():
-        rates[label].append(runner.window(steps))
+        wall, processor = time.perf_counter(), time.process_time()
+        rate = runner.window(steps)
+        wall, processor = time.perf_counter() - wall, time.process_time() - processor
+        rates[label].append(rate)
+        cpu[label].append(1e6 * processor / (rate * wall))  # CPU microseconds (all threads) per image
     medians = {label: statistics.median(r) for label, r in rates.items()}
     peer_rate = medians.get(peer_label)
     for label, rate in medians.items():
       ratio = f"{rate / peer_rate:.2f}x" if peer_rate else "-"
-      row = f"| {entry} | {label} | {rate:.0f} | {ratio} |"
+      name = getattr(runners[label], "description", label)
+      row = f"| {entry} | {name} | {rate:.0f} | {ratio} | {statistics.median(cpu[label]):.1f} |"
       if gemm:
         runner = runners[label]
         if isinstance(runner, JaxRunner):
