@@ -246,6 +246,9 @@ def _curve_section(curve: spec.Curve, series: dict[str, dict[int, dict[int, floa
   and how many seeds lie below the reference) and a sentence per referenced group on its largest gap."""
   epochs = sorted({e for seeds in series.values() for values in seeds.values() for e in values})
   every = [v for seeds in series.values() for values in seeds.values() for v in values.values()]
+  marked = {e for points in curve.reference.values() for e in points} | set(curve.seed_epochs)
+  if marked and epochs:  # the rows that matter, and the last epoch; the figure has every epoch
+    epochs = [e for e in epochs if e in marked or e in (epochs[0], epochs[-1])]
   decimals = _decimals(every)
   header, rows, notes = ["epoch"], [[epoch] for epoch in epochs], []
   for name, seeds in series.items():
@@ -284,7 +287,8 @@ def _curve_section(curve: spec.Curve, series: dict[str, dict[int, dict[int, floa
   offset = f" The runs' values are shown less {curve.offset:g} (see the study's description)." if curve.offset else ""
   split = "the mean over the epoch's training steps" if curve.split == "train" else "the epoch-end validation record"
   return [
-    f"{curve.label} (`{curve.metric}`, {split}), per epoch counted from 1; mean ± sd over the group's seeds; the gap "
+    f"{curve.label} (`{curve.metric}`, {split}), per epoch counted from 1 (where a reference or seed values "
+    "are given: those epochs, the first and the last); mean ± sd over the group's seeds; the gap "
     f'is (mean - reference) / |reference|; "seeds below": how many seeds\' values are below the reference.{offset} '
     f"Figure: [curve_{curve.slug}.png](curve_{curve.slug}.png).",
     _table(header, rows),
