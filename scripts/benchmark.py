@@ -222,7 +222,7 @@ def main() -> None:
     steps = args.steps
     if args.seconds and args.peer == "bare":  # whole calls of the peer lasting at least --seconds
       peer = runners[peer_label]
-      rate = peer.window(peer.steps_per_call)
+      rate = max(peer.window(peer.steps_per_call) for _ in range(3))  # a stray slow call would shrink every window
       steps = peer.steps_per_call * max(1, round(args.seconds * rate / peer.batch_size / peer.steps_per_call))
     rates, cpu = {label: [] for label in runners}, {label: [] for label in runners}
     for _ in range(args.windows):  # interleaved windows: every implementation sees the same machine state
