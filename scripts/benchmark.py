@@ -29,7 +29,6 @@ Peers:
 """
 
 import argparse
-import ast
 import importlib.util
 import statistics
 import time
@@ -138,20 +137,13 @@ class BareLoop:
 
 def load_config(entry: str, data_dir: str | None):
   """An entry of --configs: an experiment name, then overrides key=value (Python literals)."""
+  from dvae_jax import configs
   from dvae_jax.configs import load_experiment
 
   name, *overrides = entry.split()
   config = load_experiment(name)
   for override in overrides:
-    path, value = override.split("=", 1)
-    *sections, key = path.split(".")
-    section = config
-    for part in sections:
-      section = section[part]
-    try:
-      section[key] = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-      section[key] = value
+    configs.apply_override(config, override)
   config.num_devices = 1
   config.train.progress_bar = False
   if data_dir:

@@ -12,7 +12,6 @@ Results: results/solo_epochs/README.md.
 """
 
 import argparse
-import ast
 import statistics
 import time
 
@@ -32,16 +31,8 @@ def main() -> None:
   args = parser.parse_args()
   name, _, variant = args.config.partition(":")
   config = configs.load_experiment(name, variant or None)
-  for item in args.set:  # KEY=VALUE: a Python literal, else a string
-    key, _, text = item.partition("=")
-    *sections, leaf = key.split(".")
-    target = config
-    for section in sections:
-      target = target[section]
-    try:
-      target[leaf] = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-      target[leaf] = text
+  for assignment in args.set:
+    configs.apply_override(config, assignment)
   config.train.progress_bar = False
   experiment = build_experiment(config)
   if experiment.solo_train_step is None:

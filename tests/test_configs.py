@@ -229,3 +229,14 @@ def test_a_renamed_network_is_accepted_under_its_old_name_with_a_warning():
   with pytest.warns(FutureWarning, match="'seed004_conv' is now called 'handson_conv'"):
     hparams = model_config(config.model, image_shape=(28, 28, 1), num_classes=10)
   assert hparams.network.name == "handson_conv"
+
+
+def test_an_override_from_a_script_flag_parses_a_literal_or_keeps_the_string():
+  config = configs.load_experiment("mnist_vae_gan")
+  configs.apply_override(config, "model.network.fc_sizes=(16,)")
+  configs.apply_override(config, "data.path=/tmp/faces")
+  assert config.model.network.fc_sizes == (16,) and config.data.path == "/tmp/faces"
+  with pytest.raises(configs.ConfigError, match="expected KEY=VALUE"):
+    configs.apply_override(config, "model.solo_epochs")
+  with pytest.raises(configs.UnknownKeyError, match="did you mean 'solo_epochs'"):
+    configs.apply_override(config, "model.solo_epoch=3")

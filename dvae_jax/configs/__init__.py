@@ -14,7 +14,7 @@ run's config.json and a checkpoint's identity, and `describe` prints a config (`
 
 from dvae_jax.configs import presets
 from dvae_jax.configs.base import base_config, network_section
-from dvae_jax.configs.io import IDENTITY_KEYS, describe, identity, load_config, write_config
+from dvae_jax.configs.io import IDENTITY_KEYS, apply_override, describe, identity, load_config, write_config
 from dvae_jax.configs.loader import load_experiment, resolve_experiment
 from dvae_jax.configs.locking import StrictConfigDict, UnknownKeyError
 from dvae_jax.configs.validation import validate
@@ -22,6 +22,7 @@ from dvae_jax.configs.variants import GENERIC_VARIANTS, apply_variant, parse_var
 from dvae_jax.errors import ConfigError
 
 __all__ = [
+  "apply_override",
   "GENERIC_VARIANTS",
   "IDENTITY_KEYS",
   "ConfigError",

@@ -1,6 +1,7 @@
 """Config I/O: the `config.json` a run writes into its workdir and reads back, and the entries of a
 config that define what a checkpoint is (its identity, checked before a resume or an evaluation)."""
 
+import ast
 import json
 import pathlib
 from typing import Any
@@ -135,3 +136,19 @@ def _entries(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     key = f"{prefix}{name}"
     out.update(_entries(value, f"{key}.") if isinstance(value, dict) else {key: value})
   return out
+
+
+def apply_override(config: ml_collections.ConfigDict, assignment: str) -> None:
+  """Sets `config` from "a.b.c=VALUE" as a script's flag gives it: VALUE a Python literal (3, 1e-3,
+  (16,), True, None), else the string itself. A locked config refuses an unknown key by name."""
+  path, sep, text = assignment.partition("=")
+  if not sep:
+    raise ConfigError(f"override {assignment!r}: expected KEY=VALUE, e.g. train.num_epochs=3.")
+  *sections, key = path.strip().split(".")
+  section = config
+  for part in sections:
+    section = section[part]
+  try:
+    section[key] = ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    section[key] = text
