@@ -98,3 +98,13 @@ def test_a_report_prints_the_settings_the_runs_recorded(tmp_path):
   settings = "data.train_limit=64, train.num_epochs=2, optim.learning_rate=0.001"
   evaluated = "epoch 2 (step 8) | NLL: 2 importance samples on 16 images"
   assert f"| vae | `mnist_vae:smoke` | {settings} | 0, 1 | {evaluated} |" in text
+
+
+def test_a_path_recorded_absolutely_is_the_path_a_study_names_relatively(tmp_path, monkeypatch):
+  from dvae_jax.study.provenance import _resolved
+
+  monkeypatch.chdir(tmp_path)
+  recorded = {"init_workdir": str(tmp_path / "runs" / "pretrain" / "seed0"), "seed": 0}
+  asked = {"init_workdir": "runs/pretrain/seed0", "seed": 0}
+  assert _resolved(recorded) == _resolved(asked)
+  assert _resolved({"init_workdir": "runs/other"}) != _resolved(asked)

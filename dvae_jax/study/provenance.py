@@ -120,6 +120,17 @@ def setting(config: dict[str, Any], key: str) -> Any:
   return value
 
 
+# Keys whose value is a path: the same folder whether the study named it relative to where it ran or absolutely.
+PATH_KEYS = ("init_workdir", "data.path", "data.dir")
+
+
+def _resolved(identity: dict[str, Any]) -> dict[str, Any]:
+  return {
+    key: str(pathlib.Path(value).resolve()) if key in PATH_KEYS and isinstance(value, str) else value
+    for key, value in identity.items()
+  }
+
+
 def read_evaluation(run: StudyRun) -> dict[str, Any] | None:
   """The run's eval_test.json, None if it has none (not finished)."""
   path = run.workdir / "eval_test.json"
@@ -140,7 +151,7 @@ def check(run: StudyRun, requested: dict[str, Any] | None = None) -> Recorded:
     return Recorded(run, None, evaluation)
   recorded = plain(configs.load_config(run.workdir))
   requested = plain(requested_config(run)) if requested is None else requested
-  found, wanted = configs.identity(recorded), configs.identity(requested)
+  found, wanted = _resolved(configs.identity(recorded)), _resolved(configs.identity(requested))
   differences = [
     Difference(key, found.get(key), wanted.get(key), "identity")
     for key in sorted(set(found) | set(wanted))
