@@ -9,8 +9,8 @@ import pathlib
 import pytest
 
 from dvae_jax import configs
-from dvae_jax.study import Evaluate, load_study
-from dvae_jax.study.spec import expand_groups, table_groups
+from dvae_jax.study import load_study
+from dvae_jax.study.spec import classifier_of, expand_groups, table_groups
 from tests.helpers import REPO
 
 STUDIES_DIR = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "studies"
@@ -142,7 +142,7 @@ def test_classifiers_are_groups_trained_once(case):
   study = study_of(*case)
   groups = expand_groups(study)
   for group in groups.values():
-    classifier = (group.evaluate or study.evaluate).classifier
+    classifier = classifier_of(study, group)
     if classifier is not None:
       assert classifier in groups
       assert tuple(groups[classifier].seeds) == (0,)
@@ -153,7 +153,7 @@ def test_classifiers_are_groups_trained_once(case):
 def test_cpu3_variants_run_three_seeds(name):
   study = study_of(name, "cpu3")
   assert tuple(study.seeds) == (0, 1, 2)
-  judges = {(group.evaluate or study.evaluate).classifier for group in study.groups.values()}
+  judges = {classifier_of(study, group) for group in study.groups.values()}
   for group_name, group in expand_groups(study).items():
     if group_name not in judges:
       assert group.seeds is None or tuple(group.seeds) == (0, 1, 2), group_name
@@ -165,20 +165,22 @@ def test_dvae_table_cpu3_is_the_scripts_quick_setting():
   200, batch-norm momentum 0.9, batch norm recomputed on 50 batches; MNIST only."""
   study = study_of("dvae_table", "cpu3")
   assert set(study.groups) == {"mnist_classifier", "mnist_vae_s1", "mnist_dvae_s1", "mnist_vae_s5", "mnist_dvae_s5"}
-  assert study.evaluate == Evaluate(iw_samples=100, iw_limit=200, recompute_batch_norm=50)
-  common = {"data.train_limit": 4800, "data.eval_limit": 2000, "eval.iw_limit": 200, "model.network.bn_momentum": 0.9}
+  common = {"data.train_limit": 4800, "data.eval_limit": 2000, "model.network.bn_momentum": 0.9}
+  common |= {"eval.iw_samples": 100, "eval.iw_limit": 200, "eval.recompute_batch_norm": 50}
   for name, group in study.groups.items():
     assert common.items() <= dict(group.overrides).items(), name
   assert study.groups["mnist_classifier"].overrides["train.num_epochs"] == 1
   assert study.groups["mnist_dvae_s5"].overrides["train.num_epochs"] == 2
   assert study.groups["mnist_dvae_s5"].overrides["model.samples"] == 5
-  assert study.groups["mnist_vae_s1"].evaluate.classifier == "mnist_classifier"
+  assert study.groups["mnist_vae_s1"].classifier == "mnist_classifier"
   assert study.tables[0].comparisons == ["mnist_dvae_s1 - mnist_vae_s1", "mnist_dvae_s5 - mnist_vae_s5"]
 
 
 def test_dvae_table_full_schedule_is_the_references():
   study = study_of("dvae_table", None)
-  assert study.evaluate == Evaluate(iw_samples=5000, iw_limit=None, recompute_batch_norm=0)
+  for group in study.groups.values():
+    assert {"eval.iw_samples": 5000, "eval.recompute_batch_norm": 0}.items() <= dict(group.overrides).items()
+    assert "eval.iw_limit" not in group.overrides
   epochs = {name: group.overrides["train.num_epochs"] for name, group in study.groups.items()}
   assert epochs["mnist_classifier"] == 60 and epochs["mnist_vae_s1"] == 250
   assert epochs["cifar10_classifier"] == 250 and epochs["cifar10_dvae_s5"] == 500

@@ -20,7 +20,7 @@ from ml_collections.config_flags import tuple_parser
 from dvae_jax import main
 from dvae_jax.errors import ConfigError, WorkdirError
 from dvae_jax.preemption import PREEMPTED_EXIT_STATUS
-from dvae_jax.study import Evaluate, Group, Study, Table, load_study, report, runner, spec, stats
+from dvae_jax.study import Group, Study, Table, load_study, report, runner, spec, stats
 from tests.helpers import REPO, study_process_environment
 
 FIXTURES = REPO / "tests" / "fixtures" / "study"
@@ -117,7 +117,8 @@ def test_grid_seeds_and_the_commands_of_each_run(tmp_path):
       "vae": Group("mnist_vae:smoke", {"train.num_epochs": 1}, grid={"model.latent_dim": [4, 8]}),
     },
     seeds=(0, 1),
-    evaluate=Evaluate(iw_samples=2, classifier="judge"),
+    overrides={"eval.iw_samples": 2},
+    classifier="judge",
     tables=(Table(["iw_nll_nats"], comparisons=["vae-latent_dim=8 - vae-latent_dim=4"], groups=["vae"]),),
   )
   runs = spec.runs(study, tmp_path)
@@ -133,7 +134,7 @@ def test_grid_seeds_and_the_commands_of_each_run(tmp_path):
   workdir = tmp_path / "grid" / "vae-latent_dim=8" / "seed1"
   assert runner.arguments(runs[4]) == {
     "train": ["train", "--config", "mnist_vae:smoke", "--workdir", str(workdir), "--config.seed=1"]
-    + ["--config.train.num_epochs=1", "--config.model.latent_dim=8"],
+    + ["--config.eval.iw_samples=2", "--config.train.num_epochs=1", "--config.model.latent_dim=8"],
     "evaluate": ["evaluate", "--workdir", str(workdir), "--iw_samples=2"]
     + [f"--classifier_workdir={tmp_path / 'grid' / 'judge' / 'seed3'}"],
   }
@@ -154,9 +155,9 @@ def test_override_values_read_back_as_the_config_flags_parse_them():
     ({"a": Group("x", {"seed": 1})}, (), "config.seed is set by the seeds"),
     ({"a": Group("x", {"data.train_limit": None})}, (), "a command-line override cannot unset a key"),
     ({"a": Group("x", seeds=(1, 1))}, (), r"seeds \[1, 1\]: expected distinct integers"),
-    ({"a": Group("x", evaluate=Evaluate(classifier="b"))}, (), "classifier 'b' is not a group of the study"),
+    ({"a": Group("x", classifier="b")}, (), "classifier 'b' is not a group of the study"),
     (
-      {"a": Group("x", evaluate=Evaluate(classifier="b")), "b": Group("y", evaluate=Evaluate(classifier="a"))},
+      {"a": Group("x", classifier="b"), "b": Group("y", classifier="a")},
       (),
       "names a classifier of its own",
     ),
@@ -278,7 +279,7 @@ def _planned(study: Study, root: pathlib.Path, finished=()) -> list[runner.Plann
 
 
 def test_launch_reports_each_run_goes_on_after_a_failure_and_skips_what_needs_a_failed_classifier(tmp_path):
-  groups = {"judge": Group("j", seeds=(0,)), "vae": Group("v", evaluate=Evaluate(classifier="judge")), "ae": Group("a")}
+  groups = {"judge": Group("j", seeds=(0,)), "vae": Group("v", classifier="judge"), "ae": Group("a")}
   planned = _planned(Study("s", groups, seeds=(0, 1)), tmp_path, finished={"ae seed 1"})
   out, backend = io.StringIO(), FakeBackend(failing={"judge"})
   assert runner.launch(planned, backend, out=out) == 1
@@ -416,8 +417,9 @@ def test_dry_run_prints_the_commands_of_the_unfinished_runs(slurm_root, tmp_path
     "# study smoke_quick: 2 of 2 runs to train and evaluate",
     "# vae seed 0",
     (
-      f"dvae train --config mnist_vae:smoke --workdir {workdir} --config.seed=0 --config.data.train_limit=64 "
-      "--config.data.eval_limit=64 --config.train.num_epochs=1 --config.train.progress_bar=False"
+      f"dvae train --config mnist_vae:smoke --workdir {workdir} --config.seed=0 --config.eval.iw_samples=2 "
+      "--config.eval.iw_limit=16 --config.data.train_limit=64 --config.data.eval_limit=64 --config.train.num_epochs=1 "
+      "--config.train.progress_bar=False"
     ),
   ]
   assert printed[3] == f"dvae evaluate --workdir {workdir} --iw_samples=2 --iw_limit=16"

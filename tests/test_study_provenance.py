@@ -8,18 +8,18 @@ import pathlib
 import pytest
 
 from dvae_jax import configs
-from dvae_jax.study import Evaluate, Group, Study, provenance, report, runner, spec
+from dvae_jax.study import Group, Study, provenance, report, runner, spec
 
 SMALL = {"data.train_limit": 64, "train.num_epochs": 2, "optim.learning_rate": 0.001}
-SAMPLING = Evaluate(iw_samples=2, iw_limit=16)
+SAMPLING = {"eval.iw_samples": 2, "eval.iw_limit": 16}
 
 
-def _study(seeds=(0,), evaluate: Evaluate = SAMPLING) -> Study:
-  return Study("s", {"vae": Group("mnist_vae:smoke", SMALL)}, seeds=seeds, evaluate=evaluate)
+def _study(seeds=(0,), evaluation: dict = SAMPLING) -> Study:
+  return Study("s", {"vae": Group("mnist_vae:smoke", SMALL)}, seeds=seeds, overrides=evaluation)
 
 
-def _run(tmp_path: pathlib.Path, evaluate: Evaluate = SAMPLING) -> spec.StudyRun:
-  return spec.runs(_study(evaluate=evaluate), tmp_path)[0]
+def _run(tmp_path: pathlib.Path, evaluation: dict = SAMPLING) -> spec.StudyRun:
+  return spec.runs(_study(evaluation=evaluation), tmp_path)[0]
 
 
 def _record(run: spec.StudyRun, *, epoch: float = 2.0, iw_samples: int = 2, config: dict | None = None) -> None:
@@ -73,7 +73,7 @@ def test_each_difference_is_named_with_how_to_redo_the_run(tmp_path, recorded, d
 
 
 def test_the_experiment_s_own_evaluation_options_count_where_the_study_sets_none(tmp_path):
-  run = _run(tmp_path, Evaluate())  # mnist_vae:smoke: eval.iw_samples 20, eval.iw_limit 64
+  run = _run(tmp_path, {})  # mnist_vae:smoke: eval.iw_samples 20, eval.iw_limit 64
   _record(run)
   assert [str(d) for d in provenance.check(run).differences] == [
     "eval_test.json iw_samples 2 -> 20",
@@ -108,3 +108,30 @@ def test_a_path_recorded_absolutely_is_the_path_a_study_names_relatively(tmp_pat
   asked = {"init_workdir": "runs/pretrain/seed0", "seed": 0}
   assert _resolved(recorded) == _resolved(asked)
   assert _resolved({"init_workdir": "runs/other"}) != _resolved(asked)
+
+
+def test_evaluation_overrides_go_to_dvae_evaluate_and_are_not_compared_as_training(tmp_path):
+  """An eval.* override is the flag of `dvae evaluate` (and recorded by `dvae train`); a run whose config.json
+  lacks it (trained before the study set it) is still as asked: eval_test.json says how it was evaluated."""
+  run = _run(tmp_path, {"eval.iw_samples": 2, "eval.iw_limit": 16, "eval.recompute_batch_norm": 3})
+  arguments = runner.arguments(run)
+  assert arguments["evaluate"][3:] == ["--iw_samples=2", "--iw_limit=16", "--recompute_batch_norm=3"]
+  assert "--config.eval.iw_samples=2" in arguments["train"]
+  assert run.training_overrides == SMALL
+  _record(run, config={"eval.iw_samples": 5000, "eval.iw_limit": 7, "eval.recompute_batch_norm": 0})
+  assert provenance.check(run).differences == ()
+
+
+def test_a_study_sets_only_the_evaluation_keys_dvae_evaluate_takes():
+  with pytest.raises(configs.ConfigError, match=r"eval.iw_batch_size: a study sets the evaluation through eval.iw_sa"):
+    _study(evaluation={"eval.iw_batch_size": 8})
+
+
+def test_a_group_s_own_overrides_win_over_the_study_s():
+  study = Study("s", {"vae": Group("mnist_vae:smoke", {"eval.iw_samples": 5})}, overrides={"eval.iw_samples": 2})
+  assert spec.expand_groups(study)["vae"].overrides == {"eval.iw_samples": 5}
+
+
+def test_the_removed_evaluate_record_says_what_replaces_it():
+  with pytest.raises(ImportError, match=r"overrides=\{'eval.iw_samples': 0\}, classifier='c'"):
+    from dvae_jax.study import Evaluate  # noqa: F401

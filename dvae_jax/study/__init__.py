@@ -1,6 +1,6 @@
 """Studies: many runs of several experiments over seeds, launched and compared as one (docs/studies.md).
 
-  spec.py        Study, Group, Evaluate, Table, Metric, Curve: what a study file's get_study(variant) returns
+  spec.py        Study, Group, Budget, Table, Metric, Curve: what a study file's get_study(variant) returns
   loader.py      load_study("smoke:quick" or a path): experiments/studies/<name>.py
   runner.py      `dvae study run`: train and evaluate every unfinished run, resumably, as local processes
                  or one Slurm job per run (submitit)
@@ -16,7 +16,6 @@ from dvae_jax.study.loader import load_study, resolve_study
 from dvae_jax.study.spec import (
   Budget,
   Curve,
-  Evaluate,
   Group,
   Metric,
   RunFigures,
@@ -29,7 +28,6 @@ from dvae_jax.study.spec import (
 __all__ = [
   "Budget",
   "Curve",
-  "Evaluate",
   "Group",
   "Metric",
   "RunFigures",
@@ -40,3 +38,13 @@ __all__ = [
   "parse_variant",
   "resolve_study",
 ]
+
+
+def __getattr__(name: str):
+  if name == "Evaluate":  # removed after 0.2.0: say what replaces it rather than "cannot import name"
+    raise ImportError(
+      "dvae_jax.study.Evaluate was removed: a study sets its evaluation through eval.* overrides like any other key, "
+      "and its classifier by name: Evaluate(iw_samples=0, classifier='c') is now overrides={'eval.iw_samples': 0}, "
+      "classifier='c' (of Study or Group; docs/studies.md)."
+    )
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

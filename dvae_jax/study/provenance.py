@@ -5,9 +5,9 @@ eval_test.json (the step and epoch `dvae evaluate` restored, and its importance 
 compares them with the run the study file asks for:
 
   identity    configs.identity: the model, the data and its preprocessing, the seed, the batch size
-  training    train.num_epochs, and every key the run's group overrides
+  training    train.num_epochs, and every key the run's group overrides (but the eval.* ones)
   evaluation  the epoch evaluated is the end of the recorded training; iw_samples and iw_num_examples
-              are what the study's (or the experiment's) --iw_samples and --iw_limit give
+              are what the group's eval.iw_samples and eval.iw_limit (else the experiment's) give
 
 `dvae study run` refuses a changed identity before anything starts, and names the finished runs that
 differ otherwise instead of counting them as done; `dvae study report` writes no report while a
@@ -157,7 +157,7 @@ def check(run: StudyRun, requested: dict[str, Any] | None = None) -> Recorded:
     for key in sorted(set(found) | set(wanted))
     if found.get(key) != wanted.get(key)
   ]
-  for key in dict.fromkeys([*TRAINING_KEYS, *run.overrides]):
+  for key in dict.fromkeys([*TRAINING_KEYS, *run.training_overrides]):
     if key not in found and setting(recorded, key) != setting(requested, key):
       differences.append(Difference(key, setting(recorded, key), setting(requested, key), "training"))
   if evaluation is not None:
@@ -166,17 +166,17 @@ def check(run: StudyRun, requested: dict[str, Any] | None = None) -> Recorded:
 
 
 def _evaluation_differences(run: StudyRun, recorded: dict, requested: dict, evaluation: dict) -> list[Difference]:
-  """The evaluated epoch against the end of the recorded training, and the importance sampling against
-  the study's options (the experiment's where the study sets none); a key eval_test.json lacks is not compared."""
+  """The evaluated epoch against the end of the recorded training, and the importance sampling against the
+  requested config's (the run's eval.* overrides on the experiment's); a key eval_test.json lacks is not compared."""
   differences = []
   epochs = setting(recorded, "train.num_epochs")
   if "epoch" in evaluation and evaluation["epoch"] != epochs:
     differences.append(Difference(EVALUATED_EPOCH, evaluation["epoch"], epochs, "evaluation"))
-  samples = setting(requested, "eval.iw_samples") if run.evaluate.iw_samples is None else run.evaluate.iw_samples
+  samples = setting(requested, "eval.iw_samples")
   if "iw_samples" in evaluation and evaluation["iw_samples"] != samples:
     differences.append(Difference("eval_test.json iw_samples", evaluation["iw_samples"], samples, "evaluation"))
   if "iw_num_examples" in evaluation and "num_examples" in evaluation:
-    limit = setting(requested, "eval.iw_limit") if run.evaluate.iw_limit is None else run.evaluate.iw_limit
+    limit = setting(requested, "eval.iw_limit")
     images = evaluation["num_examples"] if not limit else min(limit, evaluation["num_examples"])
     if evaluation["iw_num_examples"] != images:
       differences.append(

@@ -181,14 +181,14 @@ def _runs_table(study: Study, results: list[Result]) -> str:
   for name, group in spec.expand_groups(study).items():
     finished = [r for r in results if r.run.group == name and r.recorded is not None]
     recorded = [r.recorded.config for r in finished if r.recorded.config is not None]
-    keys = dict.fromkeys([*group.overrides, *provenance.TRAINING_KEYS])
+    keys = dict.fromkeys([*(k for k in group.overrides if not spec.is_evaluation_key(k)), *provenance.TRAINING_KEYS])
     if recorded:
       settings = ", ".join(f"{key}={_distinct(provenance.setting(c, key) for c in recorded)}" for key in keys)
     else:
       settings = "not recorded (no config.json)" if finished else "-"
     evaluations = [r.recorded.evaluation for r in finished]
     seeds = ", ".join(str(seed) for seed in (study.seeds if group.seeds is None else group.seeds))
-    classifier = (group.evaluate or study.evaluate).classifier
+    classifier = spec.classifier_of(study, group)
     rows.append(
       [
         name,

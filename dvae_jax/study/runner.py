@@ -53,10 +53,10 @@ def flag_value(value: Any) -> str:
 
 def arguments(run: StudyRun) -> dict[str, list[str]]:
   """The `dvae train` and `dvae evaluate` arguments of a run."""
-  overrides = {"seed": run.seed, **run.overrides}
+  overrides = {"seed": run.seed, **run.overrides}  # eval.* ones too: config.json then says how to evaluate
   train = ["train", "--config", run.experiment, "--workdir", str(run.workdir)]
   train += [f"--config.{key}={flag_value(value)}" for key, value in overrides.items()]
-  evaluate = ["evaluate", "--workdir", str(run.workdir), *run.evaluate.arguments()]
+  evaluate = ["evaluate", "--workdir", str(run.workdir), *run.evaluation_arguments]
   if run.classifier_workdir is not None:
     evaluate.append(f"--classifier_workdir={run.classifier_workdir}")
   return {"train": train, "evaluate": evaluate}

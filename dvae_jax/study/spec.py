@@ -19,37 +19,27 @@ _NAME = re.compile(r"[A-Za-z0-9_.=,+-]+")
 CURVE_SPLITS = ("train", "valid")
 
 
-@dataclasses.dataclass(frozen=True)
-class Evaluate:
-  """`dvae evaluate`'s options for a study's runs; None leaves the experiment's own setting.
+# The evaluation a study may set, as `eval.*` overrides like any other key. `dvae train` records them in the
+# run's config.json (the defaults of a later `dvae evaluate`), and `dvae evaluate` is given each as its flag, so
+# that a run whose config.json predates the override is evaluated as asked too; eval_test.json records what it did.
+EVALUATION_FLAGS = {
+  "eval.iw_samples": "iw_samples",  # importance samples for the NLL (0 skips it)
+  "eval.iw_limit": "iw_limit",  # the NLL on the first N test images only
+  "eval.recompute_batch_norm": "recompute_batch_norm",  # training batches to recompute batch norm on first
+}
 
-  Attributes:
-    iw_samples: importance samples for the NLL (--iw_samples; 0 skips it).
-    iw_limit: the NLL on the first N test images only (--iw_limit).
-    recompute_batch_norm: training batches to recompute batch norm's statistics on first (--recompute_batch_norm).
-    classifier: a group of the study whose first seed's run scores the reconstructions (--classifier_workdir);
-      its runs are trained and evaluated before the runs that use it.
-  """
 
-  iw_samples: int | None = None
-  iw_limit: int | None = None
-  recompute_batch_norm: int | None = None
-  classifier: str | None = None
-
-  def arguments(self) -> list[str]:
-    """The `dvae evaluate` flags of the numeric options (the classifier's workdir is the run's to add)."""
-    options = {"iw_samples": self.iw_samples, "iw_limit": self.iw_limit}
-    options["recompute_batch_norm"] = self.recompute_batch_norm
-    return [f"--{name}={value}" for name, value in options.items() if value is not None]
+def is_evaluation_key(key: str) -> bool:
+  """Whether an override key is the evaluation's (`eval.*`) rather than the training's."""
+  return key.startswith("eval.")
 
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-  """A study variant's budget, for study files with several: the config overrides every run gets,
-  the evaluation, and the budget in words (for the report's description)."""
+  """A study variant's budget, for study files with several: the config overrides every run gets
+  (its training length, its `eval.*` evaluation) and the budget in words (for the report's description)."""
 
   overrides: Mapping[str, Any]
-  evaluate: Evaluate
   description: str
 
 
@@ -59,11 +49,14 @@ class Group:
 
   Attributes:
     experiment: an experiment file or name with its variant ("mnist_vae:cpu", "experiments/mnist_vae.py").
-    overrides: dotted config keys -> values (`--config.KEY=VALUE`), e.g. {"train.num_epochs": 5}.
+    overrides: dotted config keys -> values, over the study's own `overrides`: e.g. {"train.num_epochs": 5}
+      (`dvae train --config.KEY=VALUE`), or an evaluation key of EVALUATION_FLAGS, e.g. {"eval.iw_samples": 0}
+      (the flag of `dvae evaluate`; eval_test.json records it).
     seeds: the values of config.seed, one run each (None: the study's seeds).
     grid: dotted keys -> lists of values; the group stands for one group per combination.
     published: metric -> a published value, shown beside the group's mean in the tables.
-    evaluate: this group's evaluation options instead of the study's (None: the study's).
+    classifier: a group of the study whose first seed's run scores the reconstructions
+      (`dvae evaluate --classifier_workdir`), instead of the study's; its runs are trained and evaluated first.
     init_from: a group of the study whose run with the same seed each run of this group starts from
       (`--config.init_workdir`, e.g. VaDE from its pretraining); that run is trained and evaluated first.
   """
@@ -73,7 +66,7 @@ class Group:
   seeds: Sequence[int] | None = None
   grid: Mapping[str, Sequence[Any]] = dataclasses.field(default_factory=dict)
   published: Mapping[str, float] = dataclasses.field(default_factory=dict)
-  evaluate: Evaluate | None = None
+  classifier: str | None = None
   init_from: str | None = None
 
 
@@ -179,7 +172,10 @@ class Study:
     name: the study's name: its runs live in RUNS/<name>/<group>/seed<N>.
     groups: group name -> Group.
     seeds: the seeds of every group that names none.
-    evaluate: how every run is evaluated (a group's own `evaluate` replaces it).
+    overrides: dotted config keys -> values every group gets (a group's own overrides win), e.g. the
+      evaluation {"eval.iw_samples": 0}.
+    classifier: the group whose first seed's run scores every group's reconstructions (a group's own
+      `classifier` replaces it); its runs are trained and evaluated first, without a classifier.
     tables: the report's tables (none: one table of every group with reports.HEADLINE's metrics that the runs have).
     curves: the report's per-epoch curves (after the tables).
     figures: figures of single runs, drawn into the report (after the curves).
@@ -189,7 +185,8 @@ class Study:
   name: str
   groups: Mapping[str, Group]
   seeds: Sequence[int] = (0, 1, 2)
-  evaluate: Evaluate = Evaluate()
+  overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  classifier: str | None = None
   tables: Sequence[Table] = ()
   curves: Sequence[Curve] = ()
   figures: Sequence[RunFigures] = ()
@@ -214,11 +211,16 @@ class Study:
           f"study {self.name}, group {name}: {', '.join(unset)} = None: a command-line override cannot unset a key; "
           "leave it out to keep the experiment's value."
         )
+      if unknown := [key for key in group.overrides if is_evaluation_key(key) and key not in EVALUATION_FLAGS]:
+        raise ConfigError(
+          f"study {self.name}, group {name}: {', '.join(unknown)}: a study sets the evaluation through "
+          f"{', '.join(EVALUATION_FLAGS)} (the flags of `dvae evaluate`); the other eval.* keys are the experiment's."
+        )
       _check_init_from(self, name, group, groups)
-      classifier = (group.evaluate or self.evaluate).classifier
+      classifier = classifier_of(self, group)
       if classifier is not None and classifier not in groups:
         raise ConfigError(f"study {self.name}, group {name}: classifier {classifier!r} is not {_one_of(groups)}.")
-      chained = (groups[classifier].evaluate or self.evaluate).classifier if classifier not in (None, name) else None
+      chained = classifier_of(self, groups[classifier]) if classifier not in (None, name) else None
       if chained not in (None, classifier):
         raise ConfigError(
           f"study {self.name}, group {name}: its classifier group {classifier!r} names a classifier of its own; a "
@@ -256,6 +258,11 @@ class Study:
     return _seeds(self, expand_groups(self)[figures.group])[0] if figures.seed is None else figures.seed
 
 
+def classifier_of(study: Study, group: Group) -> str | None:
+  """The group whose run scores `group`'s reconstructions: its own classifier, else the study's."""
+  return group.classifier if group.classifier is not None else study.classifier
+
+
 def _check_init_from(study: "Study", name: str, group: Group, groups: Mapping[str, Group]) -> None:
   """A ConfigError unless `group.init_from` (if any) is another group with every seed of this one."""
   if group.init_from is None:
@@ -280,9 +287,11 @@ def _one_of(groups: Mapping[str, Any]) -> str:
 
 
 def expand_groups(study: Study) -> dict[str, Group]:
-  """The study's groups with each grid expanded into one group per combination of its values."""
+  """The study's groups with each grid expanded into one group per combination of its values, each with
+  the study's overrides under its own."""
   expanded = {}
   for name, group in study.groups.items():
+    group = dataclasses.replace(group, overrides={**study.overrides, **group.overrides})
     if not group.grid:
       expanded[name] = group
       continue
@@ -322,8 +331,7 @@ class StudyRun:
   group: str
   seed: int
   experiment: str
-  overrides: Mapping[str, Any]  # the group's, without the seed
-  evaluate: Evaluate
+  overrides: Mapping[str, Any]  # the group's (and the study's), without the seed; eval.* ones are the evaluation's
   workdir: pathlib.Path
   classifier_workdir: pathlib.Path | None = None
   init_workdir: pathlib.Path | None = None  # the run it starts from (also its override init_workdir)
@@ -331,6 +339,16 @@ class StudyRun:
   @property
   def name(self) -> str:
     return f"{self.group} seed {self.seed}"
+
+  @property
+  def training_overrides(self) -> dict[str, Any]:
+    """The overrides that decide what is trained: every one but the evaluation's."""
+    return {key: value for key, value in self.overrides.items() if not is_evaluation_key(key)}
+
+  @property
+  def evaluation_arguments(self) -> list[str]:
+    """The `dvae evaluate` flags of the run's eval.* overrides (its classifier's workdir is added apart)."""
+    return [f"--{EVALUATION_FLAGS[key]}={value}" for key, value in self.overrides.items() if key in EVALUATION_FLAGS]
 
   @property
   def dependencies(self) -> list[pathlib.Path]:
@@ -347,11 +365,10 @@ def runs(study: Study, runs_root: str | pathlib.Path) -> list[StudyRun]:
   before the next seed, so that a study stopped halfway already has complete pairs). A group with
   `init_from` has the override init_workdir of its run of the same seed."""
   groups = expand_groups(study)
-  classifiers = {(group.evaluate or study.evaluate).classifier for group in groups.values()} - {None}
+  classifiers = {classifier_of(study, group) for group in groups.values()} - {None}
   found = []
   for name, group in groups.items():
-    evaluate = group.evaluate or study.evaluate
-    classifier = evaluate.classifier if evaluate.classifier != name else None
+    classifier = classifier_of(study, group) if classifier_of(study, group) != name else None
     first_seed = None
     if classifier is not None:
       classifier_group = groups[classifier]
@@ -365,7 +382,7 @@ def runs(study: Study, runs_root: str | pathlib.Path) -> list[StudyRun]:
       if group.init_from is not None:
         init_workdir = study_dir(study, runs_root) / group.init_from / f"seed{seed}"
         overrides["init_workdir"] = str(init_workdir)
-      run = StudyRun(name, seed, group.experiment, overrides, evaluate, workdir, classifier_workdir, init_workdir)
+      run = StudyRun(name, seed, group.experiment, overrides, workdir, classifier_workdir, init_workdir)
       found.append((name not in classifiers, position, run))
   return [run for *_, run in sorted(found, key=lambda item: item[:2])]
 

@@ -23,7 +23,7 @@ and 0.1-0.2 min of evaluation per run on shared cores):
              autoencoders their own 10 epochs; tested on all 10,000 test images.
 """
 
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study import Group, Metric, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 VARIANTS = {"cpu_short": False}  # the script's short schedules
@@ -68,7 +68,7 @@ def get_study(variant: str | None = None) -> Study:
     name="autoencoders_cpu_short" if short else "autoencoders",
     groups=groups,
     seeds=SEEDS,
-    evaluate=Evaluate(iw_samples=0),
+    overrides={"eval.iw_samples": 0},
     tables=[
       Table(
         metrics=[

@@ -22,7 +22,7 @@ Variants (times per run on 2 CPU cores are estimates, scaled from results/binari
                evaluation (dvae_table's cpu3 protocol); three seeds of both in about 10 minutes.
 """
 
-from dvae_jax.study import Budget, Evaluate, Group, Metric, Study, Table
+from dvae_jax.study import Budget, Group, Metric, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 SEEDS = (0, 1, 2)
@@ -30,8 +30,7 @@ SEEDS = (0, 1, 2)
 
 SETTINGS = {
   None: Budget(
-    {},
-    Evaluate(iw_samples=5000),
+    {"eval.iw_samples": 5000},
     "The configs' schedule: 250 epochs (learning rate 0.01, x0.1 every 50) on all 54,000 training images; "
     "test -ELBO on all 10,000 test images, the NLL with k = 5000 importance samples on all of them.",
   ),
@@ -40,10 +39,10 @@ SETTINGS = {
       "train.num_epochs": 2,
       "optim.decay_epochs": 1,  # the script's (epochs + 1) / 2
       "data.train_limit": 27_000,
-      "eval.iw_limit": 500,
       "model.network.bn_momentum": 0.99,
+      "eval.iw_samples": 200,
+      "eval.iw_limit": 500,
     },
-    Evaluate(iw_samples=200, iw_limit=500),
     "**Shortened schedule, not a full-length reproduction:** 2 of 250 epochs (learning rate 0.01, then "
     "0.001 in the second) on the first 27,000 training images, batch-norm momentum 0.99 instead of 0.999; test -ELBO "
     "on all 10,000 test images, the NLL with k = 200 on the first 500.",
@@ -54,10 +53,11 @@ SETTINGS = {
       "optim.decay_epochs": 1,
       "data.train_limit": 4800,
       "data.eval_limit": 2000,
-      "eval.iw_limit": 200,
       "model.network.bn_momentum": 0.9,
+      "eval.iw_samples": 100,
+      "eval.iw_limit": 200,
+      "eval.recompute_batch_norm": 50,
     },
-    Evaluate(iw_samples=100, iw_limit=200, recompute_batch_norm=50),
     "**Shortened schedule, not a full-length reproduction:** 2 of 250 epochs (learning rate 0.01, then 0.001 "
     "in the second) on the first 4,800 training images, batch-norm momentum 0.9 instead of 0.999 and batch norm's "
     "statistics recomputed on 50 training batches before evaluation; validation and test metrics on the first 2,000 "
@@ -78,7 +78,6 @@ def get_study(variant: str | None = None) -> Study:
       "dvae": Group("mnist_binarized_dvae", overrides),
     },
     seeds=SEEDS,
-    evaluate=setting.evaluate,
     tables=[
       Table(
         metrics=[

@@ -30,7 +30,7 @@ Variants (times per run on 2 CPU cores are estimates, scaled from the scripts' r
 import dataclasses
 
 from dvae_jax import published
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study import Group, Metric, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 SEEDS = (0, 1, 2)
@@ -88,7 +88,11 @@ def scaled(epochs: int, scale: float) -> int:
 
 def common_overrides(setting: Setting) -> dict:
   """The overrides every run of the script gets (its `common` array)."""
-  overrides = {"train.progress_bar": False, "eval.iw_samples": setting.iw_samples}
+  overrides = {
+    "train.progress_bar": False,
+    "eval.iw_samples": setting.iw_samples,
+    "eval.recompute_batch_norm": setting.recompute_bn,
+  }
   optional = {
     "data.train_limit": setting.train_limit,
     "data.eval_limit": setting.eval_limit,
@@ -146,7 +150,6 @@ def get_study(variant: str | None = None) -> Study:
   arg = parse_variant(variant, VARIANTS)
   setting = SETTINGS[arg.setting]
   common = common_overrides(setting)
-  evaluate = Evaluate(setting.iw_samples, setting.iw_limit, setting.recompute_bn)
   groups, tables = {}, []
   for data in setting.datasets:
     clf_epochs, clf_decay, epochs, decay = SCHEDULES[data]
@@ -176,7 +179,7 @@ def get_study(variant: str | None = None) -> Study:
             "model.samples": samples,
           },
           published={"reference_loss": loss, "kl_nats": kld, "classifier_error_on_reconstructions": error / 100},
-          evaluate=dataclasses.replace(evaluate, classifier=classifier),
+          classifier=classifier,
         )
     tables += [
       Table(
@@ -206,7 +209,6 @@ def get_study(variant: str | None = None) -> Study:
     name="dvae_table" if arg.setting is None else f"dvae_table_{arg.setting}",
     groups=groups,
     seeds=SEEDS,
-    evaluate=evaluate,
     tables=tables,
     description=describe(setting),
   )

@@ -34,7 +34,7 @@ Variants (times per run on 2 CPU cores are estimates, from results/learnable_los
 
 import dataclasses
 
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study import Group, Metric, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 SEEDS = (0, 1, 2)
@@ -91,7 +91,7 @@ def get_study(variant: str | None = None) -> Study:
     classifier = f"{data}_classifier"
     groups[classifier] = Group(
       f"mnist_feature_classifier{':fashion' if suffix else ''}",
-      {"train.num_epochs": classifier_epochs, "train.progress_bar": False},
+      {"train.num_epochs": classifier_epochs, "train.progress_bar": False, "eval.iw_samples": 0},
       seeds=(0,),  # one judge for every run and seed, as the script trains one
     )
     names = []
@@ -101,8 +101,8 @@ def get_study(variant: str | None = None) -> Study:
         names.append(name)
         groups[name] = Group(
           f"mnist_{model}:{pbp}{suffix}",
-          {"train.num_epochs": epochs, "train.progress_bar": False},
-          evaluate=Evaluate(iw_samples=0, classifier=classifier),
+          {"train.num_epochs": epochs, "train.progress_bar": False, "eval.iw_samples": 0},
+          classifier=classifier,
         )
     tables.append(
       Table(
@@ -120,8 +120,8 @@ def get_study(variant: str | None = None) -> Study:
       "data.path": FACE_FOLDER,
       "data.cache_dir": FACE_CACHE,
     }
-    groups["faces_vae"] = Group("faces_vae:light", face, evaluate=Evaluate())
-    groups["faces_vae_gan_resnet"] = Group("faces_vae_gan:resnet,light", face, evaluate=Evaluate())
+    groups["faces_vae"] = Group("faces_vae:light", face)
+    groups["faces_vae_gan_resnet"] = Group("faces_vae_gan:resnet,light", face)
     tables.append(
       Table(
         metrics=QUALITY,
@@ -161,7 +161,6 @@ def get_study(variant: str | None = None) -> Study:
     name="learnable_loss" if arg.setting is None else f"learnable_loss_{arg.setting}",
     groups=groups,
     seeds=SEEDS,
-    evaluate=Evaluate(iw_samples=0),
     tables=tables,
     description="The learnable-loss VAE's dense VAE (z = 5, 3 x 400) without (dense_vae) and with (vae_gan) its dense "
     "discriminator, BCE or L2 pixel loss. Test split, means per image: pixel loss -log p(x|z) (BCE, or the sum of "

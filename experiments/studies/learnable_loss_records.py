@@ -31,7 +31,7 @@ import json
 import math
 import pathlib
 
-from dvae_jax.study import Curve, Evaluate, Group, Metric, Study, Table
+from dvae_jax.study import Curve, Group, Metric, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 RECORDS = json.loads((pathlib.Path(__file__).parent / "records" / "xuganyu96_learnable_loss_mnist.json").read_text())
@@ -119,7 +119,7 @@ def get_study(variant: str | None = None) -> Study:
     name="learnable_loss_records_smoke" if arg.smoke else "learnable_loss_records",
     groups=groups,
     seeds=seeds,
-    evaluate=Evaluate(iw_samples=0),
+    overrides={"eval.iw_samples": 0},
     tables=tables,
     curves=curves,
     description=(

@@ -30,7 +30,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from dvae_jax.study import Evaluate, Group, Metric, Study, Table
+from dvae_jax.study import Group, Metric, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 ORIGINAL_EPOCHS = 200  # experiments/faces_vae_gan.py's
@@ -114,7 +114,7 @@ def get_study(variant: str | None = None) -> Study:
     name="learnable_loss_sweeps" if arg.setting is None else f"learnable_loss_sweeps_{arg.setting}",
     groups=groups,
     seeds=(0,),
-    evaluate=Evaluate(iw_samples=0),
+    overrides={"eval.iw_samples": 0},
     tables=tables,
     description="The learnable-loss VAE's training-scheme sweeps on 64 x 64 faces: w_disc, w_pbp (constant or "
     "decayed) and solo epochs, each against the baseline (conv VAE 512 latents, ResNet-18 discriminator, w_disc 10, "

@@ -22,7 +22,7 @@ training and 1.7-1.8 min of evaluation):
   cpu3      2 of the 10 epochs, evaluated as the configs are (k = 1000 on 1,000 test images).
 """
 
-from dvae_jax.study import Budget, Evaluate, Group, Metric, Study, Table
+from dvae_jax.study import Budget, Group, Metric, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 SEEDS = (0, 1, 2)
@@ -30,20 +30,17 @@ SEEDS = (0, 1, 2)
 
 SETTINGS = {
   None: Budget(
-    {},
-    Evaluate(iw_samples=1000),
+    {"eval.iw_samples": 1000},
     "10 epochs (the configs' schedule) on all 54,000 training images; test -ELBO and KL on all 10,000 test "
     "images, the NLL with k = 1000 on the first 1,000.",
   ),
   "50epochs": Budget(
-    {"train.num_epochs": 50, "eval.iw_limit": 10_000},
-    Evaluate(iw_samples=5000, iw_limit=10_000),
+    {"train.num_epochs": 50, "eval.iw_samples": 5000, "eval.iw_limit": 10_000},
     "50 epochs on all 54,000 training images; test -ELBO and KL on all 10,000 test images, the NLL with "
     "k = 5000 on all 10,000.",
   ),
   "cpu3": Budget(
-    {"train.num_epochs": 2},
-    Evaluate(iw_samples=1000),
+    {"train.num_epochs": 2, "eval.iw_samples": 1000},
     "**Shortened schedule:** 2 of the configs' 10 epochs on all 54,000 training images; test -ELBO and KL on "
     "all 10,000 test images, the NLL with k = 1000 on the first 1,000.",
   ),
@@ -62,7 +59,6 @@ def get_study(variant: str | None = None) -> Study:
       "mixture": Group("mnist_mixture_vae", overrides),
     },
     seeds=SEEDS,
-    evaluate=setting.evaluate,
     tables=[
       Table(
         metrics=[

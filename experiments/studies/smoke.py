@@ -11,7 +11,7 @@ real study is the same file with `:cpu` (or no variant) experiments, more seeds 
 """
 
 from dvae_jax import published
-from dvae_jax.study import Evaluate, Group, Study, Table
+from dvae_jax.study import Group, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 TINY = {"data.train_limit": 64, "data.eval_limit": 64, "train.num_epochs": 1, "train.progress_bar": False}
@@ -30,7 +30,7 @@ def get_study(variant: str | None = None) -> Study:
       "dvae": Group("mnist_dvae:smoke", TINY, published={"reference_loss": dvae_loss}),
     },
     seeds=(0,) if arg.quick else (0, 1),
-    evaluate=Evaluate(iw_samples=2, iw_limit=16),
+    overrides={"eval.iw_samples": 2, "eval.iw_limit": 16},
     tables=(
       Table(
         title="VAE and DVAE, smoke",

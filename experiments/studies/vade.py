@@ -24,7 +24,7 @@ clustering right after the GMM fit (`init_*`) beside it; the per-epoch curves ar
 (the test split: VaDE trains on every image, as the paper does, so no image is held out).
 """
 
-from dvae_jax.study import Budget, Curve, Evaluate, Group, Metric, RunFigures, Study, Table
+from dvae_jax.study import Budget, Curve, Group, Metric, RunFigures, Study, Table
 from dvae_jax.study.spec import parse_variant
 
 SEEDS = (0, 1, 2)
@@ -36,18 +36,15 @@ SMOKE = {"data.train_limit": 256, "data.eval_limit": 128, "train.num_epochs": 1}
 SETTINGS = {
   None: Budget(
     {},
-    Evaluate(),
     "The full recipe: pretraining 50 epochs, VaDE 3,000 epochs on all 70,000 images (batches of 100).",
   ),
   "cpu": Budget(
     {"pretrain": {"train.num_epochs": PRETRAIN_CPU_EPOCHS}, "vade": {"train.num_epochs": VADE_CPU_EPOCHS}},
-    Evaluate(),
     f"**Shortened schedule:** pretraining {PRETRAIN_CPU_EPOCHS} of 50 epochs, VaDE {VADE_CPU_EPOCHS} of the "
     "paper's 3,000 epochs (its learning rate stays at 0.002: the decay is per 10 epochs), on all 70,000 images.",
   ),
   "smoke": Budget(
     {"pretrain": SMOKE, "vade": SMOKE},
-    Evaluate(),
     "**Smoke:** the tiny networks of the experiments' smoke variant on the first 256 training images, one epoch "
     "each: a check of the two stages, not a result.",
   ),
@@ -92,7 +89,6 @@ def get_study(variant: str | None = None) -> Study:
     name="vade" if arg.setting is None else f"vade_{arg.setting}",
     groups={"pretrain": pretrain, "vade": vade},
     seeds=(0,) if smoke else SEEDS,
-    evaluate=setting.evaluate,
     tables=[
       Table(metrics=CLUSTERING, title="VaDE's clustering of MNIST (one-to-one accuracy, NMI)", groups=["vade"]),
       Table(
