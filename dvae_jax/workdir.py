@@ -22,7 +22,7 @@ from dvae_jax import clustering, configs, metric_writer, parallel, workdir_lock
 from dvae_jax.checkpoint import Checkpointer, CheckpointError, CheckpointRemoved, optimizer_changes, training_meta
 from dvae_jax.errors import ConfigError, WorkdirError
 from dvae_jax.experiment import Experiment, TrainState, build_experiment
-from dvae_jax.models import ARCHITECTURES
+from dvae_jax.models import renamed
 
 
 def prepare_workdir(workdir: pathlib.Path) -> None:
@@ -181,7 +181,7 @@ def _check_source(experiment: Experiment, source: Experiment, step: int) -> None
 
 
 def _restore(experiment: Experiment, checkpointer: Checkpointer, latest: int, state: TrainState) -> TrainState:
-  meta = checkpointer.check_compatible(latest, experiment.identity, renamed=ARCHITECTURES.renamed, target=state)
+  meta = checkpointer.check_compatible(latest, experiment.identity, renamed=renamed(), target=state)
   changes = optimizer_changes(meta, experiment.config.optim.to_dict())
   if changes:
     logging.warning("Resuming step %d with changed optimizer settings: %s.", latest, ", ".join(changes))

@@ -1,4 +1,5 @@
-"""Im et al.'s denoising VAE on dynamically binarized MNIST (AAAI 2017).
+"""Im et al.'s input-corruption denoising VAE (the `input_corruption_vae` family) on dynamically binarized
+MNIST (AAAI 2017).
 
 The encoder sees the input with Gaussian noise (std 0.025, the authors' re-implementation's) and
 the decoder reconstructs the clean image; one corruption per image (`corruption_samples`), K = 10
@@ -10,16 +11,15 @@ the two at the same budget).
   dvae evaluate --workdir runs/mnist_binarized_denoising_vae      # iw_nll_nats: -log p(x), k = 5000
   dvae study run experiments/studies/denoising_vae_nll.py:cpu3    # both over 3 seeds
 
-Measured (results/denoising_vae_nll/; 2 epochs at lr 1e-3, IW k = 500 on 1000 test images):
-test NLL 101.67 vs the VAE's 101.76 nats (seed 0), 101.93 vs 101.78 (seed 1): no resolvable
-difference at that budget. The full schedule has not been run.
+Measured at a shortened budget (2 epochs): results/denoising_vae_nll_cpu3/README.md. The full schedule
+has not been run.
 """
 
 from dvae_jax import configs
 
 
 def get_config(variant: str | None = None):
-  config = configs.presets.im_et_al_binarized_mnist(configs.base_config("denoising_vae", "mlp"))
+  config = configs.presets.im_et_al_binarized_mnist(configs.base_config("input_corruption_vae", "mlp"))
   config.model.corruption.update(name="gaussian", std=0.025, clip=False)
   config.model.corruption_samples = 1
   return configs.apply_variant(config, variant)

@@ -1,4 +1,5 @@
-"""Im et al.'s denoising VAE, the softplus posterior scale, arunarn2/AutoEncoder's network and their experiments."""
+"""Im et al.'s input-corruption denoising VAE (the `input_corruption_vae` family),
+the softplus posterior scale, arunarn2/AutoEncoder's network and their experiments."""
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +9,7 @@ import pytest
 from dvae_jax import configs, evaluate, train
 from dvae_jax.configs import load_experiment
 from dvae_jax.models import get_family
-from dvae_jax.models.denoising_vae import denoising_vae_terms
+from dvae_jax.models.input_corruption_vae import input_corruption_vae_terms
 from dvae_jax.models.vae import softplus_logvar
 from tests.helpers import TINY, hparams
 
@@ -22,7 +23,7 @@ def init_model(config, x):
 
 
 def test_denoising_vae_shapes_and_independent_corruptions():
-  config = hparams("denoising_vae", "mlp", net=TINY_MLP, latent_dim=4, samples=2, corruption_samples=3)
+  config = hparams("input_corruption_vae", "mlp", net=TINY_MLP, latent_dim=4, samples=2, corruption_samples=3)
   x = jax.random.uniform(jax.random.key(3), (5, 28, 28, 1))
   model, variables = init_model(config, x)
   outputs = model.apply(variables, x, train=True, rngs=RNGS)
@@ -41,7 +42,7 @@ def test_denoising_vae_shapes_and_independent_corruptions():
 
 def test_denoising_vae_has_the_vae_generative_model():
   """Same parameters as a VAE of the same fields; the same q(z|x) and p(x|z) given them."""
-  denoising = hparams("denoising_vae", "mlp", net=TINY_MLP, latent_dim=4)
+  denoising = hparams("input_corruption_vae", "mlp", net=TINY_MLP, latent_dim=4)
   vae = hparams("vae", "mlp", net=TINY_MLP, latent_dim=4, label_head=False)
   x = jax.random.uniform(jax.random.key(3), (2, 28, 28, 1))
   model, variables = init_model(denoising, x)
@@ -54,15 +55,15 @@ def test_denoising_vae_has_the_vae_generative_model():
       model.apply(variables, *args, method=method),
       vae_model.apply(variables, *args, method=method),
     )
-  assert get_family("denoising_vae").denoising and get_family("denoising_vae").latent
+  assert get_family("input_corruption_vae").denoising and get_family("input_corruption_vae").latent
 
 
 def test_denoising_vae_config_has_no_unread_keys():
-  with pytest.raises(configs.ConfigError, match=r"a key \['sample_mode'\] that DenoisingVAEConfig does not read"):
-    hparams("denoising_vae", "mlp", sample_mode="elbo")
+  with pytest.raises(configs.ConfigError, match=r"a key \['sample_mode'\] that InputCorruptionVAEConfig does not read"):
+    hparams("input_corruption_vae", "mlp", sample_mode="elbo")
   with pytest.raises(configs.ConfigError, match=r"corruption_samples=0 is not valid"):
-    hparams("denoising_vae", "mlp", corruption_samples=0)
-  config = hparams("denoising_vae", "mlp", corruption={"name": "salt_and_pepper", "rate": 0.2})
+    hparams("input_corruption_vae", "mlp", corruption_samples=0)
+  config = hparams("input_corruption_vae", "mlp", corruption={"name": "salt_and_pepper", "rate": 0.2})
   assert config.corruption.rate == 0.2
 
 
@@ -74,7 +75,7 @@ def _bernoulli_nll(logits: np.ndarray, x: np.ndarray) -> float:
 
 def test_denoising_bound_known_answer():
   """M = 2 corruptions, K = 3 draws, fixed fake outputs; the target is the CLEAN x."""
-  config = hparams("denoising_vae", "mlp", data=TINY, samples=3, corruption_samples=2)
+  config = hparams("input_corruption_vae", "mlp", data=TINY, samples=3, corruption_samples=2)
   clean = np.array([1.0, 0.0, 1.0, 1.0])
   noisy = 1.0 - clean  # if the noisy input were the target, the reconstruction term would differ
   logits = np.array(  # [K, M, pixels]
@@ -94,7 +95,7 @@ def test_denoising_bound_known_answer():
     "z": jnp.zeros((3, 2, 1, 2)),
   }
   batch = {"image": jnp.asarray(clean, jnp.float32).reshape(1, 2, 2, 1), "label": jnp.array([0])}
-  terms, objective = denoising_vae_terms(outputs, batch, config)
+  terms, objective = input_corruption_vae_terms(outputs, batch, config)
 
   recon = np.mean([_bernoulli_nll(draw, clean) for draw in logits.reshape(6, 4)])  # mean over K and M
   kl = np.mean(0.5 * np.sum(np.exp(logvar) + mean**2 - 1 - logvar, axis=-1))  # mean over M of each KL
@@ -108,7 +109,7 @@ def test_denoising_bound_known_answer():
   z = np.arange(12, dtype=np.float64).reshape(3, 2, 2) / 10  # [K, M, z]
   log_prior = np.array([[-1.0, -2.0], [-3.0, -0.5], [-1.5, -2.5]])  # [K, M]
   outputs.update(z=jnp.asarray(z, jnp.float32)[:, :, None], log_prior=jnp.asarray(log_prior, jnp.float32)[:, :, None])
-  terms, objective = denoising_vae_terms(outputs, batch, config)
+  terms, objective = input_corruption_vae_terms(outputs, batch, config)
   log_q = -0.5 * np.sum((z - mean) ** 2 / np.exp(logvar) + logvar + np.log(2 * np.pi), axis=-1)  # [K, M]
   np.testing.assert_allclose(terms["kl_nats"], [np.mean(log_q - log_prior)], rtol=1e-6)
   np.testing.assert_allclose(objective, [recon + np.mean(log_q - log_prior)], rtol=1e-6)
@@ -214,3 +215,21 @@ def test_smoke_training_and_likelihood(name, shared_data, tmp_path):
 def test_other_new_configs_are_valid(name, variant):
   configs.validate(load_experiment(name, variant))
   configs.validate(load_experiment(name))
+
+
+def test_the_family_s_old_name_is_accepted_with_a_warning_and_is_the_same_run(tmp_path):
+  """`denoising_vae`, its name in dvae-jax 0.1 and 0.2: a config or a run's config.json that says it builds the
+  same model, and has the same identity (a resume and a study's provenance compare it) as one that says the new."""
+  from dvae_jax.models import FAMILIES
+
+  FAMILIES._warned.discard("denoising_vae")
+  with pytest.warns(FutureWarning, match="'denoising_vae' is now called 'input_corruption_vae'"):
+    old = hparams("denoising_vae", "mlp", net=TINY_MLP, latent_dim=4)
+  assert old == hparams("input_corruption_vae", "mlp", net=TINY_MLP, latent_dim=4)
+  config = load_experiment("mnist_binarized_denoising_vae", "smoke")
+  configs.write_config(config, tmp_path)
+  saved = (tmp_path / "config.json").read_text()
+  (tmp_path / "config.json").write_text(saved.replace('"input_corruption_vae"', '"denoising_vae"'))
+  recorded = configs.load_config(tmp_path)
+  assert recorded.model.family == "denoising_vae"  # read as the run wrote it
+  assert configs.identity(recorded.to_dict()) == configs.identity(config.to_dict())

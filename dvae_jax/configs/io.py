@@ -12,6 +12,7 @@ from dvae_jax import parallel
 from dvae_jax.configs.base import base_config
 from dvae_jax.configs.locking import StrictConfigDict, unknown_key
 from dvae_jax.errors import ConfigError, WorkdirError
+from dvae_jax.models import renamed
 
 # Config entries that define what a checkpoint *is*; anything else (epochs, logging) may change.
 IDENTITY_KEYS = (
@@ -40,14 +41,16 @@ IDENTITY_KEYS = (
 
 
 def identity(config_dict: dict[str, Any]) -> dict[str, Any]:
-  """The identity-defining entries of a config (as a plain dict) under dotted names."""
+  """The identity-defining entries of a config (as a plain dict) under dotted names, a family or network
+  that an earlier version named otherwise under today's name (so that its runs are still the same runs)."""
+  current = renamed()
   out = {}
   for key in IDENTITY_KEYS:
     value = config_dict
     for part in key.split("."):
       value = value[part]
     out.update(_flatten(key, value))
-  return out
+  return {key: current.get(value, value) if isinstance(value, str) else value for key, value in out.items()}
 
 
 def _flatten(prefix: str, value: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The denoising VAE of dojoteef/dvae (the `dvae` family): the VAE's output (its likelihood's mean:
 the sigmoid output) is the corrupted input of a DAE trained jointly to reconstruct the clean x; the
 DAE's loss flows back into the VAE (docs/reference.md). Not Im et al.'s denoising VAE, which
-corrupts the input of the encoder (denoising_vae.py).
+corrupts the input of the encoder (the `input_corruption_vae` family, input_corruption_vae.py).
 """
 
 import dataclasses

@@ -3,7 +3,7 @@
 A diagonal Gaussian posterior q(z|x) from the network's encoder features, a prior (N(0, I) by
 default, see priors.py), and the network's decoder as p(x|z). The reference also trains a label
 head on the encoder features (`label_head`). Its DVAE, which feeds the VAE's output to a DAE, is
-the `dvae` family (dvae.py); Im et al.'s input-corruption denoising VAE is `denoising_vae`.
+the `dvae` family (dvae.py); Im et al.'s input-corruption denoising VAE is `input_corruption_vae`.
 """
 
 import dataclasses

@@ -1,4 +1,6 @@
-"""The denoising VAE of Im et al. (AAAI 2017, arXiv 1511.06406).
+"""The input-corruption denoising VAE of Im et al. (AAAI 2017, arXiv 1511.06406): the `input_corruption_vae`
+family (`denoising_vae` in dvae-jax 0.1 and 0.2: that name is still accepted, with a warning). Not dojoteef/dvae's
+DVAE (the `dvae` family, dvae.py), which corrupts the VAE's output and trains a DAE on it.
 
 The input is corrupted, x~ ~ p(x~|x) (`corruption`); the encoder sees x~, and the decoder must
 reconstruct the CLEAN x. The objective is the denoising variational bound, averaged over M =
@@ -26,14 +28,14 @@ from dvae_jax.models.vae import VAE, UnsupervisedVAEConfig, kl_terms, reparamete
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DenoisingVAEConfig(UnsupervisedVAEConfig):
+class InputCorruptionVAEConfig(UnsupervisedVAEConfig):
   """The VAE's fields, plus the corruption and the number of corruptions per image.
 
   Defaults: the VAE's, with the corruption of the authors' re-implementation (Gaussian, std
   0.025, not clipped: the noise only perturbs the encoder's input).
   """
 
-  family: str = "denoising_vae"
+  family: str = "input_corruption_vae"
   corruption: object = dataclasses.field(
     default_factory=lambda: GaussianCorruption(std=0.025, clip=False), metadata=corruption_field().metadata
   )
@@ -45,10 +47,10 @@ class DenoisingVAEConfig(UnsupervisedVAEConfig):
     hparams.check_positive(self, "corruption_samples")
 
 
-class DenoisingVAE(VAE):
+class InputCorruptionVAE(VAE):
   """A VAE whose encoder sees corrupted inputs in the objective; `encode` sees the clean x."""
 
-  config: DenoisingVAEConfig
+  config: InputCorruptionVAEConfig
 
   def corrupt(self, x: jax.Array) -> jax.Array:
     """x [...] corrupted elementwise with the "noise" stream."""
@@ -80,8 +82,8 @@ class DenoisingVAE(VAE):
     return self.config.mean(self(x, train=False)["logits"][0, 0])
 
 
-def denoising_vae_terms(
-  outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: DenoisingVAEConfig
+def input_corruption_vae_terms(
+  outputs: dict[str, jax.Array], batch: dict[str, jax.Array], config: InputCorruptionVAEConfig
 ) -> Terms:
   x = batch["image"]
   # The target is the clean image, never outputs["noisy"]; mean over the K draws and M corruptions.
@@ -110,11 +112,12 @@ def denoising_vae_terms(
 
 
 FAMILIES.register(
-  "denoising_vae",
+  "input_corruption_vae",
   Family(
-    DenoisingVAEConfig,
-    DenoisingVAE,
-    denoising_vae_terms,
+    InputCorruptionVAEConfig,
+    InputCorruptionVAE,
+    input_corruption_vae_terms,
     generators=(Generator("decoder", ("generator",), "output_recon_nats"),),
   ),
 )
+FAMILIES.rename("denoising_vae", "input_corruption_vae")  # its name in 0.1 and 0.2, which their runs recorded
