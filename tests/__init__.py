@@ -4,8 +4,8 @@ in the module of the code it tests. A test stays beside the expensive module-sco
 runs of tests/test_evaluate.py, tests/test_figures.py, tests/test_cli.py) when moving it would train them twice.
 
 Besides the mirror, modules that test no single module of the package:
-  test_experiments.py  experiments/*.py: every config and declared variant validates, smoke trainings, and some
-                       experiments' own settings
+  test_experiments.py  experiments/*.py: every config and declared variant validates, the smoke variant of every
+                       experiment trains (one parametrized test), and each experiment's own settings
   test_cli.py          main.py, the `dvae` command as a user runs it, end to end
   test_bad_input.py    the bad-input matrix of docs/reproducibility.md
   test_readme.py       README.md's example and promises

@@ -1,9 +1,12 @@
 """experiments/*.py, the experiment configs: each one, and each variant it declares, loads and validates; the smoke
-variants of the experiments no other test trains run end to end here (the others are trained where their family
-is tested: tests/models/test_autoencoder.py, test_denoising_vae.py, tests/models/test_priors.py, test_train.py,
-test_cli.py); and what some experiments promise of their own settings, some of it through a training.
+variant of every one trains end to end (one parametrized test, at the tests' size); and what each experiment
+promises of its own settings (its network, likelihood, schedule and variants), some of it through a training.
+
+The families, networks and data sources the experiments use are tested in the modules of their code (tests/models/,
+tests/data/, ...); the `dvae` command's own smoke training is in tests/test_cli.py.
 """
 
+import json
 import pathlib
 import re
 
@@ -14,6 +17,7 @@ from PIL import Image, ImageDraw
 from dvae_jax import configs, evaluate, train
 from dvae_jax.configs import ConfigError, load_experiment, validate
 from dvae_jax.experiment import Experiment, build_experiment
+from dvae_jax.inference import restore_run
 from dvae_jax.metric_writer import read_metrics, reproducible_records
 from tests.helpers import REPO, TRAIN_PER_FILE, point_at_folder, smoke_config
 
@@ -59,19 +63,134 @@ def test_experiments_share_builders_through_the_package_not_each_other():
     assert not re.search(r"importlib|runpy|exec\(|with_name\(", text), path
 
 
-@pytest.mark.parametrize(
-  "name", ["mnist_binarized_mlp_vae", "mnist_mlp_vae", "mnist_mixture_vae", "mnist_mixture_vae_standard_prior"]
-)
-def test_smoke_variant_trains(name, shared_data, tmp_path):
-  config = load_experiment(name, "smoke")
-  config.data.dir = str(shared_data)
-  config.data.train_limit = 64
-  config.train.num_epochs = 1
-  config.train.batch_size = 32
-  config.train.progress_bar = False
-  config.num_devices = 1
-  valid = train.train_and_evaluate(config, tmp_path)
-  assert np.isfinite(valid["neg_elbo_nats"]) and valid["neg_elbo_nats"] > 0
+# ---------------------------------------------------------------- the smoke variant of every experiment trains
+
+# The autoencoders' experiments: their network, input corruption and sparsity penalty.
+AUTOENCODERS = {
+  "mnist_conv_ae": ("handson_conv", None, "none"),
+  "mnist_conv_dae": ("arunarn2_conv", "gaussian", "none"),
+  "mnist_mlp_dae_gaussian": ("mlp", "gaussian", "none"),
+  "mnist_mlp_dae_dropout": ("mlp", "dropout", "none"),
+  "mnist_sparse_ae_l1": ("mlp", None, "l1"),
+  "mnist_sparse_ae_kl": ("mlp", None, "kl"),
+}
+# Hands-On ML's autoencoders end in a linear layer trained with MSE; arunarn2/AutoEncoder's in a sigmoid with BCE.
+HANDS_ON = {name for name in AUTOENCODERS if name != "mnist_conv_dae"}
+# Losses and bounds, positive wherever a family reports them.
+POSITIVE = ("objective_nats", "neg_elbo_nats", "recon_nats", "recon_mse", "psnr_db", "label_ce_nats")
+
+
+def tiny_smoke_config(name: str, *, shared_data, cifar_data, face_folder, cache_dir: pathlib.Path):
+  """The smoke variant of experiment `name` at the tests' size: one epoch in batches of 32 on one device, no
+  grid; on the first 64 training and 32 evaluation images of real MNIST, or in whole on the small generated
+  CIFAR-10 files (conftest's cifar_data: 108 training images) or face folder (conftest's face_folder, 32 x 32)."""
+  config = smoke_config(name, "smoke", train__grid_images=0)
+  if config.data.name == "image_folder":
+    point_at_folder(config, face_folder, cache_dir)
+    config.data.image_size = 32
+  elif name.startswith(NEEDS_FILES):
+    config.data.dir = str(cifar_data)
+  else:
+    config.data.dir = str(shared_data)
+    config.data.train_limit, config.data.eval_limit = 64, 32
+  return config
+
+
+def _autoencoder_trained(name: str, experiment: Experiment, valid: dict, workdir: pathlib.Path) -> None:
+  network, corruption, sparsity = AUTOENCODERS[name]
+  config = experiment.config
+  assert config.model.network.name == network and config.model.sparsity.name == sparsity
+  assert config.model.gaussian_mean == ("identity" if name in HANDS_ON else "sigmoid")
+  assert config.data.invert is False and config.data.binarize == "none" and config.optim.schedule == "constant"
+  assert valid["recon_mse"] > 0 and valid["psnr_db"] > 0
+  assert ("noisy_psnr_db" in valid) == (corruption is not None)
+  if sparsity != "none":
+    assert valid["sparsity_penalty"] > 0 and 0 < valid["code_mean_activation"] < 1  # a sigmoid code
+  if name == "mnist_mlp_dae_dropout":  # `dvae evaluate` reports the same per-image metrics on the test split
+    result = evaluate.evaluate_checkpoint(workdir, iw_samples=0)
+    assert result["num_examples"] == 32 and "iw_nll_nats" not in result  # no latent variable model
+    # A dropped pixel is off by -x, a kept (doubled) one by +x: whatever the draw, the input's squared
+    # error is sum(x^2), 78.559 on average over the first 32 MNIST test images.
+    assert result["noisy_mse"] == pytest.approx(78.559, rel=1e-4)
+    # The linear output is given out as images, clipped to [0, 1]; the model's own mean is not clipped.
+    run = restore_run(workdir)
+    batch = run.split("test").take(np.arange(8))
+    mean = run.experiment.reconstruct(run.state, batch, run.experiment.keys["sample"])[1]
+    np.testing.assert_array_equal(run.reconstruct(batch["image"]), np.clip(mean, 0.0, 1.0))
+    assert np.min(mean) < 0.0 or np.max(mean) > 1.0  # a linear output, not a sigmoid
+    saved = json.loads((workdir / "eval_test.json").read_text())
+    assert saved["psnr_db"] == result["psnr_db"] and saved["code_active_fraction"] == result["code_active_fraction"]
+
+
+def _cifar10_trained(name: str, experiment: Experiment, valid: dict, workdir: pathlib.Path) -> None:
+  """The CIFAR-10 configs on the generated files in the official binary layout: the images as the variant
+  promises them, the first 10% of the training files held out to validate."""
+  assert experiment.hparams.image_shape == (32, 32, 3)
+  assert len(experiment.splits.train) == 5 * TRAIN_PER_FILE - 12  # 120 - 10%
+  if name == "cifar10_mlp_vae":
+    assert experiment.config.model.network.name == "mlp" and experiment.config.model.likelihood == "bernoulli"
+  if name == "cifar10_dvae":  # the reference's DVAE, and its test NLL in bits per dimension
+    assert valid["reference_loss"] > 32 * 32 * 3 * 0.5
+    result = evaluate.evaluate_checkpoint(workdir)
+    assert result["iw_bits_per_dim"] == pytest.approx(result["iw_nll_nats"] / (3072 * np.log(2)))
+
+
+# What an experiment's own smoke training promises beyond finite, positive losses: (name, experiment, validation
+# metrics, workdir) -> None.
+CHECKS = {
+  **dict.fromkeys(AUTOENCODERS, _autoencoder_trained),
+  **dict.fromkeys(("cifar10_dvae", "cifar10_mlp_vae", "cifar10_conv_vae"), _cifar10_trained),
+}
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_smoke_variant_trains(name, shared_data, cifar_data, face_folder, tmp_path):
+  """Every experiment's smoke variant, end to end at the tests' size (`tiny_smoke_config`): its validation metrics
+  (none for the face runs, which train on their whole training split) are finite, its losses positive, and what
+  the experiment promises of its own run holds (CHECKS)."""
+  config = tiny_smoke_config(
+    name, shared_data=shared_data, cifar_data=cifar_data, face_folder=face_folder, cache_dir=tmp_path / "cache"
+  )
+  experiment = build_experiment(config)
+  valid = train.run_training(experiment, tmp_path / "run")
+  assert all(np.isfinite(value) for value in valid.values()), valid
+  assert all(valid[metric] > 0 for metric in POSITIVE if metric in valid), valid
+  if name in CHECKS:
+    CHECKS[name](name, experiment, valid, tmp_path / "run")
+
+
+# ---------------------------------------------------------------- the autoencoders' experiments
+
+
+@pytest.mark.parametrize("name", sorted(AUTOENCODERS))
+def test_hands_on_experiments_have_a_linear_output_under_mse(name):
+  model = load_experiment(name).model
+  if name in HANDS_ON:
+    assert (model.likelihood, model.gaussian_mean, model.gaussian_log_std) == ("gaussian", "identity", 0.0)
+  else:
+    assert (model.likelihood, model.gaussian_mean) == ("bernoulli", "sigmoid")
+
+
+def test_sparsity_weights_keep_the_original_balance_with_the_mse():
+  """SSE / 2 per image is 392 x Keras's per-pixel MSE, so the penalties scale by 392 (the KL's also by
+  tf.keras's 1 / batch size)."""
+  l1, kl = load_experiment("mnist_sparse_ae_l1"), load_experiment("mnist_sparse_ae_kl")
+  assert l1.model.sparsity.weight == pytest.approx(784 / 2 * 1e-4)
+  assert kl.model.sparsity.weight == pytest.approx(784 / 2 * 5e-3 / kl.train.batch_size)
+  assert kl.train.batch_size == 32 and kl.model.sparsity.target == 0.1
+
+
+def test_conv_dae_learning_rates():
+  """arunarn2/AutoEncoder's Adam 1e-5 by default, 1e-3 as `fast`; both combine with the generic variants."""
+  assert load_experiment("mnist_conv_dae").optim.learning_rate == 1e-5
+  assert load_experiment("mnist_conv_dae", "fast").optim.learning_rate == 1e-3
+  assert load_experiment("mnist_conv_dae", "cpu").optim.learning_rate == 1e-5
+  assert load_experiment("mnist_conv_dae", "fast,cpu").optim.learning_rate == 1e-3
+  smoke = load_experiment("mnist_conv_dae", "smoke")
+  assert smoke.optim.learning_rate == 1e-3 and smoke.data.train_limit == 512  # every smoke run trains at 1e-3
+  assert load_experiment("mnist_conv_dae", "fast,smoke").to_dict() == smoke.to_dict()
+  with pytest.raises(ConfigError, match=r"expected names from \['fast'\] and at most one of \['smoke', 'cpu'\]"):
+    load_experiment("mnist_conv_dae", "slow")
 
 
 # ---------------------------------------------------------------- the flax example's VAE
@@ -125,19 +244,14 @@ def _train_pulse(config, workdir: pathlib.Path) -> tuple[Experiment, dict[str, f
   return experiment, valid
 
 
-@pytest.mark.parametrize(("variant", "channels"), [("colour", 3), ("grayscale", 1)])
+# In colour (the default variant) the smoke training is test_smoke_variant_trains[cifar10_mlp_vae].
+@pytest.mark.parametrize(("variant", "channels"), [("grayscale", 1)])
 def test_mlp_vae_trains_in_colour_and_in_grayscale(variant, channels, cifar_data, tmp_path):
   config = smoke_config("cifar10_mlp_vae", f"{variant},smoke", data__dir=str(cifar_data))
   assert config.model.network.name == "mlp" and config.model.likelihood == "bernoulli"
   experiment, _ = _train_pulse(config, tmp_path)
   assert experiment.hparams.image_shape == (32, 32, channels)
   assert len(experiment.splits.train) == 5 * TRAIN_PER_FILE - 12
-
-
-def test_conv_vae_trains_on_cifar10(cifar_data, tmp_path):
-  config = smoke_config("cifar10_conv_vae", "smoke", data__dir=str(cifar_data))
-  experiment, _ = _train_pulse(config, tmp_path)
-  assert experiment.hparams.image_shape == (32, 32, 3)
 
 
 def test_conv_vae_trains_on_a_face_folder_at_64x64(celeba_folder, tmp_path):

@@ -12,7 +12,6 @@ import pytest
 
 from dvae_jax import evaluate, train
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
-from dvae_jax.configs import load_experiment
 from dvae_jax.experiment import build_experiment
 from dvae_jax.metric_writer import read_metrics, reproducible_records
 from tests.helpers import assert_trees_equal, final_state, smoke_config
@@ -165,28 +164,6 @@ def test_evaluate_checkpoint_writes_test_metrics(reference_run, tmp_path):
   assert (tmp_path / "test_reconstructions.png").exists()
   # Deterministic: a second evaluation gives the same numbers.
   assert evaluate.evaluate_checkpoint(tmp_path) == result
-
-
-def test_cifar10_experiment_trains_on_generated_binary_files(tmp_path):
-  """The CIFAR-10 configs end to end, on small files in the official binary layout."""
-  rng = np.random.default_rng(0)
-  directory = tmp_path / "data" / "cifar10" / "cifar-10-batches-bin"
-  directory.mkdir(parents=True)
-  for name, count in [(f"data_batch_{i}.bin", 24) for i in range(1, 6)] + [("test_batch.bin", 40)]:
-    labels = rng.integers(0, 10, (count, 1), dtype=np.uint8)
-    pixels = rng.integers(0, 256, (count, 3072), dtype=np.uint8)
-    (directory / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
-  config = load_experiment("cifar10_dvae", "smoke")
-  config.data.dir = str(tmp_path / "data")
-  config.train.num_epochs = 1
-  config.train.progress_bar = False
-  config.num_devices = 1
-  experiment = build_experiment(config)
-  assert experiment.hparams.image_shape == (32, 32, 3) and len(experiment.splits.train) == 108  # 120 - 10%
-  valid = train.run_training(experiment, tmp_path / "run")
-  assert np.isfinite(valid["reference_loss"]) and valid["reference_loss"] > 32 * 32 * 3 * 0.5
-  result = evaluate.evaluate_checkpoint(tmp_path / "run")
-  assert result["iw_bits_per_dim"] == pytest.approx(result["iw_nll_nats"] / (3072 * np.log(2)))
 
 
 def test_throughput_counts_training_time_only(tiny_config, tmp_path, monkeypatch):

@@ -1,9 +1,8 @@
 """models/autoencoder.py: the autoencoder family of arunarn2/AutoEncoder and Hands-On ML on a fake model's fixed
 outputs: reconstruction metrics against the clean image, sparsity penalties, code activity, and the linear
 output under MSE (a Gaussian likelihood with an identity mean, which every family that composes the
-likelihood reconstructs as it is); and the autoencoder experiments' settings and a smoke training of each."""
+likelihood reconstructs as it is)."""
 
-import json
 import math
 
 import jax
@@ -11,9 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dvae_jax import evaluate, train
-from dvae_jax.configs import ConfigError, load_experiment
-from dvae_jax.inference import restore_run
+from dvae_jax.configs import ConfigError
 from dvae_jax.models import default_model_config, get_family, model_config
 from dvae_jax.models.autoencoder import ACTIVE_THRESHOLD, KL_EPS, ae_terms
 from dvae_jax.models.family import LikelihoodConfig
@@ -178,83 +175,3 @@ def test_kl_sparsity_needs_a_sigmoid_code():
     ae_config(net={"code_activation": "sigmoid"}, sparsity={"name": "kl", "target": 1.0})
   with pytest.raises(ConfigError, match=r"unknown sparsity 'l2'"):
     ae_config(sparsity={"name": "l2"})
-
-
-# --- every experiment config trains ---------------------------------------------------------------
-
-EXPERIMENTS = {
-  "mnist_conv_ae": ("handson_conv", None, "none"),
-  "mnist_conv_dae": ("arunarn2_conv", "gaussian", "none"),
-  "mnist_mlp_dae_gaussian": ("mlp", "gaussian", "none"),
-  "mnist_mlp_dae_dropout": ("mlp", "dropout", "none"),
-  "mnist_sparse_ae_l1": ("mlp", None, "l1"),
-  "mnist_sparse_ae_kl": ("mlp", None, "kl"),
-}
-
-# Hands-On ML's autoencoders end in a linear layer trained with MSE; arunarn2/AutoEncoder's in a sigmoid with BCE.
-HANDS_ON = {name for name in EXPERIMENTS if name != "mnist_conv_dae"}
-
-
-@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
-def test_hands_on_experiments_have_a_linear_output_under_mse(name):
-  model = load_experiment(name).model
-  if name in HANDS_ON:
-    assert (model.likelihood, model.gaussian_mean, model.gaussian_log_std) == ("gaussian", "identity", 0.0)
-  else:
-    assert (model.likelihood, model.gaussian_mean) == ("bernoulli", "sigmoid")
-
-
-def test_sparsity_weights_keep_the_original_balance_with_the_mse():
-  """SSE / 2 per image is 392 x Keras's per-pixel MSE, so the penalties scale by 392 (the KL's also by
-  tf.keras's 1 / batch size)."""
-  l1, kl = load_experiment("mnist_sparse_ae_l1"), load_experiment("mnist_sparse_ae_kl")
-  assert l1.model.sparsity.weight == pytest.approx(784 / 2 * 1e-4)
-  assert kl.model.sparsity.weight == pytest.approx(784 / 2 * 5e-3 / kl.train.batch_size)
-  assert kl.train.batch_size == 32 and kl.model.sparsity.target == 0.1
-
-
-def test_conv_dae_learning_rates():
-  """arunarn2/AutoEncoder's Adam 1e-5 by default, 1e-3 as `fast`; both combine with the generic variants."""
-  assert load_experiment("mnist_conv_dae").optim.learning_rate == 1e-5
-  assert load_experiment("mnist_conv_dae", "fast").optim.learning_rate == 1e-3
-  assert load_experiment("mnist_conv_dae", "cpu").optim.learning_rate == 1e-5
-  assert load_experiment("mnist_conv_dae", "fast,cpu").optim.learning_rate == 1e-3
-  smoke = load_experiment("mnist_conv_dae", "smoke")
-  assert smoke.optim.learning_rate == 1e-3 and smoke.data.train_limit == 512  # every smoke run trains at 1e-3
-  assert load_experiment("mnist_conv_dae", "fast,smoke").to_dict() == smoke.to_dict()
-  with pytest.raises(ConfigError, match=r"expected names from \['fast'\] and at most one of \['smoke', 'cpu'\]"):
-    load_experiment("mnist_conv_dae", "slow")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
-def test_experiment_smoke_trains(name, shared_data, tmp_path):
-  network, corruption, sparsity = EXPERIMENTS[name]
-  config = load_experiment(name, "smoke")
-  assert config.model.network.name == network and config.model.sparsity.name == sparsity
-  assert config.model.gaussian_mean == ("identity" if name in HANDS_ON else "sigmoid")
-  assert config.data.invert is False and config.data.binarize == "none" and config.optim.schedule == "constant"
-  config.data.dir = str(shared_data)
-  config.data.train_limit, config.data.eval_limit = 64, 32
-  config.train.num_epochs, config.train.progress_bar, config.num_devices = 1, False, 1
-  config.train.grid_images = 0  # one compilation less; test_train covers the grid
-  valid = train.train_and_evaluate(config, tmp_path)
-  assert all(np.isfinite(value) for value in valid.values())
-  assert valid["recon_mse"] > 0 and valid["psnr_db"] > 0
-  assert ("noisy_psnr_db" in valid) == (corruption is not None)
-  if sparsity != "none":
-    assert valid["sparsity_penalty"] > 0 and 0 < valid["code_mean_activation"] < 1  # a sigmoid code
-  if name == "mnist_mlp_dae_dropout":  # `dvae evaluate` reports the same per-image metrics on the test split
-    result = evaluate.evaluate_checkpoint(tmp_path, iw_samples=0)
-    assert result["num_examples"] == 32 and "iw_nll_nats" not in result  # no latent variable model
-    # A dropped pixel is off by -x, a kept (doubled) one by +x: whatever the draw, the input's squared
-    # error is sum(x^2), 78.559 on average over the first 32 MNIST test images.
-    assert result["noisy_mse"] == pytest.approx(78.559, rel=1e-4)
-    # The linear output is given out as images, clipped to [0, 1]; the model's own mean is not clipped.
-    run = restore_run(tmp_path)
-    batch = run.split("test").take(np.arange(8))
-    mean = run.experiment.reconstruct(run.state, batch, run.experiment.keys["sample"])[1]
-    np.testing.assert_array_equal(run.reconstruct(batch["image"]), np.clip(mean, 0.0, 1.0))
-    assert np.min(mean) < 0.0 or np.max(mean) > 1.0  # a linear output, not a sigmoid
-    saved = json.loads((tmp_path / "eval_test.json").read_text())
-    assert saved["psnr_db"] == result["psnr_db"] and saved["code_active_fraction"] == result["code_active_fraction"]
