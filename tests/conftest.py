@@ -19,7 +19,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.helpers import REPO, SHARED_DATA  # noqa: E402
+from tests.helpers import REPO, SHARED_DATA, TEST_IMAGES, TRAIN_PER_FILE  # noqa: E402
 
 # Code under test that reads $DVAE_DATA_DIR (experiments, the dvae command) reads the same folder.
 os.environ.setdefault("DVAE_DATA_DIR", str(SHARED_DATA))
@@ -107,6 +107,42 @@ def face_folder(shared_data, tmp_path_factory) -> pathlib.Path:
   for i, image in enumerate(data.images[:96]):
     Image.fromarray(image[..., 0]).convert("RGB").resize((32, 32), Image.LANCZOS).save(folder / f"{i:03d}.png")
   return folder
+
+
+@pytest.fixture(scope="module")
+def cifar_data(tmp_path_factory) -> pathlib.Path:
+  """A data dir whose cifar10/ holds random images in the official binary layout (label byte, R, G, B planes)."""
+  import numpy as np
+
+  rng = np.random.default_rng(0)
+  data = tmp_path_factory.mktemp("data")
+  directory = data / "cifar10" / "cifar-10-batches-bin"
+  directory.mkdir(parents=True)
+  files = [(f"data_batch_{i}.bin", TRAIN_PER_FILE) for i in range(1, 6)] + [("test_batch.bin", TEST_IMAGES)]
+  for name, count in files:
+    labels = rng.integers(0, 10, (count, 1), dtype=np.uint8)
+    pixels = rng.integers(0, 256, (count, 3 * 32 * 32), dtype=np.uint8)
+    (directory / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
+  return data
+
+
+@pytest.fixture(scope="module")
+def experiment(tiny_config):
+  """A tiny VAE's experiment, built once per module (steps, runs and checkpoints from Python)."""
+  from dvae_jax.experiment import build_experiment
+
+  return build_experiment(tiny_config(family="vae"))
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tiny_config, tmp_path_factory):
+  """An untrained tiny classifier as an `inference.Run` (its features' shape and plumbing do not depend on
+  training)."""
+  from dvae_jax.experiment import build_experiment
+  from dvae_jax.inference import Run
+
+  experiment = build_experiment(tiny_config(family="classifier", model__network__conv_channels=(8, 8, 8)))
+  return Run(tmp_path_factory.mktemp("classifier"), experiment, experiment.init_state(), 0)
 
 
 # What makes a test an end-to-end run: it (or a fixture it uses) trains through the real loop, or

@@ -1,7 +1,8 @@
 """Checkpoints carry a digest of their contents, checked whenever they are read: a damaged
 checkpoint (bytes flipped in a chunk, a truncated chunk, a missing file, an edited meta record) is
 never used; the error names what is wrong and the intact checkpoints, changes nothing, and following
-its advice resumes. Readers (evaluation, figures) work on a read-only run and beside a training."""
+its advice resumes. Readers (evaluation, figures) work on a read-only run and beside a training. A checkpoint that
+recorded a network's old name is compatible with its new one."""
 
 import contextlib
 import json
@@ -18,6 +19,7 @@ import pytest
 from dvae_jax import main, train
 from dvae_jax.checkpoint import Checkpointer, CorruptCheckpointError, load_host_state, state_digests
 from dvae_jax.inference import restore_run
+from dvae_jax.models import ARCHITECTURES
 from tests.helpers import REPO
 
 EPOCHS = 3  # 8 steps each: checkpoints 8, 16 and 24
@@ -233,3 +235,12 @@ def test_evaluation_beside_a_running_training_reads_its_latest_checkpoint(run_co
   finally:
     trainer.kill()
     trainer.wait()
+
+
+def test_a_checkpoint_that_recorded_an_old_network_name_is_compatible(tmp_path):
+  from dvae_jax.checkpoint import Checkpointer
+
+  checkpointer = Checkpointer(tmp_path)
+  checkpointer._read_meta = lambda step: {"identity": {"model.network.name": "reference_conv"}}
+  expected = {"model.network.name": "dojoteef_conv"}
+  assert checkpointer.check_compatible(1, expected, renamed=ARCHITECTURES.renamed)["identity"]

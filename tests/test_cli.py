@@ -1,12 +1,14 @@
-"""The `dvae` command as a user runs it: a smoke training, evaluation, and clear errors."""
+"""main.py, the `dvae` command as a user runs it: a smoke training, evaluation, configs, help, and clear errors
+(a forced divergence's among them). The bad-input matrix of docs/reproducibility.md: tests/test_bad_input.py."""
 
 import json
+import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
+from dvae_jax import main
+from dvae_jax.checkpoint import Checkpointer
 from tests.helpers import REPO, dvae
 
 
@@ -57,9 +59,6 @@ def test_evaluate_prints_and_writes_test_metrics(smoke_run, shared_data, tmp_pat
   assert [e.value for e in events.Scalars("test/kl_nats")] == [pytest.approx(metrics["kl_nats"])]
   assert [e.step for e in events.Scalars("test/iw_nll_nats")] == [metrics["step"]]
   assert "test/reconstructions" in events.Tags()["images"]
-
-
-# Bad config values and data files, as the command reports them: tests/test_bad_input.py.
 
 
 def test_data_download_command(serve, shared_data, tmp_path):
@@ -165,19 +164,26 @@ def test_training_ends_with_the_labelled_table_and_says_how_evaluate_differs(smo
   assert "`dvae evaluate --workdir" in result.stdout and "measures the test split" in result.stdout
 
 
-@pytest.mark.parametrize("script", sorted(p.name for p in (REPO / "scripts").iterdir() if p.suffix in (".sh", ".py")))
-def test_every_script_takes_help(script):
-  command = ["bash", f"scripts/{script}", "--help"] if script.endswith(".sh") else [sys.executable, f"scripts/{script}"]
-  command += [] if script.endswith(".sh") else ["--help"]
-  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert result.returncode == 0, result.stderr
-  assert len(result.stdout.strip().splitlines()) >= 2  # what it does and how to call it
-
-
-def test_benchmark_without_torch_is_one_line_not_a_traceback():
-  """The PyTorch twin needs torch: without it the script says how to install it, or to run --no-torch."""
-  code = "import runpy, sys; sys.modules['torch'] = None; sys.argv = ['benchmark.py', '--configs', 'mnist_vae']; "
-  code += "runpy.run_path('scripts/benchmark.py', run_name='__main__')"
-  result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert result.returncode == 2 and "Traceback" not in result.stderr
-  assert "the PyTorch twin needs torch" in result.stderr and "--no-torch" in result.stderr
+def test_forced_divergence_stops_the_cli_with_the_guards_message(cifar_data, tmp_path, monkeypatch, capsys):
+  """The command and message docs/reference.md quotes (section 5)."""
+  monkeypatch.chdir(REPO)
+  status = main.invoke(
+    "train",
+    "--config",
+    "experiments/cifar10_mlp_vae.py:smoke",
+    "--workdir",
+    str(tmp_path / "run"),
+    f"--config.data.dir={cifar_data}",
+    "--config.optim.learning_rate=1e3",
+  )
+  stderr = capsys.readouterr().err
+  assert status == 1, stderr
+  (paragraph,) = [line for line in stderr.splitlines() if line.startswith("dvae: error: ")]
+  assert re.fullmatch(
+    r"dvae: error: Training stopped: metric 'loss' is not finite at step 2 \(loss=nan, .*kl_nats=inf, .*"
+    r"every step before it was finite\); no checkpoint had been written yet\. "
+    r"Consider a lower optim\.learning_rate, gradient clipping \(optim\.clip_value\) or a config error\.",
+    paragraph,
+  ), paragraph
+  assert "Traceback" not in stderr
+  assert Checkpointer(tmp_path / "run" / "checkpoints").latest_step() is None

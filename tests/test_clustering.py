@@ -2,6 +2,7 @@
 one-to-one matching, and every image of a run's splits once."""
 
 import numpy as np
+import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from dvae_jax import clustering
@@ -38,3 +39,22 @@ def test_every_image_takes_each_example_once():
   np.testing.assert_array_equal(every.ids, [0, 1, 2, 5, 6, 3, 4])
   np.testing.assert_array_equal(every.images[:, 0, 0, 0], every.ids)
   np.testing.assert_array_equal(every.labels, every.ids % 3)
+
+
+def test_cluster_accuracy_of_hand_made_assignments():
+  labels = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2])
+  permuted = np.array([2, 2, 0, 0, 0, 1, 1, 1, 1])  # a perfect clustering under other names
+  counts = clustering.contingency(permuted, labels, 3, 3)
+  assert clustering.one_to_one_accuracy(counts) == 1.0 and clustering.many_to_one_accuracy(counts) == 1.0
+  # 3 components, 2 classes; counts [[5, 1], [0, 4], [2, 2]]: one-to-one matches 0 -> 0 and 1 -> 1
+  # (5 + 4 of 14; component 2 is unmatched, so its 4 images are wrong); majority votes 5 + 4 + 2.
+  clusters = np.repeat([0, 0, 1, 1, 2, 2], [5, 1, 0, 4, 2, 2])
+  labels = np.repeat([0, 1, 0, 1, 0, 1], [5, 1, 0, 4, 2, 2])
+  counts = clustering.contingency(clusters, labels, 3, 2)
+  np.testing.assert_array_equal(counts, [[5, 1], [0, 4], [2, 2]])
+  assert clustering.one_to_one_accuracy(counts) == pytest.approx(9 / 14)
+  assert clustering.many_to_one_accuracy(counts) == pytest.approx(11 / 14)
+  # Fewer components than classes: counts [[3, 2, 0], [0, 1, 4]]; class 1 stays unmatched.
+  counts = np.array([[3, 2, 0], [0, 1, 4]])
+  assert clustering.one_to_one_accuracy(counts) == pytest.approx(7 / 10)
+  assert clustering.many_to_one_accuracy(counts) == pytest.approx(7 / 10)

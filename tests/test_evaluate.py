@@ -1,25 +1,19 @@
-"""`dvae evaluate` and the table/figure tooling on tiny runs over real MNIST."""
+"""evaluate.py: `dvae evaluate` and the table/figure tooling on tiny runs over real MNIST, the classifier's features of
+an image array, and the importance-weighted proposal of an "average_z" model."""
 
 import json
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from PIL import Image
 
-from dvae_jax import configs, evaluate, train
+from dvae_jax import evaluate, image_metrics, train
 from dvae_jax.checkpoint import CheckpointError
+from dvae_jax.experiment import Experiment
 from dvae_jax.figures import make_comparison_figures
-from dvae_jax.models import get_family, model_config
-
-
-def test_reference_classifier_parameter_count():
-  config = configs.presets.classifier_reference(configs.base_config("classifier"))
-  hparams = model_config(config.model, image_shape=(28, 28, 1), num_classes=10)
-  model = get_family("classifier").module(hparams)
-  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), jnp.zeros((1, 28, 28, 1)))
-  # convs 3328 + 204864 + 51232 (28 -> 14 -> 7 -> 4), FC 525312 + 524800 + 262656, output layer 5130.
-  assert sum(leaf.size for leaf in jax.tree.leaves(variables["params"])) == 1_577_322
+from tests.helpers import hparams, init_model
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +66,46 @@ def test_figures(runs, tmp_path):
   assert [p.name for p in paths] == ["validation_curves.png", "test_reconstructions.png", "prior_samples.png"]
   for path in paths:
     assert Image.open(path).format == "PNG"
+
+
+def test_classifier_features_of_an_image_array_batch_by_batch(tiny_classifier):
+  experiment = tiny_classifier.experiment
+  images = experiment.splits.test.images[:37].astype(np.float32) / 255.0  # two batches of 16 and a padded 5
+  features = evaluate.classifier_features(tiny_classifier, images, batch_size=16)
+  direct = experiment.model.apply(Experiment.variables(tiny_classifier.state), images, method="features")
+  assert features.shape == direct.shape == (37, experiment.hparams.network.fc_sizes[-1])
+  np.testing.assert_allclose(features, direct, rtol=1e-5, atol=1e-6)
+  assert image_metrics.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-9)
+  with pytest.raises(ValueError, match="takes images"):
+    evaluate.classifier_features(tiny_classifier, images[..., 0])
+
+
+def test_importance_weighted_proposal_of_average_z_is_the_decoded_posterior():
+  """k = 1 importance sample of an "average_z" model with samples 4: z = mean + (sigma / 2) eps, and
+  the weight is log p(x|z) + log N(z; 0, I) - log N(z; mean, sigma^2 / 4), computed here in numpy."""
+  from dvae_jax.evaluate import log_marginal_estimate
+
+  config = hparams(
+    "vae",
+    "mlp",
+    net=dict(fc_sizes=(8,)),
+    data=dict(image_shape=(2, 2, 1), num_classes=2),
+    latent_dim=3,
+    samples=4,
+    sample_mode="average_z",
+    label_head=False,
+  )
+  module, x, variables = init_model(config, 2, abstract=False)
+  x = jnp.array([[[[0.0], [1.0]], [[1.0], [0.0]]], [[[1.0], [1.0]], [[0.0], [1.0]]]])
+  key = jax.random.key(11)
+  got = log_marginal_estimate(module, variables, config, x, key, num_samples=1, chunk_size=1)
+  mean, logvar = (np.asarray(a, np.float64) for a in module.apply(variables, x, method="encode"))
+  eps = np.asarray(jax.random.normal(jax.random.fold_in(key, 0), (1, *mean.shape)), np.float64)
+  var = np.exp(logvar) / 4
+  z = mean + np.sqrt(var) * eps  # [1, B, z]
+  logits = np.asarray(module.apply(variables, jnp.asarray(z, jnp.float32), method="output_logits"), np.float64)
+  xs = np.asarray(x, np.float64)[None]
+  log_px_z = np.sum(xs * -np.logaddexp(0, -logits) + (1 - xs) * -np.logaddexp(0, logits), axis=(2, 3, 4))
+  log_p = np.sum(-0.5 * (z**2 + np.log(2 * np.pi)), axis=-1)
+  log_q = np.sum(-0.5 * ((z - mean) ** 2 / var + np.log(2 * np.pi * var)), axis=-1)
+  np.testing.assert_allclose(np.asarray(got), (log_px_z + log_p - log_q)[0], rtol=1e-5, atol=1e-4)

@@ -1,4 +1,5 @@
-"""Latent-space and denoising figures of trained runs (`dvae figures`): tiny runs on real MNIST."""
+"""figures.py: latent-space and denoising figures of trained runs (`dvae figures`, `dvae plot`): tiny runs on real
+MNIST; and a face run in the original's scrambled layout displays its true images."""
 
 import dataclasses
 import os
@@ -12,13 +13,14 @@ import pytest
 from PIL import Image
 
 from dvae_jax import clustering, figures, plots, train
+from dvae_jax.data.image_folder import ImageFolderOptions, load_image_folder_split
 from dvae_jax.experiment import Experiment, build_experiment, module_rngs
 from dvae_jax.figures import reconstructions
 from dvae_jax.inference import Run, restore_run
 from dvae_jax.local_processes import xla_flags_with_cpu_devices
 from dvae_jax.models.priors import MixturePrior
 from dvae_jax.models.vae import VAE
-from tests.helpers import REPO
+from tests.helpers import REPO, dvae
 
 GAUSSIAN = {"name": "gaussian", "std": 0.5, "clip": True}
 SMALL = {"data__train_limit": 32, "train__grid_images": 0}  # two training steps, no grid at the end
@@ -87,20 +89,6 @@ def test_scatter_of_a_3d_latent_is_on_principal_components(runs, tmp_path):
   # Each axis holds its stated share of the total variance.
   total = np.sum(np.var(codes.astype(np.float64), axis=0))
   np.testing.assert_allclose(np.var(points, axis=0) / total, fractions, rtol=1e-6)
-
-
-def test_principal_components_known_answer():
-  # Variances 9, 1 and 0 along the directions (1, 1, 0)/sqrt(2), (1, -1, 0)/sqrt(2) and z.
-  along = np.array([[3.0, 1.0], [-3.0, 1.0], [3.0, -1.0], [-3.0, -1.0]])  # per-axis variance 9 and 1
-  axes = np.array([[1.0, 1.0, 0.0], [1.0, -1.0, 0.0]]) / np.sqrt(2.0)
-  codes = along @ axes + 5.0  # an offset that centring removes
-  points, fractions = plots.principal_components(codes)
-  np.testing.assert_allclose(fractions, [0.9, 0.1])
-  # Signs: the largest loading of each axis is positive, here +x for both axes.
-  np.testing.assert_allclose(points, along, atol=1e-12)
-  assert plots.latent_plane(codes)[1] == ("PC 1 (90.0% of variance)", "PC 2 (10.0% of variance)")
-  two_d = np.arange(8.0).reshape(4, 2)
-  assert plots.latent_plane(two_d)[1] == ("z1", "z2") and plots.latent_plane(two_d)[0] is two_d
 
 
 def test_denoising_figure_shows_one_draw_of_corruption_and_output(runs, tmp_path):
@@ -203,19 +191,6 @@ def test_figures_command(workdirs, shared_data, tmp_path):
   assert "dvae figures: skipped denoising: the 'vae' family has no input corruption" in result.stderr
 
 
-def test_figure_functions_reject_mismatched_arrays(tmp_path):
-  images = np.zeros((4, 28, 28, 1))
-  with pytest.raises(ValueError, match="corrupted has shape"):
-    plots.plot_denoising(images, images[:3], images, tmp_path / "d.png")
-  with pytest.raises(ValueError, match="rows >= 2"):
-    plots.plot_manifold(images, tmp_path / "m.png", extent=2.0)  # not [rows, columns, H, W, C]
-  with pytest.raises(ValueError, match="4 codes but 3 labels"):
-    plots.plot_latent_scatter(np.zeros((4, 2)), np.zeros(3, int), tmp_path / "s.png")
-  with pytest.raises(ValueError, match="D >= 2"):
-    plots.latent_plane(np.zeros((4, 1)))
-  assert not list(tmp_path.iterdir())
-
-
 def test_figures_command_fails_when_it_draws_nothing(workdirs, shared_data, tmp_path, monkeypatch, capsys):
   """`--which manifold` on a 3-D latent: nothing to draw is an error (exit 1), not a silent success."""
   from dvae_jax import main
@@ -234,3 +209,25 @@ def test_plot_draws_autoencoder_runs(workdirs, shared_data, tmp_path, monkeypatc
   monkeypatch.setenv("DVAE_DATA_DIR", str(shared_data))
   assert main.invoke("plot", "--run", f"AE={workdirs['ae']}", "--out", str(tmp_path)) == 0, capsys.readouterr().err
   assert sorted(p.name for p in tmp_path.iterdir()) == ["test_reconstructions.png", "validation_curves.png"]
+
+
+def test_face_vae_as_original_trains_through_dvae_train_and_displays_true_images(face_folder, tmp_path, shared_data):
+  """`dvae train` with the original's layout and head; the figures undo the layout as the original's displays did."""
+  workdir = tmp_path / "run"
+  flags = [f"--config.data.path={face_folder}", f"--config.data.cache_dir={tmp_path / 'cache'}"]
+  flags += ["--config.data.image_size=32", "--config.train.num_epochs=1", "--config.train.progress_bar=False"]
+  config = ["--config", "faces_vae:smoke,as_original", "--workdir", str(workdir)]
+  result = dvae("train", *config, *flags, data_dir=shared_data)
+  assert result.returncode == 0, result.stderr
+  assert "no validation split" in result.stdout + result.stderr
+  run = restore_run(workdir)
+  assert (run.experiment.config.data.layout, run.experiment.hparams.posterior_head) == ("reshaped_chw", "dense_bn_relu")
+  options = ImageFolderOptions(image_size=32)
+  true = load_image_folder_split(face_folder, "test", cache_dir=tmp_path / "cache", options=options).images[:4]
+  fed = run.split("test").take(np.arange(4))["image"]  # as stored: the original's scrambled layout
+  assert not np.array_equal(fed, true)
+  inputs, recon = figures.reconstructions(run.experiment, run.state, run.split("test"), 4)
+  np.testing.assert_allclose(inputs, true / 255.0, atol=1e-6)  # displayed: the true images
+  assert recon.shape == inputs.shape
+  mean, logvar = run.encode(fed)
+  assert float(np.min(mean)) >= 0.0 and float(np.min(np.exp(0.5 * logvar))) >= 1.0

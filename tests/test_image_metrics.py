@@ -1,14 +1,12 @@
-"""Image-quality metrics against closed forms and an independent float64 SSIM; the classifier's features."""
+"""image_metrics.py: image-quality metrics against closed forms and an independent float64 SSIM, and the Frechet
+distance. (The classifier's features they use: tests/models/test_classifier.py, tests/test_evaluate.py.)"""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
 
-from dvae_jax import evaluate, image_metrics
-from dvae_jax.experiment import Experiment, build_experiment
-from dvae_jax.inference import Run
+from dvae_jax import image_metrics
 
 
 def constant(value: float, shape=(1, 16, 16, 1)) -> np.ndarray:
@@ -185,33 +183,3 @@ def test_frechet_distance_needs_two_samples_and_matching_dimensions():
     image_metrics.frechet_distance(np.zeros((1, 3)), np.zeros((10, 3)))
   with pytest.raises(ValueError, match=r"\[N1, F\] and \[N2, F\]"):
     image_metrics.frechet_distance(np.zeros((10, 3)), np.zeros((10, 4)))
-
-
-@pytest.fixture(scope="module")
-def tiny_classifier(tiny_config, tmp_path_factory) -> Run:
-  """An untrained tiny classifier as a `Run` (its features' shape and plumbing do not depend on training)."""
-  experiment = build_experiment(tiny_config(family="classifier", model__network__conv_channels=(8, 8, 8)))
-  return Run(tmp_path_factory.mktemp("classifier"), experiment, experiment.init_state(), 0)
-
-
-def test_classifier_features_are_the_penultimate_layer(tiny_classifier):
-  experiment = tiny_classifier.experiment
-  images = jnp.asarray(experiment.splits.test.images[:4], jnp.float32) / 255.0
-  variables = Experiment.variables(tiny_classifier.state)
-  features = experiment.model.apply(variables, images, method="features")
-  assert features.shape == (4, experiment.hparams.network.fc_sizes[-1])
-  assert features.dtype == jnp.float32
-  outputs = experiment.model.apply(variables, images, train=False)
-  np.testing.assert_array_equal(features, outputs["features"])
-
-
-def test_classifier_features_of_an_image_array_batch_by_batch(tiny_classifier):
-  experiment = tiny_classifier.experiment
-  images = experiment.splits.test.images[:37].astype(np.float32) / 255.0  # two batches of 16 and a padded 5
-  features = evaluate.classifier_features(tiny_classifier, images, batch_size=16)
-  direct = experiment.model.apply(Experiment.variables(tiny_classifier.state), images, method="features")
-  assert features.shape == direct.shape == (37, experiment.hparams.network.fc_sizes[-1])
-  np.testing.assert_allclose(features, direct, rtol=1e-5, atol=1e-6)
-  assert image_metrics.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-9)
-  with pytest.raises(ValueError, match="takes images"):
-    evaluate.classifier_features(tiny_classifier, images[..., 0])

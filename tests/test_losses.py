@@ -1,4 +1,4 @@
-"""Loss terms against closed forms and numpy."""
+"""losses.py: loss terms against closed forms and numpy, and the reference's L2 set."""
 
 import jax
 import jax.numpy as jnp
@@ -66,3 +66,12 @@ def test_l2_penalty_uses_the_reference_set(weight):
   expected = weight * 0.5 * (2 * 4.0 + 6 * 9.0 + 2 * 1.0)
   got = losses.l2_penalty(params, weight, include=losses.reference_l2_include)
   np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_the_reference_l2_set_leaves_the_prior_out():
+  params = {
+    "prior": {"means": jnp.ones((3, 2))},  # a VAE's
+    "vae": {"prior": {"logits": jnp.ones(3)}},  # a DVAE's
+    "mean": {"kernel": jnp.full(1, 2.0)},
+  }
+  assert float(losses.l2_penalty(params, 1.0, include=losses.reference_l2_include)) == 2.0

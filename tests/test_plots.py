@@ -1,4 +1,5 @@
-"""Plots: the validation series read from metrics.jsonl, and that each figure renders to a valid PNG."""
+"""plots.py: the validation series read from metrics.jsonl, each figure rendered to a valid PNG, the principal
+components of a latent, and mismatched arrays refused."""
 
 import json
 import math
@@ -127,3 +128,30 @@ def test_outputs_of_runs_on_other_data_stand_under_their_own_inputs(tmp_path):
     one_block = plots.plot_image_comparison(mnist, {"A": mnist, "B": mnist}, tmp_path / "d.png")
     with Image.open(one_block) as same:
       assert image.size[1] > same.size[1]  # a third row block: "input of B"
+
+
+def test_principal_components_known_answer():
+  # Variances 9, 1 and 0 along the directions (1, 1, 0)/sqrt(2), (1, -1, 0)/sqrt(2) and z.
+  along = np.array([[3.0, 1.0], [-3.0, 1.0], [3.0, -1.0], [-3.0, -1.0]])  # per-axis variance 9 and 1
+  axes = np.array([[1.0, 1.0, 0.0], [1.0, -1.0, 0.0]]) / np.sqrt(2.0)
+  codes = along @ axes + 5.0  # an offset that centring removes
+  points, fractions = plots.principal_components(codes)
+  np.testing.assert_allclose(fractions, [0.9, 0.1])
+  # Signs: the largest loading of each axis is positive, here +x for both axes.
+  np.testing.assert_allclose(points, along, atol=1e-12)
+  assert plots.latent_plane(codes)[1] == ("PC 1 (90.0% of variance)", "PC 2 (10.0% of variance)")
+  two_d = np.arange(8.0).reshape(4, 2)
+  assert plots.latent_plane(two_d)[1] == ("z1", "z2") and plots.latent_plane(two_d)[0] is two_d
+
+
+def test_figure_functions_reject_mismatched_arrays(tmp_path):
+  images = np.zeros((4, 28, 28, 1))
+  with pytest.raises(ValueError, match="corrupted has shape"):
+    plots.plot_denoising(images, images[:3], images, tmp_path / "d.png")
+  with pytest.raises(ValueError, match="rows >= 2"):
+    plots.plot_manifold(images, tmp_path / "m.png", extent=2.0)  # not [rows, columns, H, W, C]
+  with pytest.raises(ValueError, match="4 codes but 3 labels"):
+    plots.plot_latent_scatter(np.zeros((4, 2)), np.zeros(3, int), tmp_path / "s.png")
+  with pytest.raises(ValueError, match="D >= 2"):
+    plots.latent_plane(np.zeros((4, 1)))
+  assert not list(tmp_path.iterdir())

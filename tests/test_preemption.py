@@ -169,4 +169,4 @@ def test_metrics_rewrite_on_resume_is_atomic(tmp_path, monkeypatch):
 
 
 # The `dvae train` command itself (exit status 75, its one-line message, the rerun) is run as pods
-# run it, in several processes, by tests/test_multiprocess.py.
+# run it, in several processes, by tests/test_parallel.py.

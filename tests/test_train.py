@@ -1,4 +1,5 @@
-"""The training loop end to end on a slice of real MNIST: pulse, determinism, resume, devices."""
+"""train.py, the training loop end to end on a slice of real MNIST: pulse, determinism, resume, devices, a rerun
+of a finished training, and a forced divergence stopped by the non-finite guard."""
 
 import json
 import pathlib
@@ -11,10 +12,9 @@ import pytest
 
 from dvae_jax import evaluate, train
 from dvae_jax.checkpoint import Checkpointer, CheckpointError
-from dvae_jax.configs import load_experiment
 from dvae_jax.experiment import build_experiment
 from dvae_jax.metric_writer import read_metrics, reproducible_records
-from tests.helpers import assert_trees_equal, final_state
+from tests.helpers import assert_trees_equal, final_state, smoke_config
 
 STEPS_PER_EPOCH = 8  # 128 training images, batch 16
 
@@ -166,28 +166,6 @@ def test_evaluate_checkpoint_writes_test_metrics(reference_run, tmp_path):
   assert evaluate.evaluate_checkpoint(tmp_path) == result
 
 
-def test_cifar10_experiment_trains_on_generated_binary_files(tmp_path):
-  """The CIFAR-10 configs end to end, on small files in the official binary layout."""
-  rng = np.random.default_rng(0)
-  directory = tmp_path / "data" / "cifar10" / "cifar-10-batches-bin"
-  directory.mkdir(parents=True)
-  for name, count in [(f"data_batch_{i}.bin", 24) for i in range(1, 6)] + [("test_batch.bin", 40)]:
-    labels = rng.integers(0, 10, (count, 1), dtype=np.uint8)
-    pixels = rng.integers(0, 256, (count, 3072), dtype=np.uint8)
-    (directory / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
-  config = load_experiment("cifar10_dvae", "smoke")
-  config.data.dir = str(tmp_path / "data")
-  config.train.num_epochs = 1
-  config.train.progress_bar = False
-  config.num_devices = 1
-  experiment = build_experiment(config)
-  assert experiment.hparams.image_shape == (32, 32, 3) and len(experiment.splits.train) == 108  # 120 - 10%
-  valid = train.run_training(experiment, tmp_path / "run")
-  assert np.isfinite(valid["reference_loss"]) and valid["reference_loss"] > 32 * 32 * 3 * 0.5
-  result = evaluate.evaluate_checkpoint(tmp_path / "run")
-  assert result["iw_bits_per_dim"] == pytest.approx(result["iw_nll_nats"] / (3072 * np.log(2)))
-
-
 def test_throughput_counts_training_time_only(tiny_config, tmp_path, monkeypatch):
   """Validation and checkpoint writes are timed apart, so they cannot drag images_per_second down."""
   real_evaluate = train.evaluate_split
@@ -206,53 +184,6 @@ def test_throughput_counts_training_time_only(tiny_config, tmp_path, monkeypatch
   # reported, and neither is in its 64 images' throughput (counted, it would be < 64 / 3 img/s).
   assert second["valid_seconds"] >= 3.0 and second["checkpoint_seconds"] > 0
   assert second["images_per_second"] > 64 / 3
-
-
-def test_flax_example_config_trains(shared_data, tmp_path):
-  """experiments/mnist_vae_flax.py: the flax example's MLP VAE, constant Adam 1e-3, no batch norm."""
-  config = load_experiment("mnist_vae_flax", "smoke")
-  config.data.dir = str(shared_data)
-  config.train.progress_bar = False
-  config.num_devices = 1
-  experiment = build_experiment(config)
-  valid = train.run_training(experiment, tmp_path)
-  params = experiment.init_state().params
-  assert params["inference"]["trunk"]["dense_0"]["kernel"].shape == (784, 32)
-  assert params["generator"]["dense_1"]["kernel"].shape == (32, 784)
-  assert set(params["inference"]) == {"trunk", "mean", "logvar"}  # no label head
-  assert experiment.init_state().model_state == {}  # no batch norm
-  records = [r for r in read_metrics(tmp_path) if r["split"] == "train"]
-  assert [r["learning_rate"] for r in records] == pytest.approx([1e-3] * len(records))
-  assert valid["neg_elbo_nats"] == pytest.approx(valid["output_neg_elbo_nats"])
-  assert 0 < valid["neg_elbo_nats"] < 784 * np.log(2)  # better than a coin per pixel after 2 epochs
-
-
-def test_npz_dataset_trains_with_the_usual_split_and_preprocessing(tmp_path):
-  """A user's own arrays (experiments' `data.name=npz`): validation split, binarization, training."""
-  rng = np.random.default_rng(0)
-  path = tmp_path / "mine.npz"
-  np.savez(
-    path,
-    x_train=rng.integers(0, 256, (80, 8, 8), dtype=np.uint8),
-    y_train=rng.integers(0, 3, 80),
-    x_test=rng.integers(0, 256, (24, 8, 8), dtype=np.uint8),
-    y_test=rng.integers(0, 3, 24),
-  )
-  config = load_experiment("mnist_vae_flax", "smoke")
-  config.data.name, config.data.path = "npz", str(path)
-  config.data.validation_split, config.data.validation_fraction = "random", 0.25
-  config.data.binarize = "dynamic"
-  config.train.batch_size, config.train.num_epochs, config.train.progress_bar = 20, 1, False
-  config.num_devices = 1
-  experiment = build_experiment(config)
-  splits = experiment.splits
-  assert (len(splits.train), len(splits.valid), len(splits.test)) == (60, 20, 24)
-  assert experiment.hparams.image_shape == (8, 8, 1) and splits.num_classes == 3
-  assert not set(splits.train.ids) & set(splits.valid.ids)  # a seeded random split of the train file
-  image = np.asarray(experiment.prepare(splits.valid.take(np.arange(4)))["image"])
-  assert set(np.unique(image)) <= {0.0, 1.0}  # binarized on the device like any other dataset
-  valid = train.run_training(experiment, tmp_path / "run")
-  assert np.isfinite(valid["neg_elbo_nats"])
 
 
 def test_profile_steps_write_a_trace(tiny_config, tmp_path):
@@ -282,3 +213,33 @@ def test_the_console_names_its_numbers_shows_epochs_and_times_training_only(tiny
   assert excluded > 0
   shown = bars[0].last_print_t - bars[0].start_t  # the elapsed time of the bar's last line
   assert shown <= wall - excluded + 0.5, (shown, wall, excluded)
+
+
+def test_rerunning_a_finished_training_does_nothing_and_says_so(tiny_config, tmp_path, monkeypatch, caplog):
+  from dvae_jax import train
+
+  config = tiny_config(family="vae")
+  valid = train.train_and_evaluate(config, tmp_path)
+  before = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.rglob("*") if p.is_file() and p.name != ".lock")
+
+  def no_evaluation(*args, **kwargs):
+    raise AssertionError("a finished run was validated again")
+
+  monkeypatch.setattr(train, "evaluate_split", no_evaluation)
+  monkeypatch.setattr("dvae_jax.figures.save_reconstructions", no_evaluation)
+  with caplog.at_level("INFO"):
+    again = train.train_and_evaluate(config, tmp_path)
+  assert again == pytest.approx(valid, rel=1e-6)  # read back from metrics.jsonl
+  assert any(
+    "already trained to step 8 (train.num_epochs=1): nothing left to do" in r.getMessage() for r in caplog.records
+  )
+  after = sorted((p.name, p.stat().st_mtime_ns) for p in tmp_path.rglob("*") if p.is_file() and p.name != ".lock")
+  assert after == before
+
+
+@pytest.mark.parametrize(("name", "variant"), [("cifar10_mlp_vae", "grayscale,smoke"), ("cifar10_conv_vae", "smoke")])
+def test_forced_divergence_raises_the_non_finite_error(name, variant, cifar_data, tmp_path):
+  # The first non-finite metric is named: the loss for the MLP, the gradient norm (loss still finite) for the conv net.
+  config = smoke_config(name, variant, data__dir=str(cifar_data), optim__learning_rate=1e3)
+  with pytest.raises(train.NonFiniteError, match=r"metric '\w+' is not finite at step \d+ \(\w+=(nan|inf|-inf)"):
+    train.train_and_evaluate(config, tmp_path)

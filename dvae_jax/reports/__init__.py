@@ -1,4 +1,4 @@
-"""What the `dvae` commands print of finished runs, tested on fixture files (tests/test_reports.py):
+"""What the `dvae` commands print of finished runs, tested on fixture files (tests/reports/test_headline.py):
 
   headline.py  what `dvae evaluate` and `dvae train` print: every metric, the labelled headline
   files.py     a run's files as plain data (read_json): a missing or corrupt one is an error naming it

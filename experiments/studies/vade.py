@@ -6,7 +6,7 @@ MNIST: each seed pretrains its autoencoder (experiments/mnist_vade_pretrain.py),
   dvae study report experiments/studies/vade.py:cpu --out results/vade_cpu
   dvae study run experiments/studies/vade.py          # the paper's length: a GPU job (see below)
   dvae study report experiments/studies/vade.py --out results/vade
-  dvae study run experiments/studies/vade.py:smoke    # the two stages on a tiny slice (tests/test_vade.py)
+  dvae study run experiments/studies/vade.py:smoke    # the two stages on a tiny slice (tests/models/test_vade.py)
   dvae study report experiments/studies/vade.py:smoke --out results/vade_smoke
 
 Variants (times are wall times of a run's training; results/vade_cpu has the measured ones):
