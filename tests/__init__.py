@@ -11,8 +11,7 @@ Besides the mirror, modules that test no single module of the package:
   test_readme.py       README.md's example and promises
   test_layout.py       the package's shape: import cycles, module sizes
   test_scripts.py      scripts/
-Not moved yet: test_denoising_vae.py (to models/), test_study.py, test_study_provenance.py (to study/) and
-test_studies.py (experiments/studies/).
+  test_studies.py      experiments/studies/*.py: every study file and variant builds, and what each promises
 
 Fixtures are in conftest.py, shared helpers in helpers.py (`from tests.helpers import ...`), data files in
 fixtures/. conftest.py marks every end-to-end test (one that trains through the loop or runs `dvae`) slow:

@@ -19,7 +19,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.helpers import REPO, SHARED_DATA, TEST_IMAGES, TRAIN_PER_FILE  # noqa: E402
+from tests.helpers import REPO, SHARED_DATA, TEST_IMAGES, TRAIN_PER_FILE, study_process_environment  # noqa: E402
 
 # Code under test that reads $DVAE_DATA_DIR (experiments, the dvae command) reads the same folder.
 os.environ.setdefault("DVAE_DATA_DIR", str(SHARED_DATA))
@@ -183,3 +183,10 @@ def pytest_collection_modifyitems(config, items):
     function = getattr(item, "function", None)
     if function is not None and _is_end_to_end(function, item._fixtureinfo.name2fixturedefs, set()):
       item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def study_environment(shared_data):
+  """What a study's processes see: one CPU device as for a user, and the tests' compilation cache."""
+  with study_process_environment(pytest.MonkeyPatch(), shared_data):
+    yield

@@ -1,6 +1,7 @@
 """What several test modules share (constants and small helpers); fixtures live in conftest.py."""
 
 import contextlib
+import json
 import os
 import pathlib
 import shutil
@@ -200,3 +201,20 @@ def image_splits(n: int, shape: tuple[int, int, int]) -> Splits:
     return Split(images, np.arange(n, dtype=np.int32) % 10, np.arange(first_id, first_id + n, dtype=np.int32))
 
   return Splits(train=split(2 * n), valid=split(0), test=split(3 * n), num_classes=10)
+
+
+def write_metrics_run(workdir: pathlib.Path, records: list[dict]) -> None:
+  """A hand-written finished run: its metrics.jsonl `records` and a small eval_test.json."""
+  workdir.mkdir(parents=True)
+  (workdir / "eval_test.json").write_text(json.dumps({"split": "test", "step": 10, "kl_nats": 1.0}))
+  (workdir / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+
+
+def planned_runs(study, root: pathlib.Path, finished=()) -> list:
+  """The study's runs under `root` as `dvae study run` plans them (runner.Planned), those named in `finished` done."""
+  from dvae_jax.study import runner, spec
+
+  return [
+    runner.Planned(i, run, runner.arguments(run), run.name in finished)
+    for i, run in enumerate(spec.runs(study, root), start=1)
+  ]

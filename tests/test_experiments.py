@@ -135,11 +135,20 @@ def _cifar10_trained(name: str, experiment: Experiment, valid: dict, workdir: pa
     assert result["iw_bits_per_dim"] == pytest.approx(result["iw_nll_nats"] / (3072 * np.log(2)))
 
 
+def _likelihood_estimated(name: str, experiment: Experiment, valid: dict, workdir: pathlib.Path) -> None:
+  """Im et al.'s input-corruption denoising VAE and the 2-D MLP VAE: `dvae evaluate`'s importance-weighted NLL
+  (a small k) on the 32 evaluation images."""
+  result = evaluate.evaluate_checkpoint(workdir, iw_samples=10)
+  assert result["iw_num_examples"] == 32 and 0 < result["iw_nll_nats"] < 2000
+  assert np.isfinite(result["output_neg_elbo_nats"])
+
+
 # What an experiment's own smoke training promises beyond finite, positive losses: (name, experiment, validation
 # metrics, workdir) -> None.
 CHECKS = {
   **dict.fromkeys(AUTOENCODERS, _autoencoder_trained),
   **dict.fromkeys(("cifar10_dvae", "cifar10_mlp_vae", "cifar10_conv_vae"), _cifar10_trained),
+  **dict.fromkeys(("mnist_binarized_denoising_vae", "mnist_vae_2d"), _likelihood_estimated),
 }
 
 
@@ -372,3 +381,27 @@ def test_face_variants_set_the_original_runs():
     "alternating",
     0.0,
   )
+
+
+# ---------------------------------------------------------------- the binarized-MNIST comparison, the MLP VAEs
+
+
+def test_mnist_mlp_vae_variants():
+  assert load_experiment("mnist_mlp_vae").model.latent_dim == 100
+  config = load_experiment("mnist_mlp_vae", "z10,smoke")
+  assert config.model.latent_dim == 10 and config.model.network.fc_sizes == (32,) and config.data.train_limit == 512
+  assert load_experiment("mnist_mlp_vae", "z2").model.network.fc_sizes == (500, 500)
+  for bad in ("z3", "z2,z10", "smoke,tiny"):
+    with pytest.raises(configs.ConfigError):
+      load_experiment("mnist_mlp_vae", bad)
+
+
+def test_comparison_configs_differ_only_in_the_family():
+  denoising = load_experiment("mnist_binarized_denoising_vae").to_dict()
+  vae = load_experiment("mnist_binarized_mlp_vae").to_dict()
+  assert {k: v for k, v in denoising.items() if k != "model"} == {k: v for k, v in vae.items() if k != "model"}
+  assert denoising["model"]["network"] == vae["model"]["network"]
+  shared = set(denoising["model"]) & set(vae["model"]) - {"family"}
+  assert {k: denoising["model"][k] for k in shared} == {k: vae["model"][k] for k in shared}
+  assert denoising["model"]["corruption"] == {"name": "gaussian", "std": 0.025, "clip": False}
+  assert vae["model"]["sample_mode"] == "elbo" and not vae["model"]["label_head"]

@@ -4,12 +4,13 @@ comparisons name groups of the study, and the "cpu3" budgets run three seeds. No
 trained: configs only (seconds)."""
 
 import functools
+import io
 import pathlib
 
 import pytest
 
 from dvae_jax import configs
-from dvae_jax.study import load_study
+from dvae_jax.study import load_study, report, runner
 from dvae_jax.study.spec import classifier_of, expand_groups, table_groups
 from tests.helpers import REPO
 
@@ -192,3 +193,20 @@ def test_the_docs_copy_of_the_smoke_study_is_the_file():
   copy = docs.split("`experiments/studies/smoke.py` is the smallest example")[1].split("```python\n")[1].split("```")[0]
   source = (REPO / "experiments" / "studies" / "smoke.py").read_text()
   assert copy.strip() == source[source.index("from dvae_jax import published") :].strip()
+
+
+def test_the_learnable_loss_sweeps_smoke_study_trains_and_reports(
+  study_environment, face_folder, tmp_path, monkeypatch
+):
+  """The face sweeps' smoke form, for real: every knob's run trains and evaluates on a generated folder at
+  runs/faces (the study's relative path), and the report compares each with the baseline."""
+  monkeypatch.chdir(tmp_path)
+  (tmp_path / "runs").mkdir()
+  (tmp_path / "runs" / "faces").symlink_to(face_folder)
+  study = load_study(str(REPO / "experiments" / "studies" / "learnable_loss_sweeps.py") + ":smoke")
+  out = io.StringIO()
+  assert runner.run_study(study, tmp_path / "runs", out=out) == 0, out.getvalue()
+  report.write_report(study, tmp_path / "runs", tmp_path / "results", command="dvae study report (test)")
+  text = (tmp_path / "results" / "README.md").read_text()
+  for comparison in ("disc_weight_50 - baseline", "solo_1 - baseline"):
+    assert f"| {comparison} | PSNR, dB | 1 |" in text

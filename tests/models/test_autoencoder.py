@@ -100,7 +100,7 @@ def test_linear_output_terms_score_the_unclipped_mean_and_the_clipped_image():
   np.testing.assert_allclose(terms["psnr_db"], 10 * np.log10(4 / mse), rtol=1e-6)
 
 
-@pytest.mark.parametrize("family", ["ae", "vae", "denoising_vae", "dvae"])
+@pytest.mark.parametrize("family", ["ae", "vae", "input_corruption_vae", "dvae"])
 def test_reconstruct_returns_the_linear_output_with_an_identity_mean(family):
   """The same parameters reconstruct sigmoid(output) by default and the output itself with gaussian_mean
   "identity" (not clipped: drawing and scoring clip), in every family that composes the likelihood."""
@@ -119,7 +119,7 @@ def test_reconstruct_returns_the_linear_output_with_an_identity_mean(family):
   def reconstruct_and_output(config):
     model = get_family(family).module(config)
     outputs = model.apply(variables, x, train=False, rngs=rngs)
-    output = outputs["dae_logits" if family == "dvae" else "logits"][(0, 0) if family == "denoising_vae" else 0]
+    output = outputs["dae_logits" if family == "dvae" else "logits"][(0, 0) if family == "input_corruption_vae" else 0]
     return model.apply(variables, x, rngs=rngs, method="reconstruct"), output
 
   recon, output = reconstruct_and_output(linear)

@@ -1,6 +1,6 @@
 """models/vae.py: the reparameterization's draws, the VAE's terms against known answers (the "average_z" ELBO
-included), its label head (batch-normalized logits, as the reference's), its posterior heads, and a network
-it cannot decode with."""
+included), its label head (batch-normalized logits, as the reference's), its posterior heads (the softplus scale
+against fixed numbers), and a network it cannot decode with."""
 
 import jax
 import jax.numpy as jnp
@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from dvae_jax.configs import ConfigError
-from dvae_jax.models import ARCHITECTURES, model_config
-from dvae_jax.models.vae import reparameterize, vae_terms
+from dvae_jax.models import ARCHITECTURES, get_family, model_config
+from dvae_jax.models.vae import reparameterize, softplus_logvar, vae_terms
 from tests.helpers import RNGS, TINY, hparams, init_model
+
+TINY_MLP = dict(fc_sizes=(16,))
 
 
 def test_average_z_draws_have_variance_one_over_k():
@@ -117,3 +119,38 @@ def test_the_originals_posterior_head_gives_mean_at_least_0_and_sigma_at_least_1
   assert bool(jnp.any(mean == 0.0)) and bool(jnp.any(sigma == 1.0))  # the ReLU clips: the bounds are reached
   assert set(variables["params"]["inference"]["bn_mean"]) == {"scale", "bias"}
   assert set(variables["batch_stats"]["inference"]["bn_logvar"]) == {"mean", "var"}
+
+
+def test_softplus_logvar_on_fixed_numbers():
+  h = np.array([-200.0, -30.0, -20.5, -20.0, -3.0, 0.0, 1.0, 30.0])
+  expected = 2 * np.log(np.log1p(np.exp(h)))  # float64
+  np.testing.assert_allclose(softplus_logvar(jnp.asarray(h, jnp.float32)), expected, rtol=1e-6)
+  grads = jax.grad(lambda h: jnp.sum(softplus_logvar(h)))(jnp.asarray(h, jnp.float32))
+  sigmoid = 1 / (1 + np.exp(-h))
+  np.testing.assert_allclose(grads, 2 * sigmoid / np.log1p(np.exp(h)), rtol=1e-5)
+
+
+def test_posterior_scale_softplus_and_the_reference_params():
+  x = jax.random.uniform(jax.random.key(3), (2, 28, 28, 1))
+  reference = hparams("vae")
+  model = get_family("vae").module(reference)
+  shapes = jax.eval_shape(lambda x: model.init(RNGS, x, train=False), x)
+  # The reference VAE's parameters keep the names they had before the field existed.
+  assert sorted(shapes["params"]["inference"]) == ["label_head", "logvar", "mean", "trunk"]
+  _, logvar = _init(hparams("vae", "mlp", net=TINY_MLP), x)
+  model, softplus = _init(hparams("vae", "mlp", net=TINY_MLP, posterior_scale="softplus"), x)
+  heads = softplus["params"]["inference"]
+  assert sorted(heads) == ["label_head", "mean", "scale", "trunk"]
+  # Every parameter the two share is the same: the field only swaps what the scale head means.
+  for name in ("label_head", "mean", "trunk"):
+    jax.tree.map(np.testing.assert_array_equal, heads[name], logvar["params"]["inference"][name])
+  jax.tree.map(np.testing.assert_array_equal, softplus["params"]["generator"], logvar["params"]["generator"])
+  posterior = model.apply(softplus, x, train=False, method=lambda m, x, train: m.inference(x, train=train))
+  h = np.asarray(posterior["features"] @ heads["scale"]["kernel"] + heads["scale"]["bias"], np.float64)
+  np.testing.assert_allclose(posterior["logvar"], 2 * np.log(np.log1p(np.exp(h))), rtol=1e-5)
+
+
+def _init(config, x):
+  """The model of `config` and its variables, initialized on `x` (not only their shapes)."""
+  model = get_family(config.family).module(config)
+  return model, model.init(RNGS, x, train=False)

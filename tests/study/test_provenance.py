@@ -1,6 +1,6 @@
-"""What a study's runs recorded against what the study file asks (dvae_jax/study/provenance.py), on hand-made
-workdirs: a config.json as `dvae train` writes it and an eval_test.json as `dvae evaluate` does. No training:
-configs only (seconds). The smoke study's real runs are checked in tests/test_study.py."""
+"""study/provenance.py: what a study's runs recorded against what the study file asks, on hand-made workdirs: a
+config.json as `dvae train` writes it and an eval_test.json as `dvae evaluate` does. No training: configs only
+(seconds). The smoke study's real runs are checked in tests/study/test_runner.py."""
 
 import json
 import pathlib
@@ -120,18 +120,3 @@ def test_evaluation_overrides_go_to_dvae_evaluate_and_are_not_compared_as_traini
   assert run.training_overrides == SMALL
   _record(run, config={"eval.iw_samples": 5000, "eval.iw_limit": 7, "eval.recompute_batch_norm": 0})
   assert provenance.check(run).differences == ()
-
-
-def test_a_study_sets_only_the_evaluation_keys_dvae_evaluate_takes():
-  with pytest.raises(configs.ConfigError, match=r"eval.iw_batch_size: a study sets the evaluation through eval.iw_sa"):
-    _study(evaluation={"eval.iw_batch_size": 8})
-
-
-def test_a_group_s_own_overrides_win_over_the_study_s():
-  study = Study("s", {"vae": Group("mnist_vae:smoke", {"eval.iw_samples": 5})}, overrides={"eval.iw_samples": 2})
-  assert spec.expand_groups(study)["vae"].overrides == {"eval.iw_samples": 5}
-
-
-def test_the_removed_evaluate_record_says_what_replaces_it():
-  with pytest.raises(ImportError, match=r"overrides=\{'eval.iw_samples': 0\}, classifier='c'"):
-    from dvae_jax.study import Evaluate  # noqa: F401
