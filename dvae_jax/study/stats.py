@@ -1,5 +1,5 @@
 """The statistics of a study's report: a cell's mean and sample standard deviation over seeds, and the
-paired difference of two groups with its t interval. Known-answer tests: tests/test_study.py.
+paired difference of two groups with its t interval. Known-answer tests: tests/study/test_stats.py.
 
 Seeds are the unit of replication: runs of one group differ only in config.seed, so the spread over
 seeds is what a single run's number can be expected to move by. Two groups are compared seed by seed

@@ -4,7 +4,7 @@ models on 64 training images for one epoch, two seeds each; the report compares 
   dvae study run smoke --dry-run       # the commands of the runs not finished yet
   dvae study run smoke                 # 4 runs, about 2 minutes on a 2-core CPU
   dvae study report smoke              # runs/smoke/report/README.md and runs.csv
-  dvae study run smoke:quick           # one seed per group (tests/test_study.py)
+  dvae study run smoke:quick           # one seed per group (tests/study/test_runner.py)
 
 A smoke run says nothing about the models: it checks that the study machinery works end to end. A
 real study is the same file with `:cpu` (or no variant) experiments, more seeds and no tiny overrides.
