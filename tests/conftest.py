@@ -145,8 +145,10 @@ def tiny_classifier(tiny_config, tmp_path_factory):
   return Run(tmp_path_factory.mktemp("classifier"), experiment, experiment.init_state(), 0)
 
 
-# What makes a test an end-to-end run: it (or a fixture it uses) trains through the real loop, or
-# runs the `dvae` command. Such tests are marked `slow`; `pytest -m "not slow"` is the quick loop.
+# What makes a test an end-to-end run: it (or a fixture it uses, or a helper of the tests it calls) trains
+# through the real loop, or runs the `dvae` command or processes. Such tests are marked `slow`;
+# `pytest -m "not slow"` is the quick loop. The calls are matched with the whitespace taken out, so that a
+# call written over several lines counts.
 END_TO_END_CALLS = (
   "train_and_evaluate(",
   "run_training(",
@@ -156,19 +158,27 @@ END_TO_END_CALLS = (
   "subprocess.",
   "smoke_fingerprints",
   "check_repro(",
+  "process_check(",
   "run_config(",
 )
 
 
 def _is_end_to_end(function, fixture_defs, seen: set) -> bool:
   import inspect
+  import re
 
   try:
     source = inspect.getsource(function)
   except (OSError, TypeError):
     return False
-  if any(call in source for call in END_TO_END_CALLS):
+  if any(call in re.sub(r"\s+", "", source) for call in END_TO_END_CALLS):
     return True
+  helpers = (getattr(function, "__globals__", {}).get(name) for name in re.findall(r"\b(\w+)\(", source))
+  for helper in helpers:  # the tests' own functions it calls (tests.helpers, its module's), not the library's
+    if inspect.isfunction(helper) and helper.__module__.startswith("tests") and helper not in seen:
+      seen.add(helper)
+      if _is_end_to_end(helper, fixture_defs, seen):
+        return True
   for name in inspect.signature(function).parameters:
     for definition in fixture_defs.get(name, ()):
       if definition.func not in seen:
