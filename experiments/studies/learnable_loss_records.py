@@ -18,6 +18,9 @@ Whether the L2 run's record (one run of the original) lies inside dvae-jax's spr
 more seeds than three: the group dense_vae_l2_more_seeds trains 10 more seeds to epoch 11, the L2
 run's first recorded epoch (with a constant learning rate, a run's first 11 epochs do not depend on
 its length), and the report lists every seed's loss and KL (how much of its latent each seed uses).
+The seeds fall into two groups by that KL; the original's own code, run over seeds by
+scripts/original_dense_vae_seeds.py (results/learnable_loss_original_code), falls into the same two, and
+its record into one of them: the L2 gap is seed noise.
 
 Variants:
   (none)  the original's length: 50 epochs a run, and the 10 extra L2 seeds 11 epochs each: 19 runs,
@@ -132,6 +135,9 @@ def get_study(variant: str | None = None) -> Study:
       "training mode, for the original and dvae-jax alike (dvae-jax drops the last partial batch of 32; the "
       f"original keeps it). The L2 runs' losses are shown less {L2_CONSTANT:.2f} = 784 log(pi) / 2, the constant of "
       "dvae-jax's Gaussian likelihood of variance 1/2, which the original's sum of squared errors does not carry. "
+      "The L2 seeds fall into two groups by their KL (how much of the 5-d latent they use); the original's own code, "
+      "run over seeds by scripts/original_dense_vae_seeds.py, falls into the same two groups, and its single record "
+      "into one of them ([results/learnable_loss_original_code](../learnable_loss_original_code/README.md)). "
       f"{length}."
     ),
   )
