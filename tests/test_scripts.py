@@ -36,3 +36,24 @@ def test_python_scripts_import_no_other_script():
   for script in (REPO / "scripts").glob("*.py"):
     text = script.read_text()
     assert "sys.path" not in text and "from scripts" not in text and "import scripts" not in text, script
+
+
+def test_original_dense_vae_seeds_reads_mnist_as_the_original_did_and_tabulates_seeds(shared_data):
+  """The pieces of scripts/original_dense_vae_seeds.py that need no MXNet: the training images as
+  mx.test_utils.get_mnist() gives them (float32 [N, 1, 28, 28] / 255), and the per-seed table."""
+  import importlib.util
+
+  spec = importlib.util.spec_from_file_location(
+    "original_dense_vae_seeds", REPO / "scripts" / "original_dense_vae_seeds.py"
+  )
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  images = module.mnist_train_images(shared_data)
+  assert images.shape == (60_000, 1, 28, 28) and images.dtype == "float32"
+  assert (
+    images.min() == 0.0
+    and images.max() == 1.0
+    and images[0, 0, 14, 14] * 255 == 1.0 * round(images[0, 0, 14, 14] * 255)
+  )
+  history = [{"epoch": 1, "training_loss": 44.2309, "kl": 3.6357}, {"epoch": 2, "training_loss": 35.3817, "kl": 6.097}]
+  assert module.markdown({0: history}).splitlines()[2] == "| 0 | 44.231 | 3.636 | 35.382 | 6.097 |"
