@@ -1,5 +1,5 @@
-"""Published numbers the experiments reproduce, for `dvae evaluate` and the table script to print
-beside a run's own.
+"""Published numbers the experiments reproduce, for `dvae evaluate` and the study files' tables
+(`Group.published`) to print beside a run's own.
 
 An experiment names its source with `config.published` (e.g. "dojoteef/dvae"); the cell is then
 looked up by the run's data, family and samples. Every number here is copied from
