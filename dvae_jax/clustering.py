@@ -15,6 +15,7 @@ epoch) and `dvae evaluate` report for such a model; `every_image` is the cluster
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -73,19 +74,37 @@ def clusters(experiment) -> bool:
 
 def cluster_counts(experiment, state, split: Split) -> np.ndarray:
   """Counts [components, classes] of the images of `split` by mixture component (`cluster`) and label."""
-  model, components = experiment.model, experiment.hparams.prior.components
-  sharding = parallel.batch_sharding(experiment.mesh)
+  program = _counting(
+    experiment.model, experiment.prepare, experiment.hparams.prior.components, experiment.hparams.num_classes
+  )
+  batches = eval_loop.split_batches(split, experiment.config.train.eval_batch_size, "mixture components")
+  return eval_loop.summed(
+    eval_loop.map_batches(program, state, batches, parallel.batch_sharding(experiment.mesh)), np.int64
+  )
 
+
+# The jitted programs below are built once per experiment (its model and its `prepare`), not at every
+# call: validation counts the components every epoch, and a new function would be traced and compiled anew.
+@functools.lru_cache(maxsize=8)
+def _counting(model, prepare, components: int, num_classes: int):
   @jax.jit
   def counts(state, batch):
-    inputs = experiment.prepare(batch)
+    inputs = prepare(batch)
     variables = {"params": state.params, **state.model_state}
     assigned = model.apply(variables, inputs["image"], method="cluster")
-    table = jnp.zeros((components, experiment.hparams.num_classes), jnp.int32)
+    table = jnp.zeros((components, num_classes), jnp.int32)
     return table.at[assigned, inputs["label"]].add(batch["mask"].astype(jnp.int32))
 
-  batches = eval_loop.split_batches(split, experiment.config.train.eval_batch_size, "mixture components")
-  return eval_loop.summed(eval_loop.map_batches(counts, state, batches, sharding), np.int64)
+  return counts
+
+
+@functools.lru_cache(maxsize=8)
+def _encoding(model, prepare, out_sharding):
+  def encode(state, batch):
+    image = prepare(batch)["image"]
+    return model.apply({"params": state.params, **state.model_state}, image, method="encode")[0]
+
+  return jax.jit(encode, out_shardings=out_sharding)
 
 
 def scores(counts: np.ndarray) -> dict[str, float]:
@@ -122,13 +141,7 @@ def every_image(splits: Splits) -> Split:
 
 def posterior_means(experiment, state, split: Split) -> np.ndarray:
   """Posterior means [N, z] (`encode`, eval mode) of every image of `split`, in order."""
-  model = experiment.model
-
-  def encode(state, batch):
-    image = experiment.prepare(batch)["image"]
-    return model.apply({"params": state.params, **state.model_state}, image, method="encode")[0]
-
-  encode = jax.jit(encode, out_shardings=parallel.replicated(experiment.mesh))
+  encode = _encoding(experiment.model, experiment.prepare, parallel.replicated(experiment.mesh))
   batches = eval_loop.split_batches(split, experiment.config.train.eval_batch_size, "posterior means")
   outputs = eval_loop.map_batches(encode, state, batches, parallel.batch_sharding(experiment.mesh))
   return eval_loop.concatenated(outputs, len(split))

@@ -58,3 +58,22 @@ def test_cluster_accuracy_of_hand_made_assignments():
   counts = np.array([[3, 2, 0], [0, 1, 4]])
   assert clustering.one_to_one_accuracy(counts) == pytest.approx(7 / 10)
   assert clustering.many_to_one_accuracy(counts) == pytest.approx(7 / 10)
+
+
+def test_validation_counts_the_components_with_one_program_compiled_once(tiny_config):
+  """split_metrics runs at every epoch's validation: the counting and encoding programs are built once per
+  experiment, so a second call traces and compiles nothing."""
+  from dvae_jax.experiment import build_experiment
+
+  experiment = build_experiment(tiny_config(family="vade", network="mlp", model__network__fc_sizes=(16,)))
+  state = experiment.init_state()
+  first = clustering.split_metrics(experiment, state, experiment.splits.valid)
+  assert "cluster_accuracy" in first
+  means = clustering.posterior_means(experiment, state, experiment.splits.valid)
+  program = clustering._counting(
+    experiment.model, experiment.prepare, experiment.hparams.prior.components, experiment.hparams.num_classes
+  )
+  compiled = program._cache_size()
+  assert clustering.split_metrics(experiment, state, experiment.splits.valid) == first
+  np.testing.assert_array_equal(clustering.posterior_means(experiment, state, experiment.splits.valid), means)
+  assert program._cache_size() == compiled == 1
