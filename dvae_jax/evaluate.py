@@ -26,6 +26,7 @@ from dvae_jax.figures import save_reconstructions
 from dvae_jax.inference import Run, restore_run
 from dvae_jax.likelihood import bits_per_dim, importance_weighted_log_likelihood
 from dvae_jax.models.vae import decoded_logvar
+from dvae_jax.reports.files import read_json
 from dvae_jax.workdir import INITIALIZATION, output_dir
 
 
@@ -254,7 +255,7 @@ def initialization_record(workdir: pathlib.Path) -> dict[str, float]:
   path = workdir / INITIALIZATION
   if not path.exists():
     return {}
-  record = json.loads(path.read_text())
+  record = read_json(path, f"what the run's start from config.init_workdir recorded ({INITIALIZATION})")
   return {key: value for key, value in record.items() if isinstance(value, int | float) and not isinstance(value, bool)}
 
 
