@@ -140,17 +140,16 @@ def test_face_vae_heads_are_unconstrained_and_64x64():
   assert float(jnp.min(mean)) < 0 and float(jnp.min(logvar)) < 0  # negative values are reachable
 
 
+# Two epochs of the tiny VAE + D, the first solo: the second is "combo", and a resume restarts inside it.
+GAN_RUN = dict(
+  family="vae_gan", network="mlp", train__num_epochs=2, train__checkpoint_every_steps=3, model__solo_epochs=1
+)
+
+
 @pytest.fixture(scope="module")
 def gan_run(tmp_path_factory, request):
   make = request.getfixturevalue("tiny_config")
-  config = make(
-    family="vae_gan",
-    network="mlp",
-    train__num_epochs=2,
-    train__checkpoint_every_steps=3,
-    train__max_checkpoints=20,
-    model__solo_epochs=1,  # the second epoch is "combo": the resume below restarts inside it
-  )
+  config = make(**GAN_RUN, train__max_checkpoints=20)
   workdir = tmp_path_factory.mktemp("gan")
   valid = train.train_and_evaluate(config, workdir)
   return config, workdir, valid
@@ -174,14 +173,7 @@ def test_combo_run_resumed_mid_epoch_equals_uninterrupted(gan_run, tmp_path):
 
 def test_gan_on_four_devices_runs_the_same_math(gan_run, tiny_config, tmp_path):
   config, workdir, valid = gan_run
-  sharded = tiny_config(
-    family="vae_gan",
-    network="mlp",
-    train__num_epochs=2,
-    train__checkpoint_every_steps=3,
-    model__solo_epochs=1,
-    num_devices=4,
-  )
+  sharded = tiny_config(**GAN_RUN, num_devices=4)
   valid4 = train.train_and_evaluate(sharded, tmp_path)
   for name in ("kl_nats", "recon_nats", "disc_loss"):
     assert valid4[name] == pytest.approx(valid[name], rel=5e-2), name
